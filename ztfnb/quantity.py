@@ -1,0 +1,110 @@
+"""Quantities given as text (``"30 min"``, ``"158 um"``), parsed once and checked.
+
+Parameters files hold quantities as strings; this is the one place they are
+turned into `~astropy.units.Quantity` objects, with their physical type
+checked, so that ``"30 m"`` given for a time fails at once and says why.
+"""
+
+import numbers
+
+import astropy.units as u
+
+__all__ = ["ParameterError", "looks_like_quantity", "parse_quantity"]
+
+
+class ParameterError(ValueError):
+    """A parameter value that cannot be used; the message names the parameter."""
+
+
+def _target_unit(physical_type):
+    if physical_type is None:
+        return None
+    if isinstance(physical_type, u.UnitBase | u.Quantity):
+        return u.Unit(physical_type)
+    return u.get_physical_type(physical_type)
+
+
+def _compatible(unit, target):
+    if target is None:
+        return True
+    if isinstance(target, u.UnitBase):
+        return unit.is_equivalent(target)
+    return unit.physical_type == target
+
+
+def parse_quantity(value, physical_type=None, name="value", default_unit=None):
+    """Turn a string, number or Quantity into a Quantity of the expected kind.
+
+    Parameters
+    ----------
+    value : str, number or `~astropy.units.Quantity`
+        ``"30 min"``, ``"1.012 arcsec"``, ``"1e-21 W m-2"``...
+    physical_type : str or `~astropy.units.UnitBase`, optional
+        ``"time"``, ``"length"``, ``"angle"``..., or a unit the value must convert to.
+    name : str
+        The parameter's name, for messages.
+    default_unit : `~astropy.units.UnitBase`, optional
+        Unit given to a bare number; without it a bare number for a
+        dimensional parameter is refused as ambiguous.
+
+    Returns
+    -------
+    `~astropy.units.Quantity`
+
+    Raises
+    ------
+    ParameterError
+    """
+    target = _target_unit(physical_type)
+    if isinstance(value, u.Quantity):
+        quantity = value
+    elif isinstance(value, bool):
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+    elif isinstance(value, numbers.Number):
+        if default_unit is not None:
+            quantity = value * u.Unit(default_unit)
+        elif target is None or target == u.get_physical_type("dimensionless"):
+            quantity = value * u.dimensionless_unscaled
+        else:
+            raise ParameterError(
+                f"{name}: give a unit, e.g. '{value} {_example_unit(target)}', got the bare number {value!r}"
+            )
+    elif isinstance(value, str):
+        try:
+            quantity = u.Quantity(value.strip())
+        except (TypeError, ValueError) as error:
+            raise ParameterError(
+                f"{name}: cannot read {value!r} as a quantity ({error})"
+            ) from error
+    else:
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+    if not _compatible(quantity.unit, target):
+        expected = target if isinstance(target, u.UnitBase) else f"a {target}"
+        raise ParameterError(
+            f"{name}: {value!r} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
+        )
+    return quantity
+
+
+def _example_unit(target):
+    examples = {
+        "time": "min",
+        "length": "m",
+        "angle": "deg",
+        "temperature": "deg_C",
+        "pressure": "hPa",
+    }
+    if isinstance(target, u.UnitBase):
+        return target.to_string()
+    return examples.get(str(target), "<unit>")
+
+
+def looks_like_quantity(text):
+    """Whether a string reads as a number with a unit (``"30 min"`` yes, ``"zr"`` or ``"12"`` no)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        quantity = u.Quantity(text.strip())
+    except (TypeError, ValueError):
+        return False
+    return quantity.unit != u.dimensionless_unscaled

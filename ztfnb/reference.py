@@ -1,0 +1,73 @@
+"""The Gaia reference for one exposure: the stars in its field, moved to its epoch."""
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from ztfnb.propermotion import julian_epoch, propagate
+from ztfnb.tangent import unit_vectors
+
+__all__ = ["TYPICAL_PROPER_MOTION", "reference_at_epoch", "select_cone"]
+
+#: Proper-motion dispersion assumed for stars without a Gaia proper motion.
+TYPICAL_PROPER_MOTION = 5.0 * u.mas / u.yr
+
+
+def select_cone(gaia, center, radius):
+    """Rows of a Gaia table within ``radius`` of ``center``.
+
+    Parameters
+    ----------
+    gaia : `~astropy.table.QTable`
+        With ``ra, dec`` columns.
+    center : `~astropy.coordinates.SkyCoord`
+    radius : `~astropy.units.Quantity`
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+    """
+    vectors = unit_vectors(
+        u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
+    )
+    axis = unit_vectors(center.icrs.ra.deg, center.icrs.dec.deg)
+    inside = vectors @ axis >= np.cos(radius.to_value(u.rad))
+    return gaia[inside]
+
+
+def reference_at_epoch(gaia, epoch):
+    """Gaia positions moved to an epoch, with their errors grown accordingly.
+
+    Stars without a proper motion stay where Gaia measured them, with an
+    error that grows as :data:`TYPICAL_PROPER_MOTION` times the elapsed time.
+
+    Parameters
+    ----------
+    gaia : `~astropy.table.QTable`
+        Columns of :data:`ztfnb.io.gaia.GAIA_COLUMNS`.
+    epoch : `~astropy.time.Time` or `~astropy.units.Quantity`
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``source_id, ra, dec, ra_error, dec_error, pmra, pmdec, phot_g_mean_mag, epoch``.
+    """
+    ra, dec = propagate(
+        gaia["ra"], gaia["dec"], gaia["pmra"], gaia["pmdec"], gaia["ref_epoch"], epoch
+    )
+    years = np.abs(julian_epoch(epoch) - u.Quantity(gaia["ref_epoch"], u.yr).value) * u.yr
+    known = np.isfinite(gaia["pmra"]) & np.isfinite(gaia["pmdec"])
+    result = QTable()
+    result["source_id"] = gaia["source_id"]
+    result["ra"] = ra
+    result["dec"] = dec
+    for axis in ("ra", "dec"):
+        sigma = u.Quantity(gaia[f"{axis}_error"], u.mas)
+        rate = np.where(known, 1.1 * sigma.value, TYPICAL_PROPER_MOTION.to_value(u.mas / u.yr))
+        drift = rate * (u.mas / u.yr) * years
+        result[f"{axis}_error"] = np.hypot(sigma, drift).to(u.mas)
+    result["pmra"] = gaia["pmra"]
+    result["pmdec"] = gaia["pmdec"]
+    result["phot_g_mean_mag"] = gaia["phot_g_mean_mag"]
+    result["epoch"] = np.full(len(gaia), julian_epoch(epoch)) * u.yr
+    return result

@@ -1,0 +1,205 @@
+"""Running the real SCAMP binary and reading what it says.
+
+SCAMP is run with standard input closed (Debian's build otherwise may wait at
+a plot-device menu), ``CHECKPLOT_TYPE NONE``, an explicit empty configuration
+and the reference catalogue from a file: it never touches the network.
+SCAMP exits 0 even when it failed, so success is judged from its XML.
+"""
+
+import shutil
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io.votable import parse
+from astropy.table import Table
+
+from ztfnb.io.errors import InputError
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "ScampNotFoundError",
+    "ScampRun",
+    "find_scamp",
+    "read_scamp_xml",
+    "run_scamp",
+    "scamp_version",
+]
+
+INSTALL_HINT = (
+    "SCAMP is not installed: on Debian or Ubuntu run "
+    "'sudo apt-get install scamp' (or 'make test' as root, which does it); "
+    "with conda, 'conda install -c conda-forge astromatic-scamp'"
+)
+
+#: Options ztfnb always passes; callers add or override others.
+DEFAULT_OPTIONS = {
+    "ASTREF_CATALOG": "FILE",
+    "CHECKPLOT_TYPE": "NONE",
+    "WRITE_XML": "Y",
+    "SOLVE_PHOTOM": "N",
+    "PROJECTION_TYPE": "TPV",
+    "VERBOSE_TYPE": "NORMAL",
+    "NTHREADS": "1",
+    # saturated (4) and truncated (8) objects carry biased centroids
+    "FLAGS_MASK": "0x00fc",
+}
+
+
+class ScampNotFoundError(RuntimeError):
+    """The ``scamp`` executable is not on the PATH."""
+
+
+def find_scamp():
+    """Path of the ``scamp`` executable; raises `ScampNotFoundError` saying how to install it."""
+    path = shutil.which("scamp")
+    if path is None:
+        raise ScampNotFoundError(INSTALL_HINT)
+    return path
+
+
+def scamp_version():
+    """SCAMP's version string (``None`` when it is not installed)."""
+    path = shutil.which("scamp")
+    if path is None:
+        return None
+    result = subprocess.run(
+        [path, "-v"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+    )
+    words = (result.stdout + result.stderr).split()
+    return words[words.index("version") + 1] if "version" in words else None
+
+
+@dataclass
+class ScampRun:
+    """What one SCAMP run produced.
+
+    Attributes
+    ----------
+    head : `~pathlib.Path`
+        The solved header file (may not exist when SCAMP failed outright).
+    xml : `~pathlib.Path`
+    fields : `~astropy.table.Table` or None
+        The XML's ``Fields`` table (one row per catalogue).
+    warnings : list of str
+        SCAMP's warnings, from the XML.
+    returncode : int
+    elapsed : float
+        Seconds.
+    stderr : str
+    command : list of str
+    """
+
+    head: Path
+    xml: Path
+    fields: Table | None
+    warnings: list = field(default_factory=list)
+    returncode: int = 0
+    elapsed: float = 0.0
+    stderr: str = ""
+    command: list = field(default_factory=list)
+
+    @property
+    def solved(self):
+        """Whether SCAMP found an astrometric solution for every catalogue (``NDeg_Reference`` > 0)."""
+        return (
+            self.fields is not None
+            and len(self.fields) > 0
+            and bool(np.all(np.asarray(self.fields["NDeg_Reference"]) > 0))
+        )
+
+
+def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
+    """Run SCAMP on one catalogue against a reference file.
+
+    An ``.ahead`` file beside the catalogue (same stem) is used by SCAMP as the prior.
+
+    Parameters
+    ----------
+    catalog : path-like
+        FITS_LDAC catalogue.
+    reference : path-like
+        Reference catalogue in SCAMP's LDAC format (`ztfnb.io.refcat`).
+    options : dict, optional
+        SCAMP configuration keys and values, over :data:`DEFAULT_OPTIONS`.
+    workdir : path-like, optional
+        Where SCAMP runs and writes (default: the catalogue's folder).
+    timeout : float
+        Seconds before the run is stopped.
+
+    Returns
+    -------
+    `ScampRun`
+    """
+    executable = find_scamp()
+    catalog = Path(catalog).resolve()
+    reference = Path(reference).resolve()
+    for path in (catalog, reference):
+        if not path.is_file():
+            raise InputError("no such file", path=path)
+    workdir = Path(workdir).resolve() if workdir else catalog.parent
+    xml = workdir / f"{catalog.stem}.xml"
+    settings = {
+        **DEFAULT_OPTIONS,
+        **(options or {}),
+        "ASTREFCAT_NAME": str(reference),
+        "XML_NAME": str(xml),
+    }
+    command = [executable, str(catalog), "-c", "/dev/null"]
+    for key, value in settings.items():
+        command += [f"-{key}", str(value)]
+    start = time.perf_counter()
+    result = subprocess.run(
+        command,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    elapsed = time.perf_counter() - start
+    fields, scamp_warnings = (None, [])
+    if xml.is_file():
+        fields, scamp_warnings = read_scamp_xml(xml)
+    return ScampRun(
+        head=catalog.with_suffix(".head")
+        if workdir == catalog.parent
+        else workdir / f"{catalog.stem}.head",
+        xml=xml,
+        fields=fields,
+        warnings=scamp_warnings,
+        returncode=result.returncode,
+        elapsed=elapsed,
+        stderr=result.stderr,
+        command=command,
+    )
+
+
+def read_scamp_xml(path):
+    """The ``Fields`` table and the warnings of SCAMP's XML output.
+
+    Returns
+    -------
+    fields : `~astropy.table.Table`
+    warnings : list of str
+    """
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SCAMP's VOTable has non-standard units and datatypes
+        try:
+            votable = parse(str(path), verify="ignore")
+        except Exception as error:
+            raise InputError(f"cannot read SCAMP's XML ({error})", path=path) from error
+        tables = {table.ID or table.name: table for table in votable.iter_tables()}
+        if "Fields" not in tables:
+            raise InputError("no Fields table in SCAMP's XML", path=path)
+        fields = tables["Fields"].to_table()
+        messages = []
+        if "Warnings" in tables:
+            warning_table = tables["Warnings"].to_table()
+            if "Text" in warning_table.colnames:
+                messages = [str(text) for text in warning_table["Text"]]
+    return fields, messages
