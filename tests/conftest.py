@@ -28,3 +28,42 @@ def dense_exposure(tmp_path_factory):
     """One exposure at ZTF-like star density, for SCAMP."""
     folder = tmp_path_factory.mktemp("nights") / "dense"
     return simulate_night(folder, NightParameters(seed=5, exposures=1, failures=0, density=1200.0))
+
+
+SEXTRACTOR_MISSING = shutil.which("source-extractor") is None
+needs_sextractor = pytest.mark.skipif(
+    SEXTRACTOR_MISSING,
+    reason="source-extractor is not installed (apt-get install source-extractor; 'make test' as root does it)",
+)
+
+
+@pytest.fixture(scope="session")
+def prior_night(tmp_path_factory):
+    """Six exposures at ZTF density (airmass 1.0-2.2, one across RA = 0, one near the pole), three failures."""
+    folder = tmp_path_factory.mktemp("nights") / "prior"
+    return simulate_night(folder, NightParameters(seed=21, exposures=6, failures=3, density=1200.0))
+
+
+@pytest.fixture(scope="session")
+def other_night(tmp_path_factory):
+    """Another night, other fields and seed, the same camera."""
+    folder = tmp_path_factory.mktemp("nights") / "other"
+    return simulate_night(folder, NightParameters(seed=22, exposures=5, failures=0, density=800.0))
+
+
+@pytest.fixture(scope="session")
+def fitted_prior(prior_night):
+    """The prior fitted on the three lowest-airmass exposures of ``prior_night``."""
+    from astropy.table import QTable
+
+    from ztfnb.analyses.prior import choose_calibration
+    from ztfnb.exposure import read_exposure
+    from ztfnb.io import read_gaia
+    from ztfnb.prior import fit_prior
+
+    exposures = QTable.read(prior_night / "exposures.ecsv")
+    calibration = choose_calibration(exposures, 3)
+    gaia = read_gaia(prior_night / "gaia.fits")
+    return calibration, fit_prior(
+        [read_exposure(prior_night / f"{n}.ldac") for n in calibration], gaia
+    )

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ztfnb._version import __version__
 
 __all__ = ["main"]
@@ -129,6 +131,119 @@ def _run(args):
     return 0
 
 
+def _degree(text):
+    value = _positive_int(text)
+    if not 2 <= value <= 7:
+        raise argparse.ArgumentTypeError(f"{text!r}: the degree must be 2 to 7")
+    return value
+
+
+def _add_prior(commands):
+    parser = commands.add_parser(
+        "prior",
+        help="fit the focal-plane prior; write SCAMP .ahead files",
+        description="The astrometric prior for SCAMP: fit the camera once, write .ahead headers for any exposure.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=_Parser)
+
+    fit = actions.add_parser(
+        "fit",
+        help="fit per-quadrant CRPIX/CD and the distortion polynomial",
+        description="Match SExtractor FITS_LDAC catalogues (ZTF keywords, rough header WCS) to Gaia and fit, "
+        "jointly over them, each quadrant's CRPIX and CD and the focal-plane distortion as TPV terms, "
+        "in the refracted frame, with per-exposure pointing, rotation, scale and anisotropy.",
+    )
+    fit.add_argument(
+        "catalogs", nargs="+", type=Path, metavar="CATALOG.ldac", help="calibration catalogues"
+    )
+    fit.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
+    fit.add_argument(
+        "--out", required=True, type=Path, metavar="PRIOR.fits", help="the prior file to write"
+    )
+    fit.add_argument(
+        "--degree", type=_degree, default=3, help="distortion polynomial degree (default 3)"
+    )
+    fit.add_argument(
+        "--clip", type=float, default=5.0, help="outlier rejection in robust sigmas (default 5)"
+    )
+    fit.add_argument(
+        "--no-refraction", action="store_true", help="fit without the refraction model (as ZTF did)"
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress messages")
+    fit.set_defaults(handler=_prior_fit)
+
+    ahead = actions.add_parser(
+        "ahead",
+        help="write the .ahead for one catalogue",
+        description="Measure the exposure's own pointing offset, rotation and scale from its detections against "
+        "Gaia, then write one .ahead block per catalogue extension, in the catalogue's order: RA---TPV/DEC--TPV, "
+        "CRVAL = boresight, the quadrant's CRPIX and CD, PV terms including the refraction predicted for the "
+        "exposure's pointing, time and weather (TELRAD, TELDECD, OBSMJD and the weather keys of LDAC_IMHEAD).",
+    )
+    ahead.add_argument("prior", type=Path, metavar="PRIOR.fits")
+    ahead.add_argument("catalog", type=Path, metavar="CATALOG.ldac")
+    ahead.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
+    ahead.add_argument(
+        "--out", required=True, type=Path, metavar="CATALOG.ahead", help="the .ahead file to write"
+    )
+    ahead.add_argument("--degree", type=_degree, help="PV degree written (default: the prior's)")
+    ahead.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="skip the pointing measurement (use TELRAD/TELDECD)",
+    )
+    ahead.set_defaults(handler=_prior_ahead)
+
+
+def _prior_fit(args):
+    from ztfnb.exposure import read_exposure
+    from ztfnb.io import read_gaia
+    from ztfnb.io.priorfile import write_prior
+    from ztfnb.prior import PriorFitConfig, fit_prior
+
+    catalogs = [read_exposure(path) for path in args.catalogs]
+    gaia = read_gaia(args.gaia)
+    log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    config = PriorFitConfig(degree=args.degree, clip=args.clip, refraction=not args.no_refraction)
+    fit = fit_prior(catalogs, gaia, config, log=log)
+    write_prior(args.out, fit, provenance={"GAIAFILE": (args.gaia.name, "Gaia reference used")})
+    quadrants = fit.model.quadrants
+    rms = np.hypot(quadrants["rms_xi"], quadrants["rms_eta"]) / np.sqrt(2)
+    worst = int(np.nanargmax(rms))
+    print(
+        f"{args.out}: {len(quadrants)} quadrants, {fit.model.meta['n_stars']} stars from {len(catalogs)} exposures; "
+        f'residual rms per axis {fit.model.meta["rms_xi"]:.3f}" / {fit.model.meta["rms_eta"]:.3f}"; '
+        f'worst quadrant rcid {quadrants["rcid"][worst]} ({rms[worst]:.3f}")'
+    )
+    return 0
+
+
+def _prior_ahead(args):
+    from ztfnb.exposure import read_exposure
+    from ztfnb.io import read_gaia, write_header_blocks
+    from ztfnb.io.priorfile import read_prior
+    from ztfnb.observed import ObservedPlane
+    from ztfnb.prior import ExposureTerms, ahead_headers, refine_pointing
+
+    model = read_prior(args.prior)
+    catalog = read_exposure(args.catalog)
+    if args.no_refine:
+        terms = ExposureTerms(
+            catalog.name, ObservedPlane.about(catalog.pointing, catalog.mid_time, catalog.weather)
+        )
+    else:
+        terms = refine_pointing(model, catalog, read_gaia(args.gaia))
+    headers = ahead_headers(model, catalog, terms, degree=args.degree)
+    write_header_blocks(args.out, headers)
+    dx, dy = terms.offset_arcsec
+    print(
+        f'{args.out}: {len(headers)} blocks; pointing offset ({dx:+.2f}", {dy:+.2f}"), '
+        f'rotation {terms.rotation_arcsec:+.2f}" at 1°, scale {terms.scale * 1e6:+.0f} ppm, '
+        f'{terms.n_stars} stars, rms {terms.rms:.3f}"'
+    )
+    return 0
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -142,7 +257,7 @@ def build_parser():
     return parser
 
 
-_SUBCOMMANDS = [_add_simulate, _add_run]
+_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior]
 
 
 def main(argv=None):

@@ -15,7 +15,7 @@ from ztfnb.simulate.night import NightParameters, ensure_night
 from ztfnb.simulate.truth import TrueMapping
 from ztfnb.tangent import gnomonic
 
-__all__ = ["NightOverview", "distortion_field", "night_overview", "quadrant_counts"]
+__all__ = ["NightOverview", "distortion_field", "night_overview", "open_night", "quadrant_counts"]
 
 
 @dataclass
@@ -71,6 +71,28 @@ def quadrant_counts(catalog):
             (Path(catalog).stem, int(extension.header["RCID"]), len(flags), int(np.sum(flags == 0)))
         )
     return Table(rows=rows, names=["exposure", "rcid", "n_detections", "n_clean"])
+
+
+def open_night(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"):
+    """The folder of a simulated night, simulated first when it holds none.
+
+    Parameters
+    ----------
+    night_dir : path-like
+    seed, exposures, failures : int
+        Simulation parameters, used only when the night must be made.
+    density : str or `~astropy.units.Quantity`
+        Gaia stars per solid angle, e.g. ``"1200 deg-2"``.
+
+    Returns
+    -------
+    `~pathlib.Path`
+    """
+    per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
+    return ensure_night(
+        night_dir,
+        NightParameters(seed=seed, exposures=exposures, failures=failures, density=per_deg2),
+    )
 
 
 def night_overview(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"):

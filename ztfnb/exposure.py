@@ -1,0 +1,231 @@
+"""One exposure's catalogue, checked: its quadrants, pointing, time and weather.
+
+Reads any SExtractor FITS_LDAC catalogue whose image headers carry the ZTF
+keywords (``RCID`` or ``CCDID``/``QID``, ``TELRAD``, ``TELDECD``, ``OBSMJD``
+or ``MJD-OBS`` or ``DATE-OBS``) and a WCS, and whose objects have the windowed
+centroids SCAMP uses. Problems are reported naming the file, the extension
+and the keyword or column.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.time import Time
+from astropy.wcs import WCS, FITSFixedWarning
+
+from ztfnb.camera import ccdid_qid, rcid_of
+from ztfnb.io.errors import InputError
+from ztfnb.io.ldac import read_ldac, require_columns
+from ztfnb.site import Weather, weather_from_header
+
+__all__ = ["REQUIRED_COLUMNS", "CatalogExtension", "ExposureCatalog", "read_exposure"]
+
+#: Object columns every step needs.
+REQUIRED_COLUMNS = ("XWIN_IMAGE", "YWIN_IMAGE", "ERRAWIN_IMAGE", "FLUX_AUTO", "FLUXERR_AUTO")
+
+
+@dataclass
+class CatalogExtension:
+    """One quadrant of a catalogue.
+
+    Attributes
+    ----------
+    index : int
+        Position in the file (SCAMP applies ``.ahead`` blocks by it).
+    rcid : int
+    header : `~astropy.io.fits.Header`
+    objects : `~astropy.table.Table`
+    """
+
+    index: int
+    rcid: int
+    header: object
+    objects: object
+
+    @property
+    def x(self):
+        return np.asarray(self.objects["XWIN_IMAGE"], float)
+
+    @property
+    def y(self):
+        return np.asarray(self.objects["YWIN_IMAGE"], float)
+
+    @cached_property
+    def wcs(self):
+        """The header's own WCS (the telescope's rough one, or a solution)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            return WCS(self.header)
+
+
+@dataclass
+class ExposureCatalog:
+    """A catalogue file: every quadrant of one exposure.
+
+    Attributes
+    ----------
+    path : `~pathlib.Path`
+    extensions : list of `CatalogExtension`
+        In file order.
+    pointing : `~astropy.coordinates.SkyCoord`
+        The telescope's boresight (TELRAD, TELDECD).
+    start : `~astropy.time.Time`
+        Shutter open (UTC).
+    exptime : `~astropy.units.Quantity`
+    weather : `~ztfnb.site.Weather`
+        From the header where it says, Palomar defaults otherwise.
+    """
+
+    path: Path
+    extensions: list
+    pointing: SkyCoord
+    start: Time
+    exptime: u.Quantity
+    weather: Weather
+
+    @property
+    def name(self):
+        """The catalogue's stem, used to name its outputs."""
+        return self.path.stem
+
+    @property
+    def mid_time(self):
+        """Middle of the exposure."""
+        return self.start + self.exptime / 2
+
+    @property
+    def rcids(self):
+        return [e.rcid for e in self.extensions]
+
+    @property
+    def header(self):
+        """The first quadrant's header (exposure-wide keywords)."""
+        return self.extensions[0].header
+
+
+def _number(header, keys, path, extension, required=True):
+    for key in keys:
+        if key in header:
+            try:
+                value = float(header[key])
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"keyword {key} is not a number",
+                    path=path,
+                    extension=extension,
+                    value=header[key],
+                ) from None
+            if not np.isfinite(value):
+                raise InputError(
+                    f"keyword {key} is not finite",
+                    path=path,
+                    extension=extension,
+                    value=header[key],
+                )
+            return value
+    if required:
+        raise InputError(f"missing keyword {' or '.join(keys)}", path=path, extension=extension)
+    return None
+
+
+def _start_time(header, path, extension):
+    mjd = _number(header, ("OBSMJD", "MJD-OBS"), path, extension, required=False)
+    if mjd is not None:
+        return Time(mjd, format="mjd", scale="utc")
+    if "DATE-OBS" in header:
+        try:
+            return Time(header["DATE-OBS"], scale="utc")
+        except ValueError:
+            raise InputError(
+                "DATE-OBS is not a date", path=path, extension=extension, value=header["DATE-OBS"]
+            ) from None
+    raise InputError(
+        "missing keyword OBSMJD (or MJD-OBS, DATE-OBS)", path=path, extension=extension
+    )
+
+
+def _rcid(header, path, extension):
+    if "RCID" in header:
+        rcid = int(_number(header, ("RCID",), path, extension))
+    elif "CCDID" in header and "QID" in header:
+        rcid = int(rcid_of(int(header["CCDID"]), int(header["QID"])))
+    else:
+        raise InputError("missing keyword RCID (or CCDID and QID)", path=path, extension=extension)
+    if not 0 <= rcid < 64:
+        raise InputError("RCID outside 0-63", path=path, extension=extension, value=rcid)
+    if "CCDID" in header and "QID" in header:
+        expected = tuple(int(v) for v in ccdid_qid(rcid))
+        if expected != (int(header["CCDID"]), int(header["QID"])):
+            raise InputError(
+                f"RCID {rcid} disagrees with CCDID {header['CCDID']}, QID {header['QID']}",
+                path=path,
+                extension=extension,
+            )
+    return rcid
+
+
+def read_exposure(path, required_columns=REQUIRED_COLUMNS):
+    """Read and check a ZTF exposure catalogue.
+
+    Parameters
+    ----------
+    path : path-like
+        SExtractor FITS_LDAC catalogue, one extension pair per quadrant.
+    required_columns : sequence of str
+        Object columns that must be present and free of NaN.
+
+    Returns
+    -------
+    `ExposureCatalog`
+
+    Raises
+    ------
+    InputError
+    """
+    path = Path(path)
+    pairs = read_ldac(path)
+    extensions, pointings = [], []
+    seen = {}
+    for pair in pairs:
+        label = f"{pair.index + 1} (LDAC_IMHEAD #{pair.index + 1})"
+        header = pair.header
+        rcid = _rcid(header, path, label)
+        if rcid in seen:
+            raise InputError(
+                f"RCID {rcid} appears twice (also in extension {seen[rcid]})",
+                path=path,
+                extension=label,
+            )
+        seen[rcid] = pair.index + 1
+        require_columns(
+            pair.objects,
+            required_columns,
+            path=path,
+            extension=f"{pair.index + 1} (LDAC_OBJECTS #{pair.index + 1})",
+        )
+        ra = _number(header, ("TELRAD",), path, label)
+        dec = _number(header, ("TELDECD",), path, label)
+        if not -90 <= dec <= 90:
+            raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
+        pointings.append((ra % 360, dec))
+        extensions.append(CatalogExtension(pair.index, rcid, header, pair.objects))
+    if len({(round(r, 6), round(d, 6)) for r, d in pointings}) > 1:
+        raise InputError(
+            "quadrants disagree on TELRAD/TELDECD: one exposure per catalogue", path=path
+        )
+    first = extensions[0].header
+    label = "1 (LDAC_IMHEAD #1)"
+    return ExposureCatalog(
+        path=path,
+        extensions=extensions,
+        pointing=SkyCoord(pointings[0][0] * u.deg, pointings[0][1] * u.deg),
+        start=_start_time(first, path, label),
+        exptime=(_number(first, ("EXPTIME",), path, label, required=False) or 30.0) * u.s,
+        weather=weather_from_header(first),
+    )

@@ -1,0 +1,241 @@
+"""Detections ↔ Gaia: choose the stars, find the offset, then pair them one to one.
+
+A telescope's header WCS is tens of arcseconds off (pointing, distortion,
+refraction), more than the distance between faint stars, so matching is done
+in two steps: the offset is found first, as the peak of the histogram of all
+detection–reference separations within a wide radius (bright detections
+only), then stars are paired as mutual nearest neighbours within a tight
+radius, an affine correction fitted, and paired again tighter.
+
+Everything here works in a tangent plane, in degrees; which plane (about the
+telescope's pointing, or in the refracted frame) is the caller's choice.
+"""
+
+from dataclasses import dataclass
+
+import astropy.units as u
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "MatchConfig",
+    "Offset",
+    "find_offset",
+    "match_quadrant",
+    "mutual_nearest",
+    "usable_detections",
+]
+
+_ARCSEC = 1 / 3600
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """How detections are chosen and matched.
+
+    Attributes
+    ----------
+    snr_min : float
+        Minimum FLUX_AUTO / FLUXERR_AUTO (SCAMP's default is 10).
+    reject_flags : int
+        SExtractor flags that disqualify a detection (default: everything but
+        1, "has neighbours": blended 2, saturated 4, truncated 8, ...).
+    max_elongation : float
+    radius_range : tuple of float
+        FLUX_RADIUS kept, as fractions of the quadrant's stellar median
+        (drops cosmic rays and galaxies).
+    search_radius : `~astropy.units.Quantity`
+        Largest offset looked for.
+    search_bin : `~astropy.units.Quantity`
+        Histogram bin of the offset search.
+    match_radius, final_radius : `~astropy.units.Quantity`
+        Pairing radii before and after the affine correction.
+    bright : int
+        Detections (brightest first) used in the offset search.
+    min_peak : int
+        Fewest pairs in the offset peak for it to count.
+    reference_mag_limit : `~astropy.units.Quantity`
+        Faintest Gaia G used (fainter stars are rarely detected and only confuse).
+    """
+
+    snr_min: float = 10.0
+    reject_flags: int = 0xFE
+    max_elongation: float = 1.6
+    radius_range: tuple = (0.6, 1.6)
+    search_radius: u.Quantity = 150 * u.arcsec
+    search_bin: u.Quantity = 2 * u.arcsec
+    match_radius: u.Quantity = 3 * u.arcsec
+    final_radius: u.Quantity = 1 * u.arcsec
+    bright: int = 300
+    min_peak: int = 6
+    reference_mag_limit: u.Quantity = 20.5 * u.mag
+
+
+def usable_detections(objects, config=None):
+    """Which detections are clean point sources bright enough to match.
+
+    Parameters
+    ----------
+    objects : `~astropy.table.Table`
+        SExtractor columns; ``FLAGS``, ``ELONGATION`` and ``FLUX_RADIUS`` are
+        used when present.
+    config : `MatchConfig`, optional
+
+    Returns
+    -------
+    `~numpy.ndarray` of bool
+    """
+    config = config or MatchConfig()
+    flux = np.asarray(objects["FLUX_AUTO"], float)
+    error = np.asarray(objects["FLUXERR_AUTO"], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(error > 0, flux / error, 0.0)
+    keep = (snr >= config.snr_min) & np.isfinite(np.asarray(objects["XWIN_IMAGE"], float))
+    if "FLAGS" in objects.colnames:
+        keep &= (np.asarray(objects["FLAGS"]).astype(np.int64) & config.reject_flags) == 0
+    if "ELONGATION" in objects.colnames:
+        keep &= np.asarray(objects["ELONGATION"], float) <= config.max_elongation
+    if "FLUX_RADIUS" in objects.colnames and keep.sum() >= 10:
+        radius = np.asarray(objects["FLUX_RADIUS"], float)
+        bright = keep & (snr >= np.percentile(snr[keep], 50))
+        stellar = np.median(radius[bright])
+        keep &= (radius >= config.radius_range[0] * stellar) & (
+            radius <= config.radius_range[1] * stellar
+        )
+    return keep
+
+
+@dataclass(frozen=True)
+class Offset:
+    """Result of an offset search.
+
+    Attributes
+    ----------
+    dx, dy : float
+        Offset to add to detections, degrees.
+    peak : int
+        Pairs in the peak.
+    background : float
+        Expected pairs per bin by chance.
+    """
+
+    dx: float
+    dy: float
+    peak: int
+    background: float
+
+    @property
+    def found(self):
+        return self.peak >= 6 and self.peak > 5 * self.background + 3
+
+
+def find_offset(det_x, det_y, ref_tree, radius_deg, bin_deg):
+    """The most common displacement from detections to reference stars.
+
+    Parameters
+    ----------
+    det_x, det_y : `~numpy.ndarray`
+        Detections (predicted positions), degrees.
+    ref_tree : `scipy.spatial.cKDTree`
+        Reference positions, degrees.
+    radius_deg, bin_deg : float
+
+    Returns
+    -------
+    `Offset`
+    """
+    reference = ref_tree.data
+    neighbours = ref_tree.query_ball_point(np.column_stack([det_x, det_y]), radius_deg)
+    counts = np.array([len(n) for n in neighbours])
+    if counts.sum() == 0:
+        return Offset(0.0, 0.0, 0, 0.0)
+    which = np.repeat(np.arange(len(det_x)), counts)
+    partners = np.concatenate([np.asarray(n, dtype=int) for n in neighbours if n])
+    dx = reference[partners, 0] - det_x[which]
+    dy = reference[partners, 1] - det_y[which]
+    edges = np.arange(-radius_deg, radius_deg + bin_deg, bin_deg)
+    histogram, _, _ = np.histogram2d(dx, dy, bins=[edges, edges])
+    # a peak can straddle bins: smooth over 2 × 2 before choosing it
+    smoothed = histogram[:-1, :-1] + histogram[1:, :-1] + histogram[:-1, 1:] + histogram[1:, 1:]
+    i, j = np.unravel_index(np.argmax(smoothed), smoothed.shape)
+    centre_x, centre_y = edges[i + 1], edges[j + 1]
+    near = (np.abs(dx - centre_x) <= bin_deg) & (np.abs(dy - centre_y) <= bin_deg)
+    background = counts.sum() * (2 * bin_deg) ** 2 / (np.pi * radius_deg**2)
+    return Offset(
+        float(np.median(dx[near])), float(np.median(dy[near])), int(near.sum()), float(background)
+    )
+
+
+def mutual_nearest(det_x, det_y, ref_tree, radius_deg):
+    """Pairs that are each other's nearest neighbour within ``radius_deg``.
+
+    Returns
+    -------
+    det_index, ref_index : `~numpy.ndarray` of int
+    """
+    if len(det_x) == 0:
+        return np.zeros(0, int), np.zeros(0, int)
+    points = np.column_stack([det_x, det_y])
+    distance, nearest = ref_tree.query(points, distance_upper_bound=radius_deg)
+    found = np.isfinite(distance)
+    det_index = np.flatnonzero(found)
+    ref_index = nearest[found]
+    # the reference star's own nearest detection must be this one
+    back_tree = cKDTree(points)
+    _, back = back_tree.query(ref_tree.data[ref_index])
+    mutual = back == det_index
+    return det_index[mutual], ref_index[mutual]
+
+
+def _affine_fit(x, y, target_x, target_y):
+    design = np.column_stack([np.ones_like(x), x, y])
+    cx, *_ = np.linalg.lstsq(design, target_x, rcond=None)
+    cy, *_ = np.linalg.lstsq(design, target_y, rcond=None)
+    return cx, cy
+
+
+def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
+    """Pair one quadrant's detections with reference stars.
+
+    Parameters
+    ----------
+    det_x, det_y : `~numpy.ndarray`
+        Predicted positions of usable detections, degrees.
+    flux : `~numpy.ndarray`
+        To choose the brightest for the offset search.
+    ref_tree : `scipy.spatial.cKDTree`
+    config : `MatchConfig`, optional
+    offset : `Offset`, optional
+        A known offset (skips the search).
+
+    Returns
+    -------
+    det_index, ref_index : `~numpy.ndarray` of int
+        Pairs, empty when no offset was found.
+    offset : `Offset`
+    """
+    config = config or MatchConfig()
+    if offset is None:
+        bright = np.argsort(flux)[::-1][: config.bright]
+        offset = find_offset(
+            det_x[bright],
+            det_y[bright],
+            ref_tree,
+            config.search_radius.to_value(u.deg),
+            config.search_bin.to_value(u.deg),
+        )
+        if not offset.found:
+            return np.zeros(0, int), np.zeros(0, int), offset
+    x = det_x + offset.dx
+    y = det_y + offset.dy
+    det_index, ref_index = mutual_nearest(x, y, ref_tree, config.match_radius.to_value(u.deg))
+    for radius in (config.match_radius, config.final_radius):
+        if len(det_index) < 6:
+            break
+        reference = ref_tree.data[ref_index]
+        cx, cy = _affine_fit(x[det_index], y[det_index], reference[:, 0], reference[:, 1])
+        design = np.column_stack([np.ones_like(x), x, y])
+        det_index, ref_index = mutual_nearest(
+            design @ cx, design @ cy, ref_tree, radius.to_value(u.deg)
+        )
+    return det_index, ref_index, offset
