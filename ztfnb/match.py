@@ -11,16 +11,22 @@ Everything here works in a tangent plane, in degrees; which plane (about the
 telescope's pointing, or in the refracted frame) is the caller's choice.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
+from astropy.table import QTable
+from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
+
+from ztfnb.tangent import gnomonic
 
 __all__ = [
     "MatchConfig",
     "Offset",
     "find_offset",
+    "match_catalog",
     "match_quadrant",
     "mutual_nearest",
     "usable_detections",
@@ -239,3 +245,87 @@ def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
             design @ cx, design @ cy, ref_tree, radius.to_value(u.deg)
         )
     return det_index, ref_index, offset
+
+
+def match_catalog(catalog, reference, headers=None, config=None, search=True):
+    """Match every quadrant of an exposure to a reference through a WCS.
+
+    Parameters
+    ----------
+    catalog : `~ztfnb.exposure.ExposureCatalog`
+    reference : `~astropy.table.QTable`
+        With ``ra, dec`` at the exposure's epoch (`ztfnb.reference.reference_at_epoch`).
+    headers : list of `~astropy.io.fits.Header`, optional
+        A WCS per extension, in file order (e.g. a SCAMP ``.head``); default
+        each extension's own header (the telescope's rough WCS).
+    config : `MatchConfig`, optional
+    search : bool
+        Search each quadrant's offset first (for rough WCSs); ``False`` pairs
+        directly, for solutions that should already be right.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per pair: ``extension, rcid, row`` (index in LDAC_OBJECTS),
+        ``x, y`` (pixel), ``ref_index`` (row in ``reference``), ``ra, dec``
+        (through the WCS) and ``dra, ddec`` (reference − detection, arcsec,
+        ``dra`` along RA·cos δ).
+    """
+    config = config or MatchConfig()
+    centre = (catalog.pointing.ra.deg, catalog.pointing.dec.deg)
+    ref_ra = u.Quantity(reference["ra"], u.deg).value
+    ref_dec = u.Quantity(reference["dec"], u.deg).value
+    ref_x, ref_y = gnomonic(ref_ra, ref_dec, *centre)
+    tree = cKDTree(np.column_stack([ref_x, ref_y]))
+    parts = []
+    for position, extension in enumerate(catalog.extensions):
+        usable = np.flatnonzero(usable_detections(extension.objects, config))
+        if usable.size < 3:
+            continue
+        if headers is None:
+            wcs = extension.wcs
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(headers[position])
+        ra, dec = wcs.all_pix2world(extension.x[usable], extension.y[usable], 1)
+        det_x, det_y = gnomonic(ra, dec, *centre)
+        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
+        det, ref, _ = match_quadrant(
+            det_x, det_y, flux, tree, config, offset=None if search else _ZERO
+        )
+        if det.size == 0:
+            continue
+        rows = usable[det]
+        cos_dec = np.cos(np.deg2rad(dec[det]))
+        parts.append(
+            {
+                "extension": np.full(det.size, position),
+                "rcid": np.full(det.size, extension.rcid),
+                "row": rows,
+                "x": extension.x[rows],
+                "y": extension.y[rows],
+                "ref_index": ref,
+                "ra": ra[det],
+                "dec": dec[det],
+                "dra": ((ref_ra[ref] - ra[det] + 180) % 360 - 180) * cos_dec * 3600,
+                "ddec": (ref_dec[ref] - dec[det]) * 3600,
+            }
+        )
+    columns = ["extension", "rcid", "row", "x", "y", "ref_index", "ra", "dec", "dra", "ddec"]
+    if not parts:
+        return QTable({name: np.zeros(0) for name in columns})
+    table = QTable({name: np.concatenate([p[name] for p in parts]) for name in columns})
+    for name, unit in (
+        ("x", u.pix),
+        ("y", u.pix),
+        ("ra", u.deg),
+        ("dec", u.deg),
+        ("dra", u.arcsec),
+        ("ddec", u.arcsec),
+    ):
+        table[name].unit = unit
+    return table
+
+
+_ZERO = Offset(0.0, 0.0, 0, 0.0)

@@ -41,7 +41,14 @@ from scipy.spatial import cKDTree
 from ztfnb._version import __version__
 from ztfnb.camera import NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
-from ztfnb.match import MatchConfig, Offset, find_offset, match_quadrant, usable_detections
+from ztfnb.match import (
+    MatchConfig,
+    Offset,
+    find_offset,
+    match_catalog,
+    match_quadrant,
+    usable_detections,
+)
 from ztfnb.observed import ObservedPlane
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.tangent import gnomonic
@@ -289,12 +296,6 @@ def _reference(catalog, gaia, config):
     return reference_at_epoch(nearby, catalog.mid_time)
 
 
-def _header_plane(extension, x, y, pointing):
-    """The header WCS's positions, as tangent-plane coordinates about the pointing."""
-    ra, dec = extension.wcs.all_pix2world(x, y, 1)
-    return gnomonic(ra, dec, pointing.ra.deg, pointing.dec.deg)
-
-
 def _centroid_sigma(objects, rows, floor_deg, scale_deg):
     error = np.asarray(objects["ERRAWIN_IMAGE"], float)[rows]
     if "ERRBWIN_IMAGE" in objects.colnames:
@@ -308,77 +309,88 @@ def _weather(catalog, refraction):
 
 
 def _match_exposure(catalog, gaia, config, index):
-    """Match one calibration exposure using its header WCS, quadrant by quadrant."""
+    """Match one calibration exposure through its header WCS, quadrant by quadrant."""
     reference = _reference(catalog, gaia, config.match)
-    pointing = catalog.pointing
-    ref_sky = SkyCoord(reference["ra"], reference["dec"])
-    ref_x, ref_y = gnomonic(ref_sky.ra.deg, ref_sky.dec.deg, pointing.ra.deg, pointing.dec.deg)
-    tree = cKDTree(np.column_stack([ref_x, ref_y]))
-    observed = ObservedPlane.about(pointing, catalog.mid_time, _weather(catalog, config.refraction))
-    ref_xi, ref_eta = observed.project(ref_sky)
-    ref_sigma = np.hypot(reference["ra_error"], reference["dec_error"]).to_value(u.deg) / np.sqrt(2)
-    parts = []
-    for extension in catalog.extensions:
-        objects = extension.objects
-        usable = np.flatnonzero(usable_detections(objects, config.match))
-        if usable.size < 3:
-            continue
-        x, y = extension.x[usable], extension.y[usable]
-        det_x, det_y = _header_plane(extension, x, y, pointing)
-        det, ref, _ = match_quadrant(
-            det_x, det_y, np.asarray(objects["FLUX_AUTO"], float)[usable], tree, config.match
-        )
-        if det.size == 0:
-            continue
-        scale = np.sqrt(abs(np.linalg.det(extension.wcs.pixel_scale_matrix)))
-        rows = usable[det]
-        parts.append(
-            {
-                "exposure": np.full(det.size, index),
-                "rcid": np.full(det.size, extension.rcid),
-                "x": extension.x[rows],
-                "y": extension.y[rows],
-                "sigma": np.hypot(
-                    _centroid_sigma(objects, rows, config.floor.to_value(u.deg), scale),
-                    ref_sigma[ref],
-                ),
-                "xi": ref_xi[ref],
-                "eta": ref_eta[ref],
-                "nominal_u": det_x[det],
-                "nominal_v": det_y[det],
-            }
-        )
-    if not parts:
+    pairs = match_catalog(catalog, reference, config=config.match)
+    if len(pairs) == 0:
         raise InputError("no quadrant could be matched to Gaia", path=catalog.path)
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}, observed
+    ref = np.asarray(pairs["ref_index"], int)
+    observed = ObservedPlane.about(
+        catalog.pointing, catalog.mid_time, _weather(catalog, config.refraction)
+    )
+    ref_xi, ref_eta = observed.project(SkyCoord(reference["ra"][ref], reference["dec"][ref]))
+    ref_sigma = np.hypot(reference["ra_error"][ref], reference["dec_error"][ref]).to_value(
+        u.deg
+    ) / np.sqrt(2)
+    nominal_u, nominal_v = gnomonic(
+        pairs["ra"].value, pairs["dec"].value, catalog.pointing.ra.deg, catalog.pointing.dec.deg
+    )
+    sigma = np.empty(len(pairs))
+    for position in np.unique(pairs["extension"]):
+        mine = np.asarray(pairs["extension"]) == position
+        extension = catalog.extensions[position]
+        scale = np.sqrt(abs(np.linalg.det(extension.wcs.pixel_scale_matrix)))
+        sigma[mine] = _centroid_sigma(
+            extension.objects, np.asarray(pairs["row"])[mine], config.floor.to_value(u.deg), scale
+        )
+    stars = {
+        "exposure": np.full(len(pairs), index),
+        "rcid": np.asarray(pairs["rcid"], int),
+        "x": pairs["x"].value,
+        "y": pairs["y"].value,
+        "sigma": np.hypot(sigma, ref_sigma),
+        "xi": ref_xi,
+        "eta": ref_eta,
+        "nominal_u": nominal_u,
+        "nominal_v": nominal_v,
+    }
+    return stars, observed
 
 
 # ---------------------------------------------------------------- linear algebra
 
 
 def _solve(blocks, target, weight, n_columns, constraints=()):
-    """Weighted least squares with sparse design blocks.
+    """Weighted least squares with sparse design blocks and exact linear constraints.
 
     ``blocks`` is a list of (row indices, column indices, values) triples;
-    ``constraints`` a list of (column indices, values) rows that must sum to
-    zero (imposed with a large weight). Columns with no data stay zero.
+    ``constraints`` a list of (column indices, values) rows whose weighted sum
+    must be zero (imposed exactly, with Lagrange multipliers). Columns with no
+    data stay zero. The normal equations are scaled to unit diagonal first:
+    columns differ by many orders of magnitude (pixels, degrees, polynomial
+    terms).
     """
     rows = np.concatenate([b[0] for b in blocks])
     columns = np.concatenate([b[1] for b in blocks])
     values = np.concatenate([b[2] for b in blocks])
-    n_rows = target.size
-    design = sparse.csr_matrix((values, (rows, columns)), shape=(n_rows, n_columns))
-    weighted = sparse.diags(weight) @ design
-    normal = (design.T @ weighted).toarray()
+    design = sparse.csr_matrix((values, (rows, columns)), shape=(target.size, n_columns))
+    normal = (design.T @ (sparse.diags(weight) @ design)).toarray()
     right = design.T @ (weight * target)
-    strength = max(float(np.max(np.diag(normal))), 1.0) * 1e6
+    active = np.flatnonzero(np.diag(normal) > 0)
+    scale = 1 / np.sqrt(np.diag(normal)[active])
+    normal = normal[np.ix_(active, active)] * np.outer(scale, scale)
+    right = right[active] * scale
+    where = {column: i for i, column in enumerate(active)}
+    constraint_rows = []
     for constraint_columns, constraint_values in constraints:
-        vector = np.zeros(n_columns)
-        vector[constraint_columns] = constraint_values
-        normal += strength * np.outer(vector, vector)
-    active = np.diag(normal) > 0
+        vector = np.zeros(active.size)
+        for column, value in zip(constraint_columns, constraint_values, strict=True):
+            if column in where:
+                vector[where[column]] = value * scale[where[column]]
+        if np.any(vector):
+            constraint_rows.append(vector)
+    if constraint_rows:
+        c = np.array(constraint_rows)
+        kkt = np.block([[normal, c.T], [c, np.zeros((len(c), len(c)))]])
+        rhs = np.concatenate([right, np.zeros(len(c))])
+    else:
+        kkt, rhs = normal, right
+    try:
+        solved = np.linalg.solve(kkt, rhs)
+    except np.linalg.LinAlgError:
+        solved = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     solution = np.zeros(n_columns)
-    solution[active] = np.linalg.solve(normal[np.ix_(active, active)], right[active])
+    solution[active] = solved[: active.size] * scale
     return solution
 
 
