@@ -29,10 +29,16 @@ def _sip_worst(catalog, pairs, reference, truth, grid=13):
         ref = np.asarray(pairs["ref_index"])[mine]
         sky = SkyCoord(reference["ra"][ref], reference["dec"][ref])
         start = time.perf_counter()
-        wcs = fit_wcs_from_points((pairs["x"][mine].value - 1, pairs["y"][mine].value - 1), sky, sip_degree=3)
+        wcs = fit_wcs_from_points(
+            (pairs["x"][mine].value - 1, pairs["y"][mine].value - 1), sky, sip_degree=3
+        )
         seconds += time.perf_counter() - start
         ra, dec = wcs.all_pix2world(gx - 1, gy - 1, 0)
-        worst.append(SkyCoord(ra * u.deg, dec * u.deg).separation(truth.pixel_to_sky(extension.rcid, gx, gy)).arcsec.max())
+        worst.append(
+            SkyCoord(ra * u.deg, dec * u.deg)
+            .separation(truth.pixel_to_sky(extension.rcid, gx, gy))
+            .arcsec.max()
+        )
     return np.array(worst), seconds
 
 
@@ -53,7 +59,9 @@ def run():
 
     # the baseline on one exposure's matched stars (its 64 fits), times 3 for the same data
     catalog = catalogs[0]
-    reference = reference_at_epoch(select_cone(gaia, catalog.pointing, FIELD_RADIUS), catalog.mid_time)
+    reference = reference_at_epoch(
+        select_cone(gaia, catalog.pointing, FIELD_RADIUS), catalog.mid_time
+    )
     pairs = match_catalog(catalog, reference)
     truth = TrueMapping.read(folder / "truth" / f"{catalog.name}.fits")
     sip_worst, sip_seconds = _sip_worst(catalog, pairs, reference, truth)
@@ -63,12 +71,27 @@ def run():
     for row in exposures:
         target = read_exposure(folder / f"{row['exposure']}.ldac")
         terms = refine_pointing(fit.model, target, gaia)
-        quality = ahead_accuracy(ahead_headers(fit.model, target, terms), target, TrueMapping.read(folder / "truth" / f"{row['exposure']}.fits"))
-        prior_worst.append((row["airmass"], quality["worst"].max().value, row["exposure"] in calibration))
+        quality = ahead_accuracy(
+            ahead_headers(fit.model, target, terms),
+            target,
+            TrueMapping.read(folder / "truth" / f"{row['exposure']}.fits"),
+        )
+        prior_worst.append(
+            (row["airmass"], quality["worst"].max().value, row["exposure"] in calibration)
+        )
     held = [w for _, w, c in prior_worst if not c]
     notes = (
-        f"{stars} detections, {len(pairs)} pairs/exposure; SIP-3 in-sample worst {sip_worst.max():.3f}\" (median {np.median(sip_worst):.3f}\"), "
-        f"{sip_seconds / 64:.3f} s/quadrant; prior worst {max(w for _, w, _ in prior_worst):.3f}\" on all 4 exposures, "
-        f"held-back {max(held):.3f}\" at airmass {max(a for a, _, c in prior_worst if not c):.2f}"
+        f'{stars} detections, {len(pairs)} pairs/exposure; SIP-3 in-sample worst {sip_worst.max():.3f}" (median {np.median(sip_worst):.3f}"), '
+        f'{sip_seconds / 64:.3f} s/quadrant; prior worst {max(w for _, w, _ in prior_worst):.3f}" on all 4 exposures, '
+        f'held-back {max(held):.3f}" at airmass {max(a for a, _, c in prior_worst if not c):.2f}'
     )
-    return [Comparison("prior fit, 3 exposures x 64 quadrants", "fit_wcs_from_points SIP-3 x192", "ztfnb fit_prior (+matching)", baseline, candidate, notes)]
+    return [
+        Comparison(
+            "prior fit, 3 exposures x 64 quadrants",
+            "fit_wcs_from_points SIP-3 x192",
+            "ztfnb fit_prior (+matching)",
+            baseline,
+            candidate,
+            notes,
+        )
+    ]

@@ -29,7 +29,7 @@ from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.prior import PriorFitConfig, ahead_headers, fit_prior, refine_pointing
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.scamp import run_scamp
-from ztfnb.simulate import TrueMapping
+from ztfnb.simulate import NightParameters, TrueMapping, simulate_night
 from ztfnb.simulate.images import SEXTRACTOR_PARAMETERS, render_exposure
 from ztfnb.simulate.instrument import true_distortion
 
@@ -386,3 +386,20 @@ def test_a_file_that_is_not_a_prior(tmp_path):
     fits.PrimaryHDU().writeto(tmp_path / "x.fits")
     with pytest.raises(InputError, match="not a ztfnb prior"):
         read_prior(tmp_path / "x.fits")
+
+
+def test_a_fit_on_two_exposures_with_large_pointing_errors(tmp_path):
+    """Moving an exposure's tangent point onto its axis also turns the plane's axes (meridian
+    convergence); a fit that rejects outliers before absorbing that turn loses its stars. This
+    night (fields at Dec +44° and +49°, pointing errors of 9″) caught such a fit."""
+    night = simulate_night(
+        tmp_path / "night", NightParameters(seed=6, exposures=3, failures=0, density=700.0)
+    )
+    exposures = QTable.read(night / "exposures.ecsv")
+    calibration = [exposures["exposure"][i] for i in np.argsort(exposures["airmass"])[:2]]
+    gaia = read_gaia(night / "gaia.fits")
+    fit = fit_prior([read_exposure(night / f"{n}.ldac") for n in calibration], gaia)
+    assert fit.residuals["used"].mean() > 0.9
+    for row in exposures:
+        quality, _, _ = _accuracy(night, row["exposure"], fit.model, gaia)
+        assert quality["worst"].max() < GOAL * u.arcsec

@@ -244,6 +244,139 @@ def _prior_ahead(args):
     return 0
 
 
+def _key_value(text):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    key, value = text.split("=", 1)
+    return key.strip().upper(), value.strip()
+
+
+def _add_solve(commands):
+    parser = commands.add_parser(
+        "solve",
+        help="solve catalogues with the real SCAMP from the prior",
+        description="For each catalogue: the Gaia reference at its epoch in SCAMP's LDAC format, the .ahead from the "
+        "prior (pointing measured first), then the real scamp binary (stdin closed, CHECKPLOT_TYPE NONE, XML on), "
+        "in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged from SCAMP's XML.",
+    )
+    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
+    parser.add_argument(
+        "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
+    )
+    parser.add_argument(
+        "--prior", required=True, type=Path, metavar="PRIOR.fits", help="from 'ztfnb prior fit'"
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--workers", type=_positive_int, help="parallel SCAMP runs (default: the cores)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["fast", "ztf"],
+        default="fast",
+        help="fast: MATCH N from the prior, PRE-DISTORTED (default); ztf: pattern matching, then MATCH N degree 4",
+    )
+    parser.add_argument(
+        "--distort-degrees", type=_degree, default=3, help="DISTORT_DEGREES (default 3)"
+    )
+    parser.add_argument(
+        "--scamp",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other SCAMP setting (repeatable)",
+    )
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_solve)
+
+
+def _solve(args):
+    from ztfnb.solve import SolveConfig, solve_night
+
+    config = SolveConfig(
+        mode=args.mode, distort_degrees=args.distort_degrees, scamp_options=dict(args.scamp)
+    )
+    log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    summary = solve_night(
+        args.catalogs, args.gaia, args.prior, args.out, config, workers=args.workers, log=log
+    )
+    counts = {
+        status: int(np.sum(summary["status"] == status))
+        for status in ("solved", "suspect", "failed", "error")
+    }
+    print(
+        f"{args.out / 'summary.ecsv'}: "
+        + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    )
+    return 0 if counts["solved"] + counts["suspect"] == len(summary) else EXIT_FAILED
+
+
+def _add_quality(commands):
+    parser = commands.add_parser(
+        "quality",
+        help="measure solved headers against Gaia and flag the bad quadrants",
+        description="For each exposure and quadrant, from DIR/<catalogue stem>.head (and .ahead, .xml when present): "
+        "matches to Gaia through the solution (rms, offsets, matched fraction), corners against the centre, "
+        "pixel-scale change prior -> solution on ZTF's 23 x 25 grid, corner displacement, SCAMP's statistics, the "
+        "quadrant's own airmass; a refraction model of scale change against airmass across the night; a verdict "
+        "(columns exposure, rcid, flag, reason). Writes METRICS.ecsv and METRICS.exposures.ecsv.",
+    )
+    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
+    parser.add_argument(
+        "--heads", required=True, type=Path, metavar="DIR", help="folder with the .head files"
+    )
+    parser.add_argument(
+        "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="METRICS.ecsv")
+    parser.add_argument(
+        "--max-rms", type=float, default=0.2, help="rms per axis, arcsec (default 0.2)"
+    )
+    parser.add_argument(
+        "--max-offset", type=float, default=0.15, help="median offset, arcsec (default 0.15)"
+    )
+    parser.add_argument(
+        "--max-corner", type=float, default=0.25, help="error at a corner, arcsec (default 0.25)"
+    )
+    parser.add_argument(
+        "--max-scale-change", type=float, default=1.0, help="percent (default 1, as ZTF)"
+    )
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_quality)
+
+
+def _quality(args):
+    import astropy.units as u
+
+    from ztfnb.exposure import read_exposure
+    from ztfnb.io import read_gaia
+    from ztfnb.io.atomic import atomic_path
+    from ztfnb.quality import QualityConfig, night_metrics
+
+    config = QualityConfig(
+        max_rms=args.max_rms * u.arcsec,
+        max_offset=args.max_offset * u.arcsec,
+        max_corner_error=args.max_corner * u.arcsec,
+        max_scale_change=args.max_scale_change,
+    )
+    catalogs = [read_exposure(path) for path in args.catalogs]
+    log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    quadrants, exposures, _ = night_metrics(
+        catalogs, read_gaia(args.gaia), args.heads, config, log=log
+    )
+    exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
+    for path, table in ((args.out, quadrants), (exposures_path, exposures)):
+        with atomic_path(path) as temporary:
+            table.write(temporary, format="ascii.ecsv", overwrite=True)
+    flagged = int(quadrants["flag"].sum())
+    outliers = int(exposures["refraction_outlier"].sum())
+    print(
+        f"{args.out}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the refraction model"
+    )
+    return 0
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -257,7 +390,7 @@ def build_parser():
     return parser
 
 
-_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior]
+_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality]
 
 
 def main(argv=None):

@@ -674,15 +674,18 @@ def fit_prior(catalogs, gaia, config=None, log=None):
 
     fit = _JointFit(stars, planes, config)
     stage_rms = {}
+    # reject with the solution of the current planes, then move the planes: moving the tangent
+    # point also turns its axes (meridian convergence), which only the next solve absorbs
     for _ in range(config.iterations):
         fit.stage_ccd()
-        fit.recentre()
         fit.reject()
+        fit.recentre()
+    fit.stage_ccd()
     stage_rms["rigid CCDs + polynomial"] = fit.rms()
     for _ in range(config.iterations):
         fit.stage_quadrants()
-        fit.recentre()
         fit.reject()
+        fit.recentre()
     fit.stage_quadrants()
     stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
     say(f"residual rms per axis: {stage_rms}")
@@ -860,7 +863,7 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
             path=catalog.path,
         )
     matrix, offset, shift = np.eye(2), np.array([found.dx, found.dy]), np.zeros(2)
-    for _ in range(iterations):
+    for iteration in range(iterations + 1):
         pairs = [
             _pair(matrix, offset, xi, eta, flux, weight, tree, config)
             for xi, eta, flux, weight in predicted
@@ -871,14 +874,25 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
                 f"only {pu.size} stars matched Gaia: cannot measure the pointing", path=catalog.path
             )
         matrix, offset, used, rms = _fit_affine(pu, pv, ref_xi[ref_index], ref_eta[ref_index], w)
-        # project about the measured axis, not the commanded one
+        if iteration == iterations:
+            break  # the last fit's terms belong to the current plane
+        # project about the measured axis, not the commanded one; moving the plane also turns
+        # its axes (meridian convergence), which the next fit absorbs
         moved = plane.shifted(*offset)
         ref_xi, ref_eta = plane.transfer(ref_xi, ref_eta, moved)
         tree = cKDTree(np.column_stack([ref_xi, ref_eta]))
+        matrix = _turned(plane, moved, matrix)
         plane, shift, offset = moved, shift + offset, np.zeros(2)
     return ExposureTerms(
-        catalog.name, plane, matrix, np.zeros(2), int(used.sum()), rms, pointing_shift=shift
+        catalog.name, plane, matrix, offset, int(used.sum()), rms, pointing_shift=shift
     )
+
+
+def _turned(old, new, matrix, step=1e-3):
+    """The matrix re-expressed in a moved plane, whose axes are turned by meridian convergence."""
+    x, y = old.transfer(np.array([0.0, step, 0.0]), np.array([0.0, 0.0, step]), new)
+    jacobian = np.array([[x[1] - x[0], x[2] - x[0]], [y[1] - y[0], y[2] - y[0]]]) / step
+    return jacobian @ matrix
 
 
 def _pair(matrix, offset, xi, eta, flux, weight, tree, config):

@@ -129,6 +129,9 @@ def _export_html(executed, target):
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(executed, as_version=4)
+    # with widget state the HTML would load a widget manager from a CDN (blank offline);
+    # without it nbconvert shows each widget's static text/html view instead
+    notebook.metadata.pop("widgets", None)
     body, _ = HTMLExporter().from_notebook_node(notebook)
     with atomic_path(target) as temporary:
         Path(temporary).write_text(body, encoding="utf-8")

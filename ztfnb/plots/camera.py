@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 
 from ztfnb.camera import FocalPlane
 
-__all__ = ["draw_focal_plane", "draw_vectors", "new_axes"]
+__all__ = ["binned_means", "draw_focal_plane", "draw_pixel_vectors", "draw_vectors", "new_axes"]
 
 
 def new_axes(width=7.0, height=6.5, **subplot):
@@ -87,4 +87,65 @@ def draw_vectors(ax, u_deg, v_deg, du_arcsec, dv_arcsec, key=None, length_deg=0.
         width=0.0025,
     )
     ax.quiverkey(arrows, 0.9, -0.1, key * scale, f'{key:g}"', coordinates="axes", labelpos="E")
+    return arrows
+
+
+def binned_means(x, y, dx, dy, edges_x, edges_y, minimum=5):
+    """Mean of (dx, dy) in the cells of a grid, for cells with at least ``minimum`` points.
+
+    Returns
+    -------
+    cx, cy, mx, my : `~numpy.ndarray`
+        Cell centres and means.
+    """
+    sums_x, _, _ = np.histogram2d(x, y, bins=[edges_x, edges_y], weights=dx)
+    sums_y, _, _ = np.histogram2d(x, y, bins=[edges_x, edges_y], weights=dy)
+    counts, _, _ = np.histogram2d(x, y, bins=[edges_x, edges_y])
+    centres = np.meshgrid(
+        (edges_x[:-1] + edges_x[1:]) / 2, (edges_y[:-1] + edges_y[1:]) / 2, indexing="ij"
+    )
+    good = counts >= minimum
+    with np.errstate(invalid="ignore"):
+        return centres[0][good], centres[1][good], (sums_x / counts)[good], (sums_y / counts)[good]
+
+
+def draw_pixel_vectors(ax, x, y, dx_arcsec, dy_arcsec, bin_pixels=256, color="C3"):
+    """Mean residual vectors of one quadrant in its pixel frame, outline and corners marked."""
+    from ztfnb.camera import NAXIS1, NAXIS2
+
+    edges_x = np.arange(0.5, NAXIS1 + bin_pixels, bin_pixels)
+    edges_y = np.arange(0.5, NAXIS2 + bin_pixels, bin_pixels)
+    cx, cy, mx, my = binned_means(x, y, dx_arcsec, dy_arcsec, edges_x, edges_y)
+    typical = float(np.percentile(np.hypot(mx, my), 95)) if mx.size else 1.0
+    typical = typical if typical > 0 else 1.0
+    scale = 0.3 * bin_pixels / typical
+    arrows = ax.quiver(
+        cx,
+        cy,
+        mx * scale,
+        my * scale,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color=color,
+        width=0.004,
+    )
+    key = float(f"{typical:.1g}")
+    ax.quiverkey(arrows, 0.85, -0.1, key * scale, f'{key:g}"', coordinates="axes", labelpos="E")
+    outline = np.array(
+        [
+            [0.5, 0.5],
+            [NAXIS1 + 0.5, 0.5],
+            [NAXIS1 + 0.5, NAXIS2 + 0.5],
+            [0.5, NAXIS2 + 0.5],
+            [0.5, 0.5],
+        ]
+    )
+    ax.plot(outline[:, 0], outline[:, 1], color="0.3")
+    ax.plot(outline[:4, 0], outline[:4, 1], "ks", ms=6)
+    ax.set_xlim(-100, NAXIS1 + 100)
+    ax.set_ylim(NAXIS2 + 100, -100)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (pixel)")
+    ax.set_ylabel("y (pixel)")
     return arrows

@@ -5,7 +5,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from ztfnb.camera import NAXIS1, NAXIS2
-from ztfnb.plots.camera import draw_vectors, new_axes
+from ztfnb.plots.camera import binned_means, draw_pixel_vectors, draw_vectors, new_axes
 from ztfnb.tpv import evaluate
 
 __all__ = [
@@ -58,16 +58,6 @@ def plot_prior_focal_plane(model):
     return figure
 
 
-def _binned(x, y, dx, dy, bins):
-    sums_x, xe, ye = np.histogram2d(x, y, bins=bins, weights=dx)
-    sums_y, _, _ = np.histogram2d(x, y, bins=[xe, ye], weights=dy)
-    counts, _, _ = np.histogram2d(x, y, bins=[xe, ye])
-    centres = np.meshgrid((xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, indexing="ij")
-    good = counts >= 5
-    with np.errstate(invalid="ignore"):
-        return centres[0][good], centres[1][good], (sums_x / counts)[good], (sums_y / counts)[good]
-
-
 def plot_residual_field(model, residuals, bin_deg=0.2):
     """Mean residual (Gaia − prior) in cells of the whole focal plane, stars kept by the fit."""
     figure, ax = new_axes()
@@ -81,11 +71,12 @@ def plot_residual_field(model, residuals, bin_deg=0.2):
             u.Quantity(residuals["y"][rows]).value,
         )
     edges = np.arange(-3.9, 3.9 + bin_deg, bin_deg)
-    cu, cv, du, dv = _binned(
+    cu, cv, du, dv = binned_means(
         u_all[used],
         v_all[used],
         u.Quantity(residuals["dxi"][used], u.arcsec).value,
         u.Quantity(residuals["deta"][used], u.arcsec).value,
+        edges,
         edges,
     )
     polygons = _quadrant_polygons(model)
@@ -105,42 +96,14 @@ def plot_quadrant_residuals(residuals, rcid, bin_pixels=256):
     """Residual vectors of one quadrant in its pixel frame, cell means and corners marked."""
     figure, ax = new_axes(6.5, 6)
     rows = (np.asarray(residuals["rcid"]) == rcid) & np.asarray(residuals["used"])
-    x, y = u.Quantity(residuals["x"][rows]).value, u.Quantity(residuals["y"][rows]).value
-    dx, dy = (
+    draw_pixel_vectors(
+        ax,
+        u.Quantity(residuals["x"][rows]).value,
+        u.Quantity(residuals["y"][rows]).value,
         u.Quantity(residuals["dxi"][rows], u.arcsec).value,
         u.Quantity(residuals["deta"][rows], u.arcsec).value,
+        bin_pixels,
     )
-    cx, cy, mx, my = _binned(
-        x,
-        y,
-        dx,
-        dy,
-        [
-            np.arange(0.5, NAXIS1 + bin_pixels, bin_pixels),
-            np.arange(0.5, NAXIS2 + bin_pixels, bin_pixels),
-        ],
-    )
-    scale = 0.3 * bin_pixels / max(np.percentile(np.hypot(mx, my), 95), 1e-6)
-    arrows = ax.quiver(
-        cx,
-        cy,
-        mx * scale,
-        my * scale,
-        angles="xy",
-        scale_units="xy",
-        scale=1,
-        color="C3",
-        width=0.004,
-    )
-    key = float(f"{np.percentile(np.hypot(mx, my), 95):.1g}")
-    ax.quiverkey(arrows, 0.85, 1.03, key * scale, f'{key:g}"', coordinates="axes", labelpos="E")
-    ax.plot(_CORNERS[[0, 1, 2, 3, 0], 0], _CORNERS[[0, 1, 2, 3, 0], 1], color="0.3")
-    ax.plot(_CORNERS[:, 0], _CORNERS[:, 1], "ks", ms=6)
-    ax.set_xlim(-100, NAXIS1 + 100)
-    ax.set_ylim(NAXIS2 + 100, -100)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (pixel)")
-    ax.set_ylabel("y (pixel)")
     ax.set_title(
         f"rcid {rcid}: mean residual (ξ, η) in {bin_pixels}-pixel cells, {rows.sum()} stars"
     )

@@ -1,0 +1,232 @@
+"""Solve a simulated night from the prior, judge every solution, score the verdict against the truth.
+
+Twin of ``notebooks/02_quality_review.ipynb``.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable, Table, vstack
+
+from ztfnb.analyses.prior import choose_calibration
+from ztfnb.exposure import read_exposure
+from ztfnb.io import read_gaia
+from ztfnb.io.atomic import atomic_path
+from ztfnb.io.priorfile import read_prior, write_prior
+from ztfnb.prior import fit_prior
+from ztfnb.quality import QualityConfig, SolvedNight, night_metrics
+from ztfnb.review import ReviewLog, ReviewSession
+from ztfnb.simulate.failures import inject_solution_failures
+from ztfnb.solve import SolveConfig, solve_night
+
+__all__ = ["QualityReport", "quality_report", "score_verdict"]
+
+
+@dataclass
+class QualityReport:
+    """Everything the quality notebook shows.
+
+    Attributes
+    ----------
+    summary : `~astropy.table.QTable`
+        ``ztfnb solve``'s summary.
+    quadrants, exposures : `~astropy.table.QTable`
+        Metrics and verdict; per-exposure refraction model.
+    coefficients : tuple
+    failures : `~astropy.table.Table`
+        What was wrong, by the truth: the simulator's data failures and the
+        solution failures injected here.
+    score : dict
+        How the verdict did against ``failures``.
+    solved_dir : `~pathlib.Path`
+    night : `~ztfnb.quality.SolvedNight`
+    outputs : list of `~pathlib.Path`
+    """
+
+    summary: QTable
+    quadrants: QTable
+    exposures: QTable
+    coefficients: tuple
+    failures: Table
+    score: dict
+    solved_dir: Path
+    night: SolvedNight
+    outputs: list
+
+    def session(self, log_path):
+        """A review session over this night, recording into ``log_path``."""
+        return ReviewSession(
+            self.quadrants,
+            self.exposures,
+            ReviewLog(log_path),
+            matches=self.night.matches,
+            coefficients=self.coefficients,
+        )
+
+    def score_table(self):
+        """The verdict against the truth, as a small table."""
+        score = self.score
+        by_kind = {}
+        for row in self.failures:
+            kind = str(row["kind"])
+            flagged = bool(
+                np.any(
+                    self.quadrants["flag"][
+                        (self.quadrants["exposure"] == row["exposure"])
+                        & (self.quadrants["rcid"] == row["rcid"])
+                    ]
+                )
+            )
+            caught, total = by_kind.get(kind, (0, 0))
+            by_kind[kind] = (caught + flagged, total + 1)
+        rows = [(kind, total, caught) for kind, (caught, total) in sorted(by_kind.items())]
+        rows.append(("good quadrants (false flags)", score["n_good"], score["false_positives"]))
+        return Table(rows=rows, names=["injected", "quadrants", "flagged"])
+
+    def worst(self, count=4):
+        """The ``count`` flagged quadrants of highest badness."""
+        flagged = self.quadrants[np.asarray(self.quadrants["flag"])]
+        return flagged[np.argsort(-np.asarray(flagged["badness"]))][:count]
+
+
+def score_verdict(quadrants, failures):
+    """Compare flags with known failures.
+
+    Parameters
+    ----------
+    quadrants : `~astropy.table.QTable`
+        With ``exposure, rcid, flag``.
+    failures : `~astropy.table.Table`
+        With ``exposure, rcid, kind``.
+
+    Returns
+    -------
+    dict
+        ``n_failures, caught, detection_rate, n_good, false_positives,
+        false_positive_rate, missed`` (list of (exposure, rcid, kind)) and
+        ``false`` (list of (exposure, rcid, reason)).
+    """
+    bad = {(str(r["exposure"]), int(r["rcid"])): str(r["kind"]) for r in failures}
+    flags = {
+        (str(r["exposure"]), int(r["rcid"])): (bool(r["flag"]), str(r["reason"])) for r in quadrants
+    }
+    caught = [key for key in bad if flags.get(key, (False, ""))[0]]
+    missed = [(*key, bad[key]) for key in bad if not flags.get(key, (False, ""))[0]]
+    good = [key for key in flags if key not in bad]
+    false = [(*key, flags[key][1]) for key in good if flags[key][0]]
+    return {
+        "n_failures": len(bad),
+        "caught": len(caught),
+        "detection_rate": len(caught) / len(bad) if bad else np.nan,
+        "n_good": len(good),
+        "false_positives": len(false),
+        "false_positive_rate": len(false) / len(good) if good else np.nan,
+        "missed": missed,
+        "false": false,
+    }
+
+
+def quality_report(
+    night_dir,
+    output_dir,
+    prior_path="",
+    calibration_count=3,
+    mode="fast",
+    workers=2,
+    inject=8,
+    seed=0,
+    config=None,
+    log=None,
+):
+    """Solve a simulated night with SCAMP from the prior, measure and judge every solution.
+
+    Parameters
+    ----------
+    night_dir : path-like
+        From ``ztfnb simulate`` (its truth scores the verdict).
+    output_dir : path-like
+        ``solved/`` (SCAMP's files), ``metrics.ecsv``, ``exposures.ecsv`` go here.
+    prior_path : path-like, optional
+        A prior file; default: fitted here on the lowest-airmass exposures.
+    calibration_count : int
+    mode : str
+        ``ztfnb solve`` mode.
+    workers : int
+    inject : int
+        Solutions to spoil after solving (corner take-offs, shifts, scale), to
+        measure the verdict on ZTF's failure modes; 0 for none.
+    seed : int
+        For the injection.
+    config : `~ztfnb.quality.QualityConfig`, optional
+    log : callable, optional
+
+    Returns
+    -------
+    `QualityReport`
+    """
+    night_dir = Path(night_dir)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    exposures = QTable.read(night_dir / "exposures.ecsv")
+    names = [str(n) for n in exposures["exposure"]]
+    catalogs = [night_dir / f"{n}.ldac" for n in names]
+    gaia = read_gaia(night_dir / "gaia.fits")
+    outputs = []
+    if prior_path:
+        prior_path = Path(prior_path)
+        read_prior(prior_path)  # refuse a bad prior before solving
+    else:
+        calibration = choose_calibration(exposures, calibration_count)
+        fit = fit_prior([read_exposure(night_dir / f"{n}.ldac") for n in calibration], gaia)
+        prior_path = output_dir / "prior.fits"
+        write_prior(prior_path, fit)
+        outputs.append(prior_path)
+    solved = output_dir / "solved"
+    summary = solve_night(
+        catalogs,
+        night_dir / "gaia.fits",
+        prior_path,
+        solved,
+        SolveConfig(mode=mode),
+        workers=workers,
+        log=log,
+    )
+
+    data_failures = Table.read(night_dir / "truth" / "failures.ecsv")
+    failures = Table(data_failures[["exposure", "rcid", "kind", "amplitude"]], copy=True)
+    if inject:
+        injected = inject_solution_failures(
+            solved,
+            names,
+            inject,
+            np.random.default_rng(seed),
+            avoid={(r["exposure"], int(r["rcid"])) for r in data_failures},
+        )
+        failures = vstack([failures, injected[["exposure", "rcid", "kind", "amplitude"]]])
+    config = config or QualityConfig()
+    catalog_objects = [read_exposure(path) for path in catalogs]
+    quadrants, exposure_table, coefficients = night_metrics(
+        catalog_objects, gaia, solved, config, log=log
+    )
+    score = score_verdict(quadrants, failures)
+    for name, table in (
+        ("metrics.ecsv", quadrants),
+        ("exposures.ecsv", exposure_table),
+        ("failures.ecsv", failures),
+    ):
+        with atomic_path(output_dir / name) as temporary:
+            table.write(temporary, format="ascii.ecsv", overwrite=True)
+        outputs.append(output_dir / name)
+    outputs.append(solved / "summary.ecsv")
+    return QualityReport(
+        summary,
+        quadrants,
+        exposure_table,
+        coefficients,
+        failures,
+        score,
+        solved,
+        SolvedNight(catalogs, solved, gaia, config),
+        outputs,
+    )

@@ -1,0 +1,133 @@
+"""Figures of a night's solution quality: focal-plane maps, residual vectors, scale against airmass."""
+
+import astropy.units as u
+import numpy as np
+
+from ztfnb.camera import FocalPlane
+from ztfnb.plots.camera import draw_focal_plane, draw_pixel_vectors, new_axes
+
+__all__ = [
+    "plot_flags",
+    "plot_metric_focal_plane",
+    "plot_quadrant_vectors",
+    "plot_scale_airmass",
+    "plot_worst_quadrants",
+]
+
+_LABELS = {
+    "badness": "badness (largest metric / threshold)",
+    "rms_ra": 'rms RA (")',
+    "rms_dec": 'rms Dec (")',
+    "offset": 'median offset (")',
+    "corner_error": 'error at the worst corner (")',
+    "scale_change": "pixel-scale change prior → solution (%)",
+    "corner_displacement": 'prior → solution at a corner (")',
+    "matched_fraction": "matched fraction",
+    "airmass": "airmass of the quadrant",
+}
+
+
+def plot_metric_focal_plane(values, metric, exposure, highlight=None):
+    """One exposure's quadrants coloured by a metric; the selected quadrant outlined."""
+    figure, ax = new_axes(6.5, 6)
+    draw_focal_plane(
+        ax,
+        values=values,
+        label=_LABELS.get(metric, metric),
+        cmap="magma_r" if metric == "badness" else "viridis",
+    )
+    if highlight is not None:
+        corners = FocalPlane.nominal()[int(highlight)].corners_focal()
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="C0", lw=2.5)
+    ax.set_title(exposure, fontsize=9)
+    return figure
+
+
+def plot_quadrant_vectors(pairs, row, bin_pixels=256):
+    """Residuals (Gaia − solution) of one quadrant, with the verdict and the corner errors."""
+    figure, ax = new_axes(6.5, 6)
+    title = f"{row['exposure']} rcid {row['rcid']}"
+    if pairs is not None and len(pairs):
+        draw_pixel_vectors(
+            ax,
+            pairs["x"].value,
+            pairs["y"].value,
+            pairs["dra"].value,
+            pairs["ddec"].value,
+            bin_pixels,
+        )
+    else:
+        ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
+    reason = str(row["reason"]) or "no flag"
+    ax.set_title(f"{title}\n{reason}", fontsize=9)
+    return figure
+
+
+def plot_scale_airmass(exposures, coefficients=None, highlight=None):
+    """Mean pixel-scale change (prior → solution) against airmass, with the night's refraction model."""
+    figure, ax = new_axes(6.5, 4.2)
+    airmass = np.asarray(exposures["airmass"], float)
+    change = u.Quantity(exposures["scale_change"], u.percent).value
+    outlier = (
+        np.asarray(exposures["refraction_outlier"], bool)
+        if "refraction_outlier" in exposures.colnames
+        else np.zeros(len(exposures), bool)
+    )
+    ax.plot(airmass[~outlier], change[~outlier], "o", color="C0", label="exposures")
+    if outlier.any():
+        ax.plot(airmass[outlier], change[outlier], "o", color="C3", label="off the model")
+    if coefficients is not None and np.all(np.isfinite(coefficients)):
+        grid = np.linspace(1.0, max(2.3, np.nanmax(airmass)), 100)
+        ax.plot(
+            grid,
+            coefficients[0] + coefficients[1] * (1 + grid**2) / 2,
+            color="0.4",
+            label="refraction model",
+        )
+    if highlight is not None:
+        rows = np.asarray(exposures["exposure"]) == highlight
+        ax.plot(airmass[rows], change[rows], "o", mfc="none", mec="k", ms=14, label="selected")
+    ax.set_xlabel("airmass")
+    ax.set_ylabel("pixel-scale change (%)")
+    ax.legend(fontsize=8)
+    return figure
+
+
+def plot_flags(quadrants):
+    """Flagged quadrants per exposure."""
+    figure, ax = new_axes(7, 3.2)
+    names = list(dict.fromkeys(np.asarray(quadrants["exposure"])))
+    counts = [int(np.sum(quadrants["flag"][quadrants["exposure"] == name])) for name in names]
+    ax.bar(range(len(names)), counts, color="C3")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([name[-17:] for name in names], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("flagged quadrants")
+    return figure
+
+
+def plot_worst_quadrants(matches, rows, bin_pixels=384):
+    """Residual vectors of several quadrants side by side (``matches(exposure)`` gives the pairs)."""
+    from matplotlib.figure import Figure
+
+    count = max(len(rows), 1)
+    columns = min(count, 2)
+    figure = Figure(figsize=(6 * columns, 5.6 * ((count + 1) // 2)), layout="constrained")
+    for index, row in enumerate(rows):
+        ax = figure.add_subplot((count + 1) // 2, columns, index + 1)
+        pairs = matches(str(row["exposure"]))
+        pairs = pairs[np.asarray(pairs["rcid"]) == row["rcid"]]
+        if len(pairs):
+            draw_pixel_vectors(
+                ax,
+                pairs["x"].value,
+                pairs["y"].value,
+                pairs["dra"].value,
+                pairs["ddec"].value,
+                bin_pixels,
+            )
+        else:
+            ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
+        ax.set_title(
+            f"{row['exposure'][-17:]} rcid {row['rcid']}\n{str(row['reason'])[:80]}", fontsize=8
+        )
+    return figure

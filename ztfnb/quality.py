@@ -1,0 +1,610 @@
+"""Judging astrometric solutions: metrics per quadrant, a refraction model per night, a verdict.
+
+For every exposure and quadrant, from a solved header (any SCAMP ``.head``)
+and, when there, the prior it started from (``.ahead``):
+
+- the detections matched to Gaia through the solution: number, matched
+  fraction, rms per axis, median offset;
+- the same in the quadrant's corners against its centre, and a smooth
+  (quadratic) fit of the residual field evaluated at the four corners — the
+  "takes off in a corner" failure;
+- the pixel-scale change prior → solution on ZTF's grid (23 × 25 points, x
+  every 128 px, y every 140 px; pixel area from the two diagonals), and the
+  largest displacement between prior and solution at the corners;
+- SCAMP's own statistics from its XML;
+- the airmass of the quadrant's own centre (the telescope's single value is
+  wrong for the outer CCDs of a 7° field).
+
+Per exposure, the mean scale change is fitted against airmass across the
+night with a differential-refraction model, ``c0 + c1 (1 + X²)/2``, and
+outliers found. Then a verdict per quadrant: ``flag`` and ``reason``.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import AltAz, SkyCoord
+from astropy.table import QTable, Table, vstack
+from astropy.wcs import WCS
+
+from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
+from ztfnb.io.errors import InputError
+from ztfnb.io.headers import read_header_blocks
+from ztfnb.match import MatchConfig, match_catalog, usable_detections
+from ztfnb.prior import FIELD_RADIUS
+from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.scamp import read_scamp_xml
+from ztfnb.site import PALOMAR
+
+__all__ = [
+    "QualityConfig",
+    "SolvedNight",
+    "exposure_matches",
+    "exposure_metrics",
+    "fit_refraction_model",
+    "night_metrics",
+    "pixel_scale_change",
+    "verdict",
+]
+
+#: ZTF's pixel-scale grid: x every 128 px (25 points), y every 140 px (23 points),
+#: edge to edge of the 3072 × 3080 quadrant.
+SCALE_GRID = (0.5 + 128 * np.arange(25), 0.5 + 140 * np.arange(23))
+_CORNERS = np.array(
+    [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5], [0.5, NAXIS2 + 0.5]]
+)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds of the verdict (a quadrant is flagged when any is crossed).
+
+    Attributes
+    ----------
+    max_rms : `~astropy.units.Quantity`
+        Residual rms per axis.
+    max_offset : `~astropy.units.Quantity`
+        Median residual over the quadrant.
+    max_corner_error : `~astropy.units.Quantity`
+        Smooth residual field at a corner.
+    max_scale_change : float
+        Percent, prior → solution (ZTF: over 1% makes an image unusable).
+    max_scale_deviation : float
+        Percent, from the exposure's median scale change.
+    max_displacement : `~astropy.units.Quantity`
+        Prior → solution at a corner.
+    min_matched : int
+    min_matched_fraction : float
+        Of the exposure's median matched fraction.
+    refraction_outlier : float
+        Robust sigmas from the night's refraction model (exposures).
+    refraction_floor : float
+        Percent: smaller departures from the model are never outliers.
+    corner_fraction : float
+        Size of a corner region, as a fraction of the quadrant's sides.
+    match : `~ztfnb.match.MatchConfig`
+    """
+
+    max_rms: u.Quantity = 0.2 * u.arcsec
+    max_offset: u.Quantity = 0.15 * u.arcsec
+    max_corner_error: u.Quantity = 0.25 * u.arcsec
+    max_scale_change: float = 1.0
+    max_scale_deviation: float = 0.1
+    max_displacement: u.Quantity = 0.5 * u.arcsec
+    min_matched: int = 30
+    min_matched_fraction: float = 0.5
+    refraction_outlier: float = 5.0
+    refraction_floor: float = 0.02
+    corner_fraction: float = 0.25
+    match: MatchConfig = field(
+        default_factory=lambda: MatchConfig(
+            search_radius=60 * u.arcsec, match_radius=3 * u.arcsec, final_radius=2 * u.arcsec
+        )
+    )
+
+
+def _wcs(header):
+    import warnings
+
+    from astropy.wcs import FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header)
+
+
+def pixel_scale_change(prior, solution, grid=SCALE_GRID):
+    """Percent change of the pixel scale from one WCS to another, on ZTF's grid.
+
+    For each grid point the pixel's area is half the product of the sky
+    lengths of its two diagonals, (x, y)–(x+1, y+1) and (x+1, y)–(x, y+1);
+    the change is ``100 (√A_solution − √A_prior) / √A_prior``.
+
+    Parameters
+    ----------
+    prior, solution : `~astropy.wcs.WCS`
+    grid : tuple of arrays
+        x and y (1-based) of the grid.
+
+    Returns
+    -------
+    `~numpy.ndarray`
+        Percent, shape (len(y), len(x)).
+    """
+    gx, gy = np.meshgrid(*grid)
+
+    def area(wcs):
+        corners = [
+            wcs.all_pix2world(gx + dx, gy + dy, 1) for dx, dy in ((0, 0), (1, 1), (1, 0), (0, 1))
+        ]
+        sky = [SkyCoord(ra * u.deg, dec * u.deg) for ra, dec in corners]
+        return 0.5 * sky[0].separation(sky[1]).arcsec * sky[2].separation(sky[3]).arcsec
+
+    before, after = area(prior), area(solution)
+    return 100 * (np.sqrt(after) - np.sqrt(before)) / np.sqrt(before)
+
+
+def _corner_fit(x, y, dra, ddec):
+    """A quadratic fit of the residual field, evaluated at the four corners (arcsec)."""
+    px = (x - (NAXIS1 + 1) / 2) / NAXIS1
+    py = (y - (NAXIS2 + 1) / 2) / NAXIS2
+    design = np.column_stack([np.ones_like(px), px, py, px * px, px * py, py * py])
+    cx = np.linalg.lstsq(design, dra, rcond=None)[0]
+    cy = np.linalg.lstsq(design, ddec, rcond=None)[0]
+    qx = (_CORNERS[:, 0] - (NAXIS1 + 1) / 2) / NAXIS1
+    qy = (_CORNERS[:, 1] - (NAXIS2 + 1) / 2) / NAXIS2
+    at = np.column_stack([np.ones(4), qx, qy, qx * qx, qx * qy, qy * qy])
+    return np.hypot(at @ cx, at @ cy)
+
+
+def _clipped(values, clip=5.0):
+    keep = np.ones(values.shape[0], bool)
+    for _ in range(3):
+        centre = np.median(values[keep], axis=0)
+        distance = np.hypot(*(values - centre).T)
+        scale = 1.4826 * np.median(distance[keep]) + 1e-9
+        keep = distance <= clip * scale + np.median(distance[keep])
+    return keep
+
+
+def exposure_matches(catalog, gaia, headers, config=None):
+    """Detections matched to Gaia through solved headers (one per extension).
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        As `ztfnb.match.match_catalog`.
+    """
+    config = config or QualityConfig()
+    reference = reference_at_epoch(
+        select_cone(gaia, catalog.pointing, FIELD_RADIUS), catalog.mid_time
+    )
+    reference = reference[reference["phot_g_mean_mag"] <= config.match.reference_mag_limit]
+    return match_catalog(catalog, reference, headers=headers, config=config.match, search=True)
+
+
+def _scamp_statistics(xml):
+    if xml is None or not Path(xml).is_file():
+        return {"scamp_sigma": np.nan, "scamp_chi2": np.nan, "scamp_ndeg": -1}
+    fields, _ = read_scamp_xml(xml)
+    row = fields[0]
+    sigma = np.atleast_1d(np.asarray(row["AstromSigma_Reference"], float))
+    return {
+        "scamp_sigma": float(np.max(sigma)),
+        "scamp_chi2": float(row["Chi2_Reference"]),
+        "scamp_ndeg": int(row["NDeg_Reference"]),
+    }
+
+
+def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
+    """Metrics of every quadrant of one solved exposure.
+
+    Parameters
+    ----------
+    catalog : `~ztfnb.exposure.ExposureCatalog`
+    gaia : `~astropy.table.QTable`
+    head : path-like
+        The solution (SCAMP ``.head``), one block per catalogue extension.
+    ahead : path-like, optional
+        The prior SCAMP started from.
+    xml : path-like, optional
+        SCAMP's XML.
+    config : `QualityConfig`, optional
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per quadrant of the camera (absent ones marked).
+    """
+    config = config or QualityConfig()
+    solutions = read_header_blocks(head)
+    if len(solutions) != len(catalog.extensions):
+        raise InputError(
+            f"{len(solutions)} header blocks for {len(catalog.extensions)} catalogue extensions ({catalog.path.name})",
+            path=head,
+        )
+    priors = read_header_blocks(ahead) if ahead is not None and Path(ahead).is_file() else None
+    if priors is not None and len(priors) != len(solutions):
+        raise InputError(
+            f"{len(priors)} blocks where the solution has {len(solutions)}", path=ahead
+        )
+    pairs = exposure_matches(catalog, gaia, solutions, config)
+    scamp = _scamp_statistics(xml)
+    frame = AltAz(obstime=catalog.mid_time, location=PALOMAR)
+    centres = [
+        _wcs(h).all_pix2world([[(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2]], 1)[0] for h in solutions
+    ]
+    centre_sky = SkyCoord([c[0] for c in centres] * u.deg, [c[1] for c in centres] * u.deg)
+    airmass = np.asarray(centre_sky.transform_to(frame).secz.value, float)
+
+    rows = []
+    present = set()
+    for position, extension in enumerate(catalog.extensions):
+        present.add(extension.rcid)
+        mine = np.asarray(pairs["extension"]) == position
+        n_usable = int(usable_detections(extension.objects, config.match).sum())
+        residual = (
+            np.column_stack([pairs["dra"][mine].value, pairs["ddec"][mine].value])
+            if mine.any()
+            else np.zeros((0, 2))
+        )
+        x, y = pairs["x"][mine].value, pairs["y"][mine].value
+        row = {
+            "exposure": catalog.name,
+            "rcid": extension.rcid,
+            "airmass": airmass[position],
+            "n_usable": n_usable,
+            "n_matched": int(mine.sum()),
+            "matched_fraction": float(mine.sum() / n_usable) if n_usable else 0.0,
+            **scamp,
+        }
+        if residual.shape[0] >= 10:
+            keep = _clipped(residual)
+            r, xk, yk = residual[keep], x[keep], y[keep]
+            median = np.median(r, axis=0)
+            corner_error = _corner_fit(xk, yk, r[:, 0], r[:, 1])
+            fraction = config.corner_fraction
+            in_corner = [
+                ((xk < fraction * NAXIS1) if cx < 1000 else (xk > (1 - fraction) * NAXIS1))
+                & ((yk < fraction * NAXIS2) if cy < 1000 else (yk > (1 - fraction) * NAXIS2))
+                for cx, cy in _CORNERS
+            ]
+            corner_offsets = [
+                np.hypot(*np.median(r[c], axis=0)) if c.sum() >= 5 else np.nan for c in in_corner
+            ]
+            centre = (np.abs(xk - NAXIS1 / 2) < NAXIS1 / 4) & (np.abs(yk - NAXIS2 / 2) < NAXIS2 / 4)
+            row.update(
+                {
+                    "rms_ra": float(np.sqrt(np.mean((r[:, 0] - median[0]) ** 2))),
+                    "rms_dec": float(np.sqrt(np.mean((r[:, 1] - median[1]) ** 2))),
+                    "offset_ra": float(median[0]),
+                    "offset_dec": float(median[1]),
+                    "offset": float(np.hypot(*median)),
+                    "centre_offset": float(np.hypot(*np.median(r[centre], axis=0)))
+                    if centre.sum() >= 5
+                    else np.nan,
+                    "corner_offset": float(np.nanmax(corner_offsets))
+                    if np.isfinite(corner_offsets).any()
+                    else np.nan,
+                    "corner_error": float(corner_error.max()),
+                    "worst_corner": int(np.argmax(corner_error)),
+                }
+            )
+        if priors is not None:
+            prior_wcs, solution_wcs = _wcs(priors[position]), _wcs(solutions[position])
+            change = pixel_scale_change(prior_wcs, solution_wcs)
+            before = prior_wcs.all_pix2world(_CORNERS, 1)
+            after = solution_wcs.all_pix2world(_CORNERS, 1)
+            displacement = (
+                SkyCoord(before[:, 0] * u.deg, before[:, 1] * u.deg)
+                .separation(SkyCoord(after[:, 0] * u.deg, after[:, 1] * u.deg))
+                .arcsec
+            )
+            row.update(
+                {
+                    "scale_change": float(np.mean(change)),
+                    "scale_change_max": float(change.flat[np.argmax(np.abs(change))]),
+                    "corner_displacement": float(displacement.max()),
+                }
+            )
+        rows.append(row)
+    for rcid in sorted(set(range(N_QUADRANTS)) - present):
+        rows.append(
+            {
+                "exposure": catalog.name,
+                "rcid": rcid,
+                "airmass": np.nan,
+                "n_usable": 0,
+                "n_matched": 0,
+                "matched_fraction": 0.0,
+                "absent": True,
+                **scamp,
+            }
+        )
+    return _as_table(rows)
+
+
+_FLOAT_COLUMNS = {
+    "airmass": None,
+    "matched_fraction": None,
+    "rms_ra": u.arcsec,
+    "rms_dec": u.arcsec,
+    "offset_ra": u.arcsec,
+    "offset_dec": u.arcsec,
+    "offset": u.arcsec,
+    "centre_offset": u.arcsec,
+    "corner_offset": u.arcsec,
+    "corner_error": u.arcsec,
+    "scale_change": u.percent,
+    "scale_change_max": u.percent,
+    "corner_displacement": u.arcsec,
+    "scamp_sigma": u.arcsec,
+    "scamp_chi2": None,
+}
+_INT_COLUMNS = ("rcid", "n_usable", "n_matched", "scamp_ndeg", "worst_corner")
+
+
+def _as_table(rows):
+    table = QTable()
+    table["exposure"] = [r["exposure"] for r in rows]
+    for name in _INT_COLUMNS:
+        table[name] = np.array([r.get(name, -1) for r in rows], dtype=np.int32)
+    ccdid, qid = ccdid_qid(np.asarray(table["rcid"]))
+    table["ccdid"], table["qid"] = ccdid.astype(np.int16), qid.astype(np.int16)
+    for name, unit in _FLOAT_COLUMNS.items():
+        values = np.array([r.get(name, np.nan) for r in rows], dtype=float)
+        table[name] = values * unit if unit is not None else values
+    table["absent"] = np.array([r.get("absent", False) for r in rows])
+    return table
+
+
+def fit_refraction_model(exposures, config=None):
+    """Fit the night's scale change against airmass and mark outlying exposures.
+
+    The mean pixel-scale change of an exposure follows differential
+    refraction, ``c0 + c1 (1 + X²)/2`` (percent), the isotropic part of a
+    compression by ``A sec²z`` vertically and ``A`` horizontally. With a
+    refraction-aware prior ``c1`` is near zero; with one that ignores
+    refraction it is about −100 A ≈ −0.02 %.
+
+    Parameters
+    ----------
+    exposures : `~astropy.table.QTable`
+        Columns ``airmass`` and ``scale_change`` (percent).
+    config : `QualityConfig`, optional
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        The input with ``scale_model``, ``scale_residual`` and ``refraction_outlier``.
+    coefficients : tuple of float
+        ``(c0, c1)``.
+    """
+    config = config or QualityConfig()
+    table = QTable(exposures, copy=True)
+    x = (1 + np.asarray(table["airmass"], float) ** 2) / 2
+    y = u.Quantity(table["scale_change"], u.percent).value
+    good = np.isfinite(x) & np.isfinite(y)
+    keep = good.copy()
+    coefficients = (np.nan, np.nan)
+    for _ in range(5):
+        if keep.sum() >= 3:
+            slope, intercept = np.polyfit(x[keep], y[keep], 1)
+        elif keep.sum() >= 1:
+            slope, intercept = 0.0, float(np.median(y[keep]))
+        else:
+            break
+        coefficients = (intercept, slope)
+        residual = y - (intercept + slope * x)
+        scale = 1.4826 * np.median(np.abs(residual[keep])) if keep.sum() >= 3 else 0.0
+        keep = good & (
+            np.abs(residual) <= max(config.refraction_outlier * scale, config.refraction_floor)
+        )
+    model = coefficients[0] + coefficients[1] * x
+    table["scale_model"] = model * u.percent
+    table["scale_residual"] = (y - model) * u.percent
+    table["refraction_outlier"] = good & ~keep
+    return table, coefficients
+
+
+def verdict(metrics, config=None, exposures=None):
+    """Flag quadrants whose solution should not be used, saying why.
+
+    Parameters
+    ----------
+    metrics : `~astropy.table.QTable`
+        From `exposure_metrics` (one or many exposures).
+    config : `QualityConfig`, optional
+    exposures : `~astropy.table.QTable`, optional
+        From `fit_refraction_model`: quadrants of outlying exposures are flagged.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``metrics`` with ``flag``, ``reason`` and ``badness`` (largest ratio of
+        a metric to its threshold).
+    """
+    config = config or QualityConfig()
+    table = QTable(metrics, copy=True)
+    n = len(table)
+    reasons = [[] for _ in range(n)]
+    badness = np.zeros(n)
+
+    def check(values, limit, message):
+        values = np.asarray(values, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.abs(values) / limit
+        for i in np.flatnonzero(ratio > 1):
+            reasons[i].append(message(values[i]))
+        np.fmax.at(badness, np.arange(n), np.nan_to_num(ratio))
+
+    check(table["rms_ra"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms RA {v:.2f}"')
+    check(table["rms_dec"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms Dec {v:.2f}"')
+    check(table["offset"].value, config.max_offset.to_value(u.arcsec), lambda v: f'offset {v:.2f}"')
+    check(
+        table["corner_error"].value,
+        config.max_corner_error.to_value(u.arcsec),
+        lambda v: f'corner off by {v:.2f}"',
+    )
+    check(
+        table["scale_change"].value,
+        config.max_scale_change,
+        lambda v: f"pixel scale changed {v:+.2f}%",
+    )
+    check(
+        table["corner_displacement"].value,
+        config.max_displacement.to_value(u.arcsec),
+        lambda v: f'moved {v:.2f}" from the prior at a corner',
+    )
+
+    median_change = {}
+    for name in np.unique(table["exposure"]):
+        rows = (table["exposure"] == name) & np.isfinite(table["scale_change"].value)
+        median_change[name] = np.median(table["scale_change"].value[rows]) if rows.any() else np.nan
+    deviation = table["scale_change"].value - np.array(
+        [median_change[e] for e in table["exposure"]]
+    )
+    check(
+        deviation,
+        config.max_scale_deviation,
+        lambda v: f"pixel scale {v:+.2f}% from the exposure's",
+    )
+
+    median_fraction = {}
+    for name in np.unique(table["exposure"]):
+        rows = (table["exposure"] == name) & ~np.asarray(table["absent"])
+        median_fraction[name] = np.median(table["matched_fraction"][rows]) if rows.any() else 1.0
+    for i, row in enumerate(table):
+        if row["absent"]:
+            reasons[i].append("quadrant absent from the catalogue")
+            badness[i] = max(badness[i], 10)
+            continue
+        if row["n_matched"] < config.min_matched:
+            reasons[i].append(f"only {row['n_matched']} stars matched")
+            badness[i] = max(badness[i], config.min_matched / max(row["n_matched"], 1))
+        elif (
+            row["matched_fraction"] < config.min_matched_fraction * median_fraction[row["exposure"]]
+        ):
+            reasons[i].append(f"matched fraction {row['matched_fraction']:.2f}")
+            badness[i] = max(
+                badness[i],
+                config.min_matched_fraction
+                * median_fraction[row["exposure"]]
+                / max(row["matched_fraction"], 1e-3),
+            )
+    if exposures is not None and "refraction_outlier" in exposures.colnames:
+        outliers = {
+            row["exposure"]: row["scale_residual"] for row in exposures if row["refraction_outlier"]
+        }
+        for i, name in enumerate(table["exposure"]):
+            if name in outliers:
+                reasons[i].append(
+                    f"exposure off the night's refraction model by {outliers[name].value:+.3f}%"
+                )
+    table["flag"] = np.array([bool(r) for r in reasons])
+    table["reason"] = ["; ".join(r) for r in reasons]
+    table["badness"] = badness
+    return table
+
+
+def night_metrics(catalogs, gaia, heads_dir, config=None, log=None):
+    """Metrics, refraction model and verdict for a night (``ztfnb quality``).
+
+    Parameters
+    ----------
+    catalogs : list of `~ztfnb.exposure.ExposureCatalog`
+    gaia : `~astropy.table.QTable`
+    heads_dir : path-like
+        Holds ``<catalogue stem>.head`` (and ``.ahead``, ``.xml`` when there).
+    config : `QualityConfig`, optional
+    log : callable, optional
+
+    Returns
+    -------
+    quadrants : `~astropy.table.QTable`
+        Per exposure and quadrant, with the verdict.
+    exposures : `~astropy.table.QTable`
+        Per exposure: airmass, scale change, the refraction model and outliers.
+    coefficients : tuple
+    """
+    config = config or QualityConfig()
+    heads_dir = Path(heads_dir)
+    tables = []
+    exposure_rows = []
+    for catalog in catalogs:
+        head = heads_dir / f"{catalog.name}.head"
+        if not head.is_file():
+            raise InputError(f"no solved header for {catalog.path.name}", path=head)
+        ahead = heads_dir / f"{catalog.name}.ahead"
+        xml = heads_dir / f"{catalog.name}.xml"
+        metrics = exposure_metrics(
+            catalog,
+            gaia,
+            head,
+            ahead if ahead.is_file() else None,
+            xml if xml.is_file() else None,
+            config,
+        )
+        tables.append(metrics)
+        present = ~np.asarray(metrics["absent"])
+        exposure_rows.append(
+            (
+                catalog.name,
+                float(catalog.header.get("AIRMASS", np.nan)),
+                float(np.nanmedian(metrics["airmass"][present])),
+                float(np.nanmedian(metrics["scale_change"].value[present]))
+                if np.isfinite(metrics["scale_change"].value[present]).any()
+                else np.nan,
+                int(metrics["n_matched"].sum()),
+            )
+        )
+        if log:
+            log(f"{catalog.name}: {int(present.sum())} quadrants measured")
+    exposures = QTable(
+        rows=exposure_rows,
+        names=["exposure", "telescope_airmass", "airmass", "scale_change", "n_matched"],
+    )
+    exposures["scale_change"] = np.asarray(exposures["scale_change"], float) * u.percent
+    exposures, coefficients = fit_refraction_model(exposures, config)
+    quadrants = verdict(vstack(tables), config, exposures)
+    flags = Table(
+        {
+            "exposure": exposures["exposure"],
+            "n_flagged": [
+                int(np.sum(quadrants["flag"][quadrants["exposure"] == e]))
+                for e in exposures["exposure"]
+            ],
+        }
+    )
+    exposures["n_flagged"] = flags["n_flagged"]
+    return quadrants, exposures, coefficients
+
+
+class SolvedNight:
+    """Catalogues, solutions and Gaia of a night, for star-level looks at any exposure.
+
+    Parameters
+    ----------
+    catalogs : list of path-like
+    heads_dir : path-like
+    gaia : `~astropy.table.QTable`
+    config : `QualityConfig`, optional
+    """
+
+    def __init__(self, catalogs, heads_dir, gaia, config=None):
+        from ztfnb.exposure import read_exposure
+
+        self._paths = {Path(p).stem: Path(p) for p in catalogs}
+        self._read = read_exposure
+        self.heads_dir = Path(heads_dir)
+        self.gaia = gaia
+        self.config = config or QualityConfig()
+
+    def matches(self, exposure):
+        """Detections of an exposure matched to Gaia through its solution."""
+        catalog = self._read(self._paths[exposure])
+        return exposure_matches(
+            catalog, self.gaia, read_header_blocks(self.heads_dir / f"{exposure}.head"), self.config
+        )

@@ -1,0 +1,284 @@
+"""A person's review of a night's solutions: the decisions log and the session model.
+
+`ReviewLog` keeps decisions in an append-only JSON-lines file. Each decision
+is one line written with a single ``write`` on a file opened for appending,
+under an exclusive ``flock`` and followed by ``fsync``: two processes
+recording at once lose nothing, a restarted kernel sees every decision, and
+a writer killed mid-line leaves a log that still reads (the partial line is
+skipped, and the next writer starts on a fresh line).
+
+`ReviewSession` is the model a review widget (or a script) drives: the
+quadrants ordered by badness, a selection, the figures for it, and
+accept/reject decisions into the log. It does no drawing of its own widgets.
+"""
+
+import datetime
+import fcntl
+import getpass
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable, Table
+
+__all__ = ["VERDICTS", "ReviewLog", "ReviewSession"]
+
+VERDICTS = ("accept", "reject")
+_MAX_REASON = 1000  # keeps a line far below PIPE_BUF, written in one call
+
+
+class ReviewLog:
+    """Durable, append-only record of review decisions.
+
+    Parameters
+    ----------
+    path : path-like
+        The JSON-lines file (created on the first decision).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def record(self, exposure, rcid, verdict, reason="", reviewer=None):
+        """Append a decision.
+
+        Parameters
+        ----------
+        exposure : str
+            Catalogue stem.
+        rcid : int
+            0–63.
+        verdict : str
+            ``"accept"`` or ``"reject"``.
+        reason : str
+        reviewer : str, optional
+            Default: the login name.
+
+        Returns
+        -------
+        dict
+            The decision as written.
+        """
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+        rcid = int(rcid)
+        if not 0 <= rcid < 64:
+            raise ValueError(f"rcid must be 0-63, got {rcid}")
+        entry = {
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds"),
+            "exposure": str(exposure),
+            "rcid": rcid,
+            "verdict": verdict,
+            "reason": str(reason)[:_MAX_REASON],
+            "reviewer": reviewer or _login(),
+        }
+        data = (json.dumps(entry, ensure_ascii=True) + "\n").encode("ascii")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            size = os.fstat(descriptor).st_size
+            if size and os.pread(descriptor, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a writer died mid-line: start a fresh one
+            os.write(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)  # closing releases the lock
+        return entry
+
+    def history(self):
+        """Every readable decision in the order written.
+
+        Returns
+        -------
+        `~astropy.table.Table`
+            ``time, exposure, rcid, verdict, reason, reviewer``; ``meta["skipped"]``
+            counts unreadable (partial) lines.
+        """
+        rows, skipped = [], 0
+        if self.path.is_file():
+            with open(self.path, "rb") as handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line)
+                        rows.append(
+                            (
+                                entry["time"],
+                                entry["exposure"],
+                                int(entry["rcid"]),
+                                entry["verdict"],
+                                entry.get("reason", ""),
+                                entry.get("reviewer", ""),
+                            )
+                        )
+                    except (ValueError, KeyError, TypeError):
+                        skipped += 1
+        table = Table(
+            rows=rows or None,
+            names=["time", "exposure", "rcid", "verdict", "reason", "reviewer"],
+            dtype=[str, str, np.int16, str, str, str],
+        )
+        table.meta["skipped"] = skipped
+        return table
+
+    def latest(self):
+        """The last decision for each (exposure, rcid).
+
+        Returns
+        -------
+        `~astropy.table.Table`
+            ``exposure, rcid, verdict, reason, time`` (and ``reviewer``).
+        """
+        history = self.history()
+        last = {}
+        for row in history:
+            last[(row["exposure"], int(row["rcid"]))] = row
+        rows = [
+            tuple(row[c] for c in ("exposure", "rcid", "verdict", "reason", "time", "reviewer"))
+            for row in last.values()
+        ]
+        return Table(
+            rows=rows or None,
+            names=["exposure", "rcid", "verdict", "reason", "time", "reviewer"],
+            dtype=[str, np.int16, str, str, str, str],
+        )
+
+
+def _login():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class ReviewSession:
+    """The state of a review: what is shown, what is selected, what was decided.
+
+    Parameters
+    ----------
+    quadrants : `~astropy.table.QTable`
+        Metrics with the verdict (`ztfnb.quality.night_metrics`).
+    exposures : `~astropy.table.QTable`
+        Per-exposure table with the refraction model.
+    log : `ReviewLog` or path-like
+    matches : callable, optional
+        ``matches(exposure)`` → star-level pairs of that exposure
+        (`ztfnb.quality.exposure_matches`), for the residual plots.
+    coefficients : tuple, optional
+        The refraction model ``(c0, c1)``.
+    """
+
+    METRICS = (
+        "badness",
+        "rms_ra",
+        "rms_dec",
+        "offset",
+        "corner_error",
+        "scale_change",
+        "corner_displacement",
+        "matched_fraction",
+        "airmass",
+    )
+
+    def __init__(self, quadrants, exposures, log, matches=None, coefficients=None):
+        self.quadrants = quadrants
+        self.exposures = exposures
+        self.log = log if isinstance(log, ReviewLog) else ReviewLog(log)
+        self._matches = lru_cache(maxsize=4)(matches) if matches else None
+        self.coefficients = coefficients
+        self.metric = "badness"
+        self.selected = None
+        queue = self.queue(only_flagged=True)
+        if len(queue):
+            self.select(queue["exposure"][0], queue["rcid"][0])
+        elif len(self.quadrants):
+            self.select(self.quadrants["exposure"][0], self.quadrants["rcid"][0])
+
+    def queue(self, only_flagged=False, undecided=False):
+        """Quadrants worst first, with the latest decision on each.
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+        """
+        table = QTable(self.quadrants, copy=True)
+        decisions = {(row["exposure"], int(row["rcid"])): row for row in self.log.latest()}
+        table["decision"] = [
+            decisions[(e, int(r))]["verdict"] if (e, int(r)) in decisions else ""
+            for e, r in zip(table["exposure"], table["rcid"], strict=True)
+        ]
+        table["decision_reason"] = [
+            decisions[(e, int(r))]["reason"] if (e, int(r)) in decisions else ""
+            for e, r in zip(table["exposure"], table["rcid"], strict=True)
+        ]
+        if only_flagged:
+            table = table[np.asarray(table["flag"])]
+        if undecided:
+            table = table[np.asarray(table["decision"]) == ""]
+        order = np.lexsort(
+            (
+                np.asarray(table["rcid"]),
+                np.asarray(table["exposure"]),
+                -np.asarray(table["badness"], float),
+            )
+        )
+        return table[order]
+
+    def select(self, exposure, rcid):
+        """Choose the quadrant shown and decided on."""
+        rows = (self.quadrants["exposure"] == exposure) & (self.quadrants["rcid"] == int(rcid))
+        if not np.any(rows):
+            raise KeyError(f"no quadrant rcid {rcid} of exposure {exposure} in the metrics")
+        self.selected = (str(exposure), int(rcid))
+        return self.selected
+
+    def next(self, only_flagged=True):
+        """Select the worst undecided quadrant (flagged ones by default); ``None`` when done."""
+        queue = self.queue(only_flagged=only_flagged, undecided=True)
+        if not len(queue):
+            return None
+        return self.select(queue["exposure"][0], queue["rcid"][0])
+
+    @property
+    def row(self):
+        """The metrics row of the selected quadrant."""
+        exposure, rcid = self.selected
+        rows = np.flatnonzero(
+            (self.quadrants["exposure"] == exposure) & (self.quadrants["rcid"] == rcid)
+        )
+        return self.quadrants[rows[0]]
+
+    def decide(self, verdict, reason=""):
+        """Record a decision on the selected quadrant."""
+        if self.selected is None:
+            raise RuntimeError("no quadrant selected")
+        exposure, rcid = self.selected
+        return self.log.record(exposure, rcid, verdict, reason or str(self.row["reason"]))
+
+    def accept(self, reason=""):
+        """Accept the selected quadrant's solution."""
+        return self.decide("accept", reason)
+
+    def reject(self, reason=""):
+        """Reject the selected quadrant's solution."""
+        return self.decide("reject", reason)
+
+    def values(self, exposure=None, metric=None):
+        """One value of a metric per quadrant (64, NaN where absent) for the focal-plane map."""
+        exposure = exposure or self.selected[0]
+        metric = metric or self.metric
+        values = np.full(64, np.nan)
+        rows = self.quadrants[self.quadrants["exposure"] == exposure]
+        column = rows[metric]
+        values[np.asarray(rows["rcid"], int)] = np.asarray(getattr(column, "value", column), float)
+        return values
+
+    def residuals(self):
+        """Star-level residuals of the selected quadrant (needs ``matches``)."""
+        if self._matches is None:
+            return None
+        exposure, rcid = self.selected
+        pairs = self._matches(exposure)
+        return pairs[np.asarray(pairs["rcid"]) == rcid]

@@ -1,0 +1,352 @@
+"""Solving a night with the real SCAMP, from the prior, in parallel (``ztfnb solve``).
+
+For each catalogue: the Gaia reference at the exposure's epoch in SCAMP's
+LDAC format (from the prefetched table: never a network call), the
+``.ahead`` from the prior (pointing measured first), then SCAMP with standard
+input closed, ``CHECKPLOT_TYPE NONE`` and XML on. Success is judged from the
+XML — ``NDeg_Reference``, ``AstromSigma_Reference``, ``Chi2_Reference``, the
+pattern-matching contrasts and the warnings — never from the exit code.
+
+Two ways to run SCAMP:
+
+``fast`` (default)
+    ``MATCH N`` straight from the refined prior, ``STABILITY_TYPE
+    PRE-DISTORTED``: the prior's distortion is kept, SCAMP fits the rest.
+``ztf``
+    ZTF's two passes: pattern matching with little freedom in rotation and
+    scale from the prior (``PRE-DISTORTED``), then ``MATCH N`` with a higher
+    distortion degree from the first pass's header.
+
+Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue), ``<stem>.ahead``
+(the prior), ``<stem>.gaia.ldac`` (the reference), ``<stem>.head`` and
+``<stem>.xml`` (SCAMP's), and ``summary.ecsv``.
+"""
+
+import os
+import shutil
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from ztfnb.exposure import read_exposure
+from ztfnb.io.atomic import atomic_path
+from ztfnb.io.gaia import read_gaia
+from ztfnb.io.headers import write_header_blocks
+from ztfnb.io.priorfile import read_prior
+from ztfnb.io.refcat import write_scamp_reference
+from ztfnb.prior import FIELD_RADIUS, ahead_headers, refine_pointing
+from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.scamp import find_scamp, run_scamp
+
+__all__ = ["SolveConfig", "judge_solution", "solve_exposure", "solve_night"]
+
+
+@dataclass(frozen=True)
+class SolveConfig:
+    """How SCAMP is run and judged.
+
+    Attributes
+    ----------
+    mode : str
+        ``"fast"`` or ``"ztf"`` (see the module's description).
+    distort_degrees : int
+        ``DISTORT_DEGREES`` of the (last) pass.
+    ztf_second_degree : int
+        ``DISTORT_DEGREES`` of the ``ztf`` mode's second pass.
+    reference_mag_limit : `~astropy.units.Quantity`
+        Faintest Gaia G in the reference catalogue.
+    max_sigma : `~astropy.units.Quantity`
+        Largest ``AstromSigma_Reference`` (either axis) of a good solution.
+    max_chi2 : float
+        Largest ``Chi2_Reference`` of a good solution.
+    min_contrast : float
+        Smallest pattern-matching contrast (``ztf`` mode's first pass).
+    scamp_options : dict
+        More SCAMP configuration keys and values, applied last.
+    """
+
+    mode: str = "fast"
+    distort_degrees: int = 3
+    ztf_second_degree: int = 4
+    reference_mag_limit: u.Quantity = 20.0 * u.mag
+    max_sigma: u.Quantity = 0.3 * u.arcsec
+    max_chi2: float = 30.0
+    min_contrast: float = 3.0
+    scamp_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.mode not in ("fast", "ztf"):
+            raise ValueError(f"mode must be 'fast' or 'ztf', got {self.mode!r}")
+
+    def passes(self):
+        """The SCAMP option sets, in order, with the header suffix each reads and writes."""
+        if self.mode == "fast":
+            options = {
+                "MATCH": "N",
+                "STABILITY_TYPE": "PRE-DISTORTED",
+                "DISTORT_DEGREES": str(self.distort_degrees),
+            }
+            return [("", {**options, **self.scamp_options})]
+        first = {
+            "MATCH": "Y",
+            "STABILITY_TYPE": "PRE-DISTORTED",
+            "DISTORT_DEGREES": str(self.distort_degrees),
+            "POSANGLE_MAXERR": "0.2",
+            "PIXSCALE_MAXERR": "1.005",
+            "POSITION_MAXERR": "1.0",
+            "HEADER_SUFFIX": ".pass1.head",
+        }
+        second = {
+            "MATCH": "N",
+            "DISTORT_DEGREES": str(self.ztf_second_degree),
+            "AHEADER_SUFFIX": ".pass1.head",
+        }
+        return [(".pass1", {**first, **self.scamp_options}), ("", {**second, **self.scamp_options})]
+
+
+def judge_solution(fields, warnings, config, pattern_matched=False):
+    """Whether SCAMP's XML describes a good solution, and why not.
+
+    Parameters
+    ----------
+    fields : `~astropy.table.Table` or None
+        The XML's ``Fields`` table.
+    warnings : list of str
+    config : `SolveConfig`
+    pattern_matched : bool
+        Whether SCAMP matched patterns (then the contrasts count).
+
+    Returns
+    -------
+    status : str
+        ``"solved"``, ``"suspect"`` or ``"failed"``.
+    reason : str
+    """
+    if fields is None or len(fields) == 0:
+        return "failed", "no XML statistics (SCAMP stopped early)"
+    row = fields[0]
+    ndeg = int(row["NDeg_Reference"])
+    if ndeg == 0:
+        return "failed", "no detection matched the reference (NDeg_Reference 0)"
+    sigma = np.atleast_1d(np.asarray(row["AstromSigma_Reference"], float))
+    reasons = []
+    if np.max(sigma) > config.max_sigma.to_value(u.arcsec):
+        reasons.append(f'AstromSigma {np.max(sigma):.3f}" > {config.max_sigma.to_value(u.arcsec)}"')
+    chi2 = float(row["Chi2_Reference"])
+    if chi2 > config.max_chi2:
+        reasons.append(f"chi2 {chi2:.1f} > {config.max_chi2}")
+    if pattern_matched and "AS_Contrast" in fields.colnames:
+        contrasts = float(row["AS_Contrast"]), float(row["XY_Contrast"])
+        if min(contrasts) < config.min_contrast:
+            reasons.append(
+                f"pattern-matching contrast {min(contrasts):.1f} < {config.min_contrast}"
+            )
+    unmatched = [w for w in warnings if "Not enough matched detections" in w]
+    if unmatched:
+        reasons.append(f"{len(unmatched)} quadrant(s) without enough matches")
+    if reasons:
+        return "suspect", "; ".join(reasons)
+    return "solved", ""
+
+
+_RANK = {"solved": 0, "suspect": 1, "failed": 2}
+
+
+@dataclass
+class _Job:
+    catalog: Path
+    prior: Path
+    gaia: Path
+    out: Path
+    config: SolveConfig
+
+
+_GAIA = {}
+
+
+def _gaia(path):
+    """The Gaia table, read once per worker process."""
+    key = str(path)
+    if key not in _GAIA:
+        _GAIA.clear()
+        _GAIA[key] = read_gaia(path)
+    return _GAIA[key]
+
+
+def solve_exposure(catalog, prior, gaia, out, config=None):
+    """Prepare and solve one exposure.
+
+    Parameters
+    ----------
+    catalog, prior, gaia, out : path-like
+        The FITS_LDAC catalogue, the prior file, the Gaia table, the output folder.
+    config : `SolveConfig`, optional
+
+    Returns
+    -------
+    dict
+        One summary row (see `solve_night`).
+    """
+    config = config or SolveConfig()
+    out = Path(out)
+    source = Path(catalog).absolute()
+    exposure = read_exposure(source)
+    stem = source.stem
+    link = out / f"{stem}.ldac"
+    if link.exists() or link.is_symlink():
+        link.unlink()
+    try:
+        # SCAMP follows symbolic links and would write beside the original: a hard link, or a copy
+        os.link(source, link)
+    except OSError:
+        shutil.copy2(source, link)
+    model = read_prior(prior)
+    table = _gaia(gaia)
+    terms = refine_pointing(model, exposure, table)
+    write_header_blocks(out / f"{stem}.ahead", ahead_headers(model, exposure, terms))
+    reference = reference_at_epoch(
+        select_cone(table, exposure.pointing, FIELD_RADIUS), exposure.mid_time
+    )
+    write_scamp_reference(
+        out / f"{stem}.gaia.ldac",
+        reference[reference["phot_g_mean_mag"] <= config.reference_mag_limit],
+    )
+    elapsed = 0.0
+    runs = []
+    for suffix, options in config.passes():
+        run = run_scamp(
+            link,
+            out / f"{stem}.gaia.ldac",
+            {**options, "XML_NAME": str(out / f"{stem}{suffix}.xml")},
+            workdir=out,
+        )
+        elapsed += run.elapsed
+        runs.append((options, run))
+    head = out / f"{stem}.head"
+    status, reason = "solved", ""
+    for options, pass_run in runs:  # the worst verdict of the passes stands
+        verdict = judge_solution(
+            pass_run.fields, pass_run.warnings, config, pattern_matched=options.get("MATCH") == "Y"
+        )
+        if _RANK[verdict[0]] > _RANK[status]:
+            status, reason = verdict
+    if not head.is_file():
+        status, reason = "failed", f"SCAMP wrote no header (exit status {run.returncode})"
+    row = run.fields[0] if run.fields is not None and len(run.fields) else None
+    sigma = (
+        np.atleast_1d(np.asarray(row["AstromSigma_Reference"], float))
+        if row is not None
+        else np.full(2, np.nan)
+    )
+    return {
+        "exposure": stem,
+        "status": status,
+        "reason": reason,
+        "n_quadrants": len(exposure.extensions),
+        "pointing_offset": float(np.hypot(*terms.offset_arcsec)),
+        "ndeg": int(row["NDeg_Reference"]) if row is not None else 0,
+        "sigma_1": float(sigma[0]),
+        "sigma_2": float(sigma[-1]),
+        "chi2": float(row["Chi2_Reference"]) if row is not None else np.nan,
+        "as_contrast": _field(row, "AS_Contrast"),
+        "xy_contrast": _field(row, "XY_Contrast"),
+        "n_warnings": len(run.warnings),
+        "scamp_seconds": elapsed,
+    }
+
+
+def _field(row, name):
+    """A number from SCAMP's Fields row, NaN where SCAMP did not write it (contrasts need MATCH Y)."""
+    if row is None or name not in row.colnames:
+        return np.nan
+    return float(row[name])
+
+
+def _run_job(job):
+    try:
+        return solve_exposure(job.catalog, job.prior, job.gaia, job.out, job.config)
+    except Exception as error:  # one bad exposure must not stop the night
+        return {
+            "exposure": Path(job.catalog).stem,
+            "status": "error",
+            "reason": f"{type(error).__name__}: {error}".splitlines()[0],
+            "traceback": traceback.format_exc(),
+        }
+
+
+_COLUMNS = {
+    "exposure": str,
+    "status": str,
+    "reason": str,
+    "n_quadrants": int,
+    "pointing_offset": float,
+    "ndeg": int,
+    "sigma_1": float,
+    "sigma_2": float,
+    "chi2": float,
+    "as_contrast": float,
+    "xy_contrast": float,
+    "n_warnings": int,
+    "scamp_seconds": float,
+}
+_UNITS = {
+    "pointing_offset": u.arcsec,
+    "sigma_1": u.arcsec,
+    "sigma_2": u.arcsec,
+    "scamp_seconds": u.s,
+}
+
+
+def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None):
+    """Solve catalogues with SCAMP in parallel and write the summary.
+
+    Parameters
+    ----------
+    catalogs : list of path-like
+    gaia, prior : path-like
+    out : path-like
+        Output folder (created).
+    config : `SolveConfig`, optional
+    workers : int, optional
+        Processes (default: the machine's cores).
+    log : callable, optional
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``summary.ecsv``: one row per exposure with ``status`` (``solved``,
+        ``suspect``, ``failed`` or ``error``), ``reason``, SCAMP's statistics
+        and run time.
+    """
+    find_scamp()  # a clear error before any work
+    config = config or SolveConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [_Job(Path(c), Path(prior), Path(gaia), out, config) for c in catalogs]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1:
+        rows = [_run_job(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            rows = list(pool.map(_run_job, jobs))
+    for row in rows:
+        if log:
+            log(f"{row['exposure']}: {row['status']} {row.get('reason', '')}".rstrip())
+    summary = QTable(
+        {name: [row.get(name, _missing(kind)) for row in rows] for name, kind in _COLUMNS.items()}
+    )
+    for name, unit in _UNITS.items():
+        summary[name] = np.asarray(summary[name], float) * unit
+    summary.meta = {"config": {k: str(v) for k, v in asdict(config).items()}}
+    with atomic_path(out / "summary.ecsv") as temporary:
+        summary.write(temporary, format="ascii.ecsv", overwrite=True)
+    return summary
+
+
+def _missing(kind):
+    return {str: "", int: 0, float: np.nan}[kind]

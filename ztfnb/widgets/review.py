@@ -1,0 +1,176 @@
+"""The review widget: a thin view over `ztfnb.review.ReviewSession`."""
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+
+from ztfnb.plots.quality import plot_metric_focal_plane, plot_quadrant_vectors, plot_scale_airmass
+from ztfnb.widgets.figures import figure_png, figure_view
+
+__all__ = ["ReviewWidget"]
+
+
+class ReviewWidget:
+    """Quadrants sorted by badness, the selected one's figures, Accept/Reject with a reason.
+
+    Parameters
+    ----------
+    session : `~ztfnb.review.ReviewSession`
+    interactive : bool
+        Zoomable ipympl figures (needs a Jupyter front end with ipympl).
+
+    Attributes
+    ----------
+    queue : `ipywidgets.Select`
+        Values are (exposure, rcid).
+    metric : `ipywidgets.Dropdown`
+    only_flagged : `ipywidgets.Checkbox`
+    reason : `ipywidgets.Text`
+    accept_button, reject_button, next_button : `ipywidgets.Button`
+    status : `ipywidgets.HTML`
+    figures : dict
+        The matplotlib figures now shown, by name.
+    """
+
+    def __init__(self, session, interactive=False):
+        self.session = session
+        self.interactive = interactive
+        self.figures = {}
+        self._updating = False
+        self.only_flagged = widgets.Checkbox(value=True, description="flagged only", indent=False)
+        self.queue = widgets.Select(rows=14, layout=widgets.Layout(width="100%"))
+        self.metric = widgets.Dropdown(
+            options=list(session.METRICS), value=session.metric, description="colour by"
+        )
+        self.reason = widgets.Text(
+            placeholder="reason (default: the verdict's)", layout=widgets.Layout(width="60%")
+        )
+        self.accept_button = widgets.Button(
+            description="Accept", button_style="success", icon="check"
+        )
+        self.reject_button = widgets.Button(
+            description="Reject", button_style="danger", icon="times"
+        )
+        self.next_button = widgets.Button(description="Next undecided")
+        self.status = widgets.HTML()
+        self.plots = widgets.HBox()
+        self.scale_plot = widgets.Box()
+
+        self._refresh_queue()
+        self.queue.observe(self._on_select, names="value")
+        self.metric.observe(self._on_metric, names="value")
+        self.only_flagged.observe(lambda change: self._refresh_queue(), names="value")
+        self.accept_button.on_click(lambda button: self._decide("accept"))
+        self.reject_button.on_click(lambda button: self._decide("reject"))
+        self.next_button.on_click(self._on_next)
+        self._refresh_figures()
+        self.container = widgets.VBox(
+            [
+                widgets.HTML(
+                    "<b>Quadrants, worst first</b> (badness = largest metric / threshold)"
+                ),
+                widgets.HBox([self.only_flagged, self.metric]),
+                self.queue,
+                widgets.HBox(
+                    [self.accept_button, self.reject_button, self.next_button, self.reason]
+                ),
+                self.status,
+                self.plots,
+                self.scale_plot,
+            ]
+        )
+
+    # -- model → view
+    def _label(self, row):
+        mark = "⚑" if row["flag"] else " "
+        decision = f" [{row['decision']}]" if row["decision"] else ""
+        return f"{mark} {row['exposure']}  rcid {row['rcid']:2d}  badness {row['badness']:5.2f}  {row['reason'][:70]}{decision}"
+
+    def _refresh_queue(self):
+        queue = self.session.queue(only_flagged=self.only_flagged.value)
+        options = [(self._label(row), (str(row["exposure"]), int(row["rcid"]))) for row in queue]
+        selected = self.session.selected
+        values = [value for _, value in options]
+        self._updating = True  # changing the options must not move the selection
+        try:
+            self.queue.options = options
+            self.queue.value = selected if selected in values else None
+        finally:
+            self._updating = False
+        if selected not in values and values:
+            self.queue.value = values[0]
+
+    def _refresh_figures(self):
+        session = self.session
+        if session.selected is None:
+            return
+        for figure in self.figures.values():
+            figure.clear()
+        self.figures = {
+            "focal_plane": plot_metric_focal_plane(
+                session.values(), session.metric, session.selected[0], highlight=session.selected[1]
+            ),
+            "quadrant": plot_quadrant_vectors(session.residuals(), session.row),
+            "scale_airmass": plot_scale_airmass(
+                session.exposures, session.coefficients, highlight=session.selected[0]
+            ),
+        }
+        self.plots.children = [
+            figure_view(self.figures["focal_plane"], self.interactive),
+            figure_view(self.figures["quadrant"], self.interactive),
+        ]
+        self.scale_plot.children = [figure_view(self.figures["scale_airmass"], self.interactive)]
+        row = session.row
+        self.status.value = f"<b>{html.escape(session.selected[0])} rcid {session.selected[1]}</b>: {html.escape(str(row['reason']) or 'not flagged')}"
+
+    # -- view → model
+    def _on_select(self, change):
+        if self._updating or change["new"] is None:
+            return
+        self.session.select(*change["new"])
+        self._refresh_figures()
+
+    def _on_metric(self, change):
+        self.session.metric = change["new"]
+        self._refresh_figures()
+
+    def _decide(self, verdict):
+        entry = self.session.decide(verdict, self.reason.value.strip())
+        self.reason.value = ""
+        self._refresh_queue()
+        self.status.value = f"{verdict}ed {html.escape(entry['exposure'])} rcid {entry['rcid']} — logged to {html.escape(str(self.session.log.path))}"
+
+    def _on_next(self, button=None):
+        if self.session.next(only_flagged=self.only_flagged.value) is None:
+            self.status.value = "every quadrant in the list has a decision"
+            return
+        self._refresh_queue()
+        self._refresh_figures()
+
+    # -- display
+    def static_html(self, rows=15):
+        """A static rendering: the worst quadrants and the selected exposure's map."""
+        queue = self.session.queue(only_flagged=False)[:rows]
+        cells = "".join(
+            f"<tr><td>{html.escape(str(r['exposure']))}</td><td>{r['rcid']}</td><td>{'yes' if r['flag'] else ''}</td>"
+            f"<td>{r['badness']:.2f}</td><td>{html.escape(str(r['reason']))}</td><td>{html.escape(str(r['decision']))}</td></tr>"
+            for r in queue
+        )
+        image = figure_png(self.figures["focal_plane"]) if "focal_plane" in self.figures else ""
+        return (
+            "<div><p><i>Review widget (static view: the interactive one needs a live kernel).</i></p>"
+            "<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th>reason</th><th>decision</th></tr>"
+            f"{cells}</table>"
+            + (f'<img src="data:image/png;base64,{image}"/>' if image else "")
+            + "</div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.container._repr_mimebundle_(**kwargs) or {}
+        bundle = dict(bundle)
+        bundle["text/html"] = self.static_html()
+        bundle["text/plain"] = (
+            f"ReviewWidget({len(self.session.quadrants)} quadrants, {int(np.sum(self.session.quadrants['flag']))} flagged)"
+        )
+        return bundle
