@@ -85,9 +85,22 @@ class QualityReport:
         return Table(rows=rows, names=["injected", "quadrants", "flagged"])
 
     def worst(self, count=4):
-        """The ``count`` flagged quadrants of highest badness."""
-        flagged = self.quadrants[np.asarray(self.quadrants["flag"])]
-        return flagged[np.argsort(-np.asarray(flagged["badness"]))][:count]
+        """Up to ``count`` flagged quadrants with stars to show, one per kind of reason first.
+
+        A quadrant's kind is the first words of its reason ("corner off", "offset",
+        "pixel scale"...): the worst of each kind comes before a second of any.
+        """
+        flagged = self.quadrants[
+            np.asarray(self.quadrants["flag"]) & (np.asarray(self.quadrants["n_matched"]) >= 30)
+        ]
+        flagged = flagged[np.argsort(-np.asarray(flagged["badness"]))]
+        kinds = [
+            " ".join(w for w in str(r).split(";")[0].split() if not any(c.isdigit() for c in w))
+            for r in flagged["reason"]
+        ]
+        first = [i for i, kind in enumerate(kinds) if kind not in kinds[:i]]
+        order = first + [i for i in range(len(flagged)) if i not in first]
+        return flagged[order[:count]]
 
 
 def score_verdict(quadrants, failures):

@@ -1,0 +1,287 @@
+"""Solving with SCAMP, the quality metrics and the verdict, against the truth and analytic cases."""
+
+import shutil
+import subprocess
+
+import astropy
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import QTable, Table
+from astropy.wcs import WCS
+
+from tests.conftest import needs_scamp, needs_sextractor
+from ztfnb.analyses.prior import ahead_accuracy
+from ztfnb.analyses.quality import quality_report, score_verdict
+from ztfnb.cli import main
+from ztfnb.exposure import read_exposure
+from ztfnb.io import read_gaia, read_header_blocks
+from ztfnb.io.priorfile import write_prior
+from ztfnb.io.refcat import write_scamp_reference
+from ztfnb.quality import QualityConfig, fit_refraction_model, night_metrics, pixel_scale_change
+from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.scamp import run_scamp
+from ztfnb.simulate import TrueMapping
+from ztfnb.simulate.failures import inject_solution_failures
+from ztfnb.simulate.images import SEXTRACTOR_PARAMETERS, render_exposure
+from ztfnb.solve import SolveConfig, judge_solution
+from ztfnb.tpv import evaluate
+
+TPV_HEADER = (
+    __import__("pathlib").Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "tpvonly.hdr"
+)
+
+
+def _tan_header(scale=1.0):
+    header = fits.Header()
+    header.update(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": 150.0,
+            "CRVAL2": 2.0,
+            "CRPIX1": 1536.5,
+            "CRPIX2": 1540.5,
+        }
+    )
+    header.update(
+        {"CD1_1": 2.811e-4 * scale, "CD1_2": 0.0, "CD2_1": 0.0, "CD2_2": -2.811e-4 * scale}
+    )
+    return header
+
+
+def test_pixel_scale_change_of_a_rescaled_wcs_is_exact():
+    change = pixel_scale_change(WCS(_tan_header()), WCS(_tan_header(1.01)))
+    assert change.shape == (23, 25)  # ZTF's grid: y every 140 px, x every 128 px
+    assert np.allclose(change, 1.0, atol=1e-3)
+
+
+@pytest.mark.filterwarnings(
+    "ignore::astropy.wcs.FITSFixedWarning"
+)  # PTF's old RADECSYS and DATE-OBS
+def test_pixel_scale_change_on_a_real_scamp_solution_matches_its_polynomial():
+    """PTF's SCAMP header against itself without PV: the areal derivative of its TPV polynomial."""
+    with open(TPV_HEADER) as handle:
+        header = fits.Header.fromstring(handle.read())
+    linear = header.copy()
+    for key in [k for k in linear if k.startswith("PV")]:
+        del linear[key]
+    linear["CTYPE1"], linear["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    grid = (np.array([1.0, 1000.0, 2048.0]), np.array([1.0, 2000.0, 4096.0]))
+    change = pixel_scale_change(WCS(linear), WCS(header), grid=grid)
+    pv1 = {int(k[4:]): header[k] for k in header if k.startswith("PV1_")}
+    pv2 = {int(k[4:]): header[k] for k in header if k.startswith("PV2_")}
+    pv1.setdefault(1, 1.0)
+    pv2.setdefault(1, 1.0)
+    cd = np.array([[header["CD1_1"], header["CD1_2"]], [header["CD2_1"], header["CD2_2"]]])
+    gx, gy = np.meshgrid(*grid)
+    step = 1e-7
+    xi, eta = cd @ np.stack([gx.ravel() - header["CRPIX1"], gy.ravel() - header["CRPIX2"]])
+    a = np.array(evaluate(pv1, pv2, xi + step, eta)) - np.array(evaluate(pv1, pv2, xi - step, eta))
+    b = np.array(evaluate(pv1, pv2, xi, eta + step)) - np.array(evaluate(pv1, pv2, xi, eta - step))
+    jacobian = (a[0] * b[1] - a[1] * b[0]) / (2 * step) ** 2
+    expected = 100 * (np.sqrt(np.abs(jacobian)) - 1)
+    # TAN's own change of scale between the polynomial's input and output radius is second order
+    assert np.allclose(change.ravel(), expected, atol=0.01)
+    assert np.ptp(expected) > 0.05  # the polynomial does change the scale across the chip
+
+
+def test_refraction_model_recovers_its_slope_and_the_outlier():
+    rng = np.random.default_rng(1)
+    airmass = np.linspace(1.0, 2.2, 12)
+    scale = 0.004 - 0.023 * (1 + airmass**2) / 2 + rng.normal(0, 0.0008, 12)
+    scale[7] += 0.05
+    table = QTable(
+        {
+            "exposure": [f"e{i}" for i in range(12)],
+            "airmass": airmass,
+            "scale_change": scale * u.percent,
+        }
+    )
+    fitted, (_, c1) = fit_refraction_model(table)
+    assert c1 == pytest.approx(-0.023, rel=0.1)
+    assert list(np.flatnonzero(fitted["refraction_outlier"])) == [7]
+
+
+def test_judging_scamp_from_its_xml_not_its_exit_code():
+    config = SolveConfig()
+    good = Table(
+        {"NDeg_Reference": [5000], "AstromSigma_Reference": [[0.07, 0.07]], "Chi2_Reference": [2.0]}
+    )
+    assert judge_solution(good, [], config) == ("solved", "")
+    failed = Table(
+        {"NDeg_Reference": [0], "AstromSigma_Reference": [[0.0, 0.0]], "Chi2_Reference": [0.0]}
+    )
+    assert judge_solution(failed, [], config)[0] == "failed"
+    loose = Table(
+        {
+            "NDeg_Reference": [900],
+            "AstromSigma_Reference": [[0.6, 0.4]],
+            "Chi2_Reference": [80.0],
+            "AS_Contrast": [1.5],
+            "XY_Contrast": [9.0],
+        }
+    )
+    status, reason = judge_solution(
+        loose, ["Not enough matched detections in set #3"], config, pattern_matched=True
+    )
+    assert (
+        status == "suspect"
+        and "AstromSigma" in reason
+        and "chi2" in reason
+        and "contrast" in reason
+        and "1 quadrant" in reason
+    )
+    assert judge_solution(None, [], config)[0] == "failed"
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_verdict_finds_injected_failures_and_spares_good_quadrants(
+    prior_night, fitted_prior, tmp_path
+):
+    _, fit = fitted_prior
+    write_prior(tmp_path / "prior.fits", fit)
+    report = quality_report(
+        prior_night, tmp_path / "out", prior_path=tmp_path / "prior.fits", inject=30, seed=4
+    )
+    assert set(report.summary["status"]) <= {"solved", "suspect"}
+    kinds = set(report.failures["kind"])
+    assert {"corner_takeoff", "solution_shift", "scale"} <= kinds
+    score = report.score
+    assert score["detection_rate"] >= 0.95, score["missed"]
+    assert score["false_positive_rate"] <= 0.02, score["false"]
+    assert (tmp_path / "out" / "metrics.ecsv").is_file()
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_verdict_on_any_scamp_head_matches_the_truth(dense_exposure, tmp_path):
+    """SCAMP run directly (pattern matching from the rough WCS, no .ahead): flags where the truth says it is wrong."""
+    name = QTable.read(dense_exposure / "exposures.ecsv")["exposure"][0]
+    shutil.copy(dense_exposure / f"{name}.ldac", tmp_path / f"{name}.ldac")
+    gaia = read_gaia(dense_exposure / "gaia.fits")
+    catalog = read_exposure(tmp_path / f"{name}.ldac")
+    reference = reference_at_epoch(
+        select_cone(gaia, catalog.pointing, 5.6 * u.deg), catalog.mid_time
+    )
+    write_scamp_reference(
+        tmp_path / "ref.ldac", reference[reference["phot_g_mean_mag"] < 20 * u.mag]
+    )
+    run = run_scamp(
+        tmp_path / f"{name}.ldac", tmp_path / "ref.ldac", {"MATCH": "Y", "DISTORT_DEGREES": "3"}
+    )
+    truth = ahead_accuracy(
+        read_header_blocks(run.head),
+        catalog,
+        TrueMapping.read(dense_exposure / "truth" / f"{name}.fits"),
+    )
+    quadrants, _, _ = night_metrics([catalog], gaia, tmp_path)
+    assert np.all(np.isnan(quadrants["scale_change"]))  # no .ahead: no prior to compare with
+    flagged = {int(r["rcid"]) for r in quadrants if r["flag"]}
+    wrong = {int(r["rcid"]) for r in truth if r["worst"] > 0.3 * u.arcsec}
+    right = {int(r["rcid"]) for r in truth if r["worst"] < 0.15 * u.arcsec}
+    assert len(wrong) >= 5 and len(right) >= 5  # SCAMP's usual mixture from a rough start
+    assert wrong <= flagged and not (right & flagged)
+
+
+@needs_scamp
+@needs_sextractor
+@pytest.mark.scamp
+def test_command_line_on_sextractor_catalogues(other_night, fitted_prior, tmp_path, capsys):
+    """Catalogues made by the real SExtractor, solved by `ztfnb solve`, two solutions spoiled, judged by `ztfnb quality`."""
+    _, fit = fitted_prior
+    write_prior(tmp_path / "prior.fits", fit)
+    exposures = QTable.read(other_night / "exposures.ecsv")
+    name = exposures["exposure"][np.argmax(exposures["airmass"])]
+    rcids = [0, 12, 26, 37, 51, 63]
+    render_exposure(other_night, name, tmp_path / "image.fits", rcids, seed=8)
+    (tmp_path / "ztf.param").write_text("\n".join(SEXTRACTOR_PARAMETERS) + "\n")
+    subprocess.run(
+        ["source-extractor", "image.fits", "-c", "/dev/null", "-CATALOG_TYPE", "FITS_LDAC", "-CATALOG_NAME", f"{name}.ldac",
+         "-PARAMETERS_NAME", "ztf.param", "-FILTER", "N", "-DETECT_THRESH", "3", "-SATUR_LEVEL", "50000", "-GAIN", "6.2",
+         "-BACK_SIZE", "128", "-VERBOSE_TYPE", "QUIET"],
+        cwd=tmp_path, check=True, stdin=subprocess.DEVNULL, capture_output=True,
+    )  # fmt: skip
+    gaia = str(other_night / "gaia.fits")
+    out = tmp_path / "solved"
+    assert (
+        main(
+            [
+                "solve",
+                str(tmp_path / f"{name}.ldac"),
+                "--gaia",
+                gaia,
+                "--prior",
+                str(tmp_path / "prior.fits"),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "1 solved" in capsys.readouterr().out
+    summary = QTable.read(out / "summary.ecsv")
+    assert summary["status"][0] == "solved" and summary["ndeg"][0] > 500
+    for suffix in (".head", ".ahead", ".xml", ".gaia.ldac"):
+        assert (out / f"{name}{suffix}").is_file()
+    assert not list((tmp_path).glob("*.head"))  # nothing written beside the user's catalogue
+
+    injected = inject_solution_failures(
+        out, [name], 2, np.random.default_rng(2), kinds=("corner_takeoff", "solution_shift")
+    )
+    assert (
+        main(
+            [
+                "quality",
+                str(tmp_path / f"{name}.ldac"),
+                "--heads",
+                str(out),
+                "--gaia",
+                gaia,
+                "--out",
+                str(tmp_path / "metrics.ecsv"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    metrics = QTable.read(tmp_path / "metrics.ecsv")
+    present = metrics[~metrics["absent"]]
+    assert sorted(present["rcid"]) == sorted(rcids)
+    assert {"exposure", "rcid", "flag", "reason"} <= set(metrics.colnames)
+    score = score_verdict(present, injected)
+    assert score["caught"] == 2 and score["false_positives"] == 0, (
+        score,
+        present["rcid", "flag", "reason"],
+    )
+    assert np.all(metrics["flag"][metrics["absent"]])  # the 58 quadrants the catalogue lacks
+    assert (tmp_path / "metrics.exposures.ecsv").is_file()
+
+
+def test_solve_without_scamp_says_how_to_install_it(tmp_path, monkeypatch, capsys, prior_night):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    name = QTable.read(prior_night / "exposures.ecsv")["exposure"][0]
+    code = main(
+        [
+            "solve",
+            str(prior_night / f"{name}.ldac"),
+            "--gaia",
+            str(prior_night / "gaia.fits"),
+            "--prior",
+            str(tmp_path / "p.fits"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "apt-get install scamp" in capsys.readouterr().err
+
+
+def test_quality_thresholds_are_parameters():
+    config = QualityConfig(max_rms=0.5 * u.arcsec, max_scale_change=2.0)
+    assert config.max_rms == 0.5 * u.arcsec and config.max_scale_change == 2.0
