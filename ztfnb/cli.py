@@ -377,6 +377,60 @@ def _quality(args):
     return 0
 
 
+def _add_ltt(commands):
+    parser = commands.add_parser(
+        "ltt",
+        help="add heliocentric and barycentric Julian dates (TDB) to a light-curve table",
+        description="Read a table (ECSV, FITS or CSV, by extension) of times and positions (or give one position), "
+        "add ltt_helio, ltt_bary (seconds) and hjd_tdb, bjd_tdb (JD, TDB) for Palomar, write it.",
+    )
+    parser.add_argument("table", type=Path, metavar="TABLE")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="TABLE",
+        help="output table (.ecsv, .fits or .csv)",
+    )
+    parser.add_argument("--time-column", default="mjd", help="column of times (default mjd)")
+    parser.add_argument(
+        "--time-format", default="mjd", help="astropy time format of that column (default mjd)"
+    )
+    parser.add_argument("--time-scale", default="utc", help="its time scale (default utc)")
+    parser.add_argument("--ra-column", default="ra", help="RA column, degrees (default ra)")
+    parser.add_argument("--dec-column", default="dec", help="Dec column, degrees (default dec)")
+    parser.add_argument("--ra", type=float, help="one RA for every row, degrees (with --dec)")
+    parser.add_argument("--dec", type=float, help="one Dec for every row, degrees (with --ra)")
+    parser.set_defaults(handler=_ltt)
+
+
+def _ltt(args):
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from ztfnb.io.tables import read_table, write_table
+    from ztfnb.timecorr import add_corrected_times
+
+    if (args.ra is None) != (args.dec is None):
+        raise ValueError("give both --ra and --dec, or neither")
+    if args.dec is not None and not -90 <= args.dec <= 90:
+        raise ValueError(f"--dec must be within ±90, got {args.dec}")
+    position = SkyCoord(args.ra * u.deg, args.dec * u.deg) if args.ra is not None else None
+    table = add_corrected_times(
+        read_table(args.table),
+        time_column=args.time_column,
+        time_format=args.time_format,
+        time_scale=args.time_scale,
+        ra_column=args.ra_column,
+        dec_column=args.dec_column,
+        position=position,
+        source=str(args.table),
+    )
+    write_table(args.out, table)
+    print(f"{args.out}: {len(table)} rows with hjd_tdb, bjd_tdb")
+    return 0
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -390,7 +444,7 @@ def build_parser():
     return parser
 
 
-_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality]
+_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality, _add_ltt]
 
 
 def main(argv=None):
