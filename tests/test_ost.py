@@ -1,0 +1,218 @@
+"""The OST simulator against analytic cases and scalings: every (1+z), units, noise, resampling."""
+
+import astropy.constants as const
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.cosmology import Planck15
+from astropy.table import QTable
+
+from ztfnb.analyses.ost import sensitivity_table
+from ztfnb.ost import Background, Spectrometer, StarburstGalaxy, TemplateSource, observe
+from ztfnb.ost.resample import resample
+from ztfnb.ost.sensitivity import occupation_number, photon_nep, signal_to_noise
+from ztfnb.ost.simulator import OSTSimulator, detectability
+
+
+@pytest.mark.parametrize("z", [0.5, 2.0, 6.0])
+def test_lines_move_to_one_plus_z_and_keep_their_flux_law(z):
+    galaxy = StarburstGalaxy(z, luminosity=1e12 * u.Lsun)
+    lines = galaxy.lines()
+    assert np.allclose(lines["observed_wavelength"] / lines["rest_wavelength"], 1 + z)
+    distance = Planck15.luminosity_distance(z)
+    cii = lines[lines["line"] == "[CII]158"][0]
+    expected = (1.86e-3 * 1e12 * u.Lsun / (4 * np.pi * distance**2)).to(u.W / u.m**2)
+    assert cii["flux"].to_value(u.W / u.m**2) == pytest.approx(expected.value, rel=1e-6)
+
+
+def test_continuum_carries_one_plus_z_and_conserves_energy():
+    galaxy = StarburstGalaxy(3.0, luminosity=1e12 * u.Lsun)
+    distance = Planck15.luminosity_distance(3.0)
+    nu_obs = 1e12 * u.Hz
+    expected = (4.0 * galaxy.rest_luminosity_density(4.0 * nu_obs) / (4 * np.pi * distance**2)).to(
+        u.mJy
+    )
+    assert galaxy.flux_density(nu_obs).to_value(u.mJy) == pytest.approx(expected.value, rel=1e-12)
+    # ∫ f_ν dν_obs over the redshifted 8–1000 µm = L_IR / (4π D_L²): no (1+z) left over
+    grid = (
+        np.geomspace(
+            *((np.array([1000.0, 8.0]) * 4.0 * u.um).to_value(u.Hz, u.spectral())), 200_000
+        )
+        * u.Hz
+    )
+    integral = (
+        np.trapezoid(galaxy.flux_density(grid).to_value(u.W / u.m**2 / u.Hz), grid.value)
+        * u.W
+        / u.m**2
+    )
+    assert integral.to_value(u.W / u.m**2) == pytest.approx(
+        (1e12 * u.Lsun / (4 * np.pi * distance**2)).to_value(u.W / u.m**2), rel=1e-3
+    )
+
+
+def test_a_flat_template_gives_the_analytic_flux_density():
+    wavelength = np.geomspace(1, 2000, 50) * u.um
+    source = TemplateSource(wavelength, np.full(50, 1e24) * u.W / u.Hz, redshift=1.0)
+    distance = Planck15.luminosity_distance(1.0)
+    expected = (2.0 * 1e24 * u.W / u.Hz / (4 * np.pi * distance**2)).to(u.mJy)
+    assert source.flux_density(300 * u.um).to_value(u.mJy) == pytest.approx(
+        expected.value, rel=1e-9
+    )
+    assert (
+        source.flux_density((3000 * 2.0) * u.um).value == 0
+    )  # beyond the template: zero, not extended
+
+
+def test_line_width_is_constant_in_velocity():
+    galaxy = StarburstGalaxy(4.0, line_width=400 * u.km / u.s)
+    instrument = Spectrometer(resolving_power=3000)
+    observation = observe(galaxy, instrument, 1 * u.h)
+    spectrum = observation.spectrum
+    line = galaxy.lines()
+    centre = line[line["line"] == "[OIII]88"]["observed_wavelength"][0]
+    near = np.abs(np.log(spectrum["wavelength"] / centre)) < 0.01
+    excess = (spectrum["flux_density"] - spectrum["continuum"])[near].value
+    wavelength = spectrum["wavelength"][near].to_value(u.um)
+    mean = np.sum(excess * wavelength) / np.sum(excess)
+    sigma = np.sqrt(np.sum(excess * (wavelength - mean) ** 2) / np.sum(excess))
+    fwhm_velocity = 2.3548 * sigma / mean * const.c.to_value(u.km / u.s)
+    channel = const.c.to_value(u.km / u.s) / 3000
+    assert fwhm_velocity == pytest.approx(np.hypot(400, channel / np.sqrt(12) * 2.3548), rel=0.15)
+
+
+def test_resampling_conserves_energy_and_constants():
+    rng = np.random.default_rng(0)
+    edges_in = np.sort(rng.uniform(0, 100, 500))
+    density = rng.uniform(0, 10, 499)
+    edges_out = np.linspace(edges_in[0], edges_in[-1], 37)
+    out = resample(edges_in, density, edges_out)
+    assert np.sum(out * np.diff(edges_out)) == pytest.approx(
+        np.sum(density * np.diff(edges_in)), rel=1e-12
+    )
+    assert np.allclose(resample(edges_in, np.full(499, 3.0), edges_out), 3.0)
+    with pytest.raises(ValueError):
+        resample(edges_in[::-1], density, edges_out)
+
+
+def test_observed_spectrum_keeps_the_line_fluxes():
+    galaxy = StarburstGalaxy(2.0)
+    observation = observe(galaxy, Spectrometer(), 1 * u.h)
+    spectrum = observation.spectrum
+    nu = spectrum["frequency"]
+    width = nu / 300 * (np.exp(np.log1p(1 / 300)) - 1) * 300  # channel widths follow the log grid
+    excess = ((spectrum["flux_density"] - spectrum["continuum"]) * width).to_value(u.W / u.m**2)
+    in_band = observation.lines[observation.lines["in_band"]]
+    assert np.sum(excess) == pytest.approx(np.sum(in_band["flux"].to_value(u.W / u.m**2)), rel=0.02)
+
+
+def test_units_are_checked_and_snr_is_dimensionless():
+    with pytest.raises(u.UnitsError):
+        occupation_number(1 * u.Jy, 1e12 * u.Hz)  # a flux density is not an intensity
+    n = occupation_number(1 * u.MJy / u.sr, 1.9e12 * u.Hz)
+    assert n.unit == u.dimensionless_unscaled
+    nep = photon_nep(n, 1.9e12 * u.Hz, 300)
+    assert nep.unit.is_equivalent(u.W / u.Hz**0.5)
+    snr = signal_to_noise(1e-21 * u.W / u.m**2, 1e-20 * u.W / u.m**2 / u.Hz**0.5, 1 * u.h)
+    assert isinstance(snr, float | np.floating)
+    with pytest.raises(u.UnitsError):
+        signal_to_noise(1 * u.mJy, 1e-20 * u.W / u.m**2 / u.Hz**0.5, 1 * u.h)
+
+
+def test_snr_grows_as_the_square_root_of_time():
+    galaxy = StarburstGalaxy(3.0, luminosity=1e11 * u.Lsun)
+    one = observe(galaxy, Spectrometer(), 1 * u.h).lines
+    four = observe(galaxy, Spectrometer(), 4 * u.h).lines
+    ok = np.asarray(one["in_band"])
+    assert np.allclose(four["snr"][ok] / one["snr"][ok], 2.0, rtol=1e-12)
+
+
+def test_background_limited_sensitivity_scales_as_one_over_d_squared():
+    galaxy = StarburstGalaxy(2.0)
+    quiet = 1e-25 * u.W / u.Hz**0.5  # detectors far below the photon noise
+    small = observe(galaxy, Spectrometer(aperture=5.9 * u.m, detector_nep=quiet), 1 * u.h).lines
+    large = observe(galaxy, Spectrometer(aperture=9.1 * u.m, detector_nep=quiet), 1 * u.h).lines
+    ok = np.asarray(small["in_band"])
+    assert np.allclose(
+        small["sensitivity"][ok] / large["sensitivity"][ok], (9.1 / 5.9) ** 2, rtol=1e-9
+    )
+
+
+def test_sensitivity_is_in_the_published_range():
+    """5σ, 1 h line sensitivity near 100–200 µm, 5.9 m: a few × 10⁻²² to ≈10⁻²¹ W m⁻²."""
+    table = sensitivity_table()
+    baseline = table[
+        (table["concept"] == "concept2")
+        & (table["wavelength"] > 90 * u.um)
+        & (table["wavelength"] < 210 * u.um)
+    ]
+    assert len(baseline) == 2
+    assert np.all(
+        (baseline["line_5sigma"] > 2e-22 * u.W / u.m**2)
+        & (baseline["line_5sigma"] < 1.5e-21 * u.W / u.m**2)
+    )
+
+
+def test_lines_outside_the_bands_are_marked_not_dropped():
+    lines = observe(StarburstGalaxy(0.05), Spectrometer(), 1 * u.h).lines
+    ci = lines[lines["line"] == "[CI]609"][0]
+    assert (
+        not ci["in_band"] and not ci["detected"] and np.isnan(ci["snr"]) and ci["band"] == "outside"
+    )
+    assert len(lines) == len(StarburstGalaxy(0.05).lines())
+
+
+def test_background_scale_matters():
+    galaxy = StarburstGalaxy(1.0)
+    clean = observe(galaxy, Spectrometer(), 1 * u.h, Background(scale=1.0)).lines
+    dusty = observe(galaxy, Spectrometer(), 1 * u.h, Background(scale=10.0)).lines
+    ok = np.asarray(clean["in_band"])
+    assert np.all(dusty["snr"][ok] < clean["snr"][ok])
+
+
+def test_simulator_and_detectability():
+    model = OSTSimulator()
+    model.set(redshift=4.0, integration_time="30 min", aperture="9.1 m")
+    result = model.result()
+    assert result.integration_time == 1800 * u.s and model.instrument.aperture == 9.1 * u.m
+    assert model.result() is result  # kept until something changes
+    assert model.line_info("[CII]158")["line"] == "[CII]158"
+    with pytest.raises(AttributeError):
+        model.set(colour="red")
+    table = detectability([1.0, 3.0], luminosity=1e11 * u.Lsun)
+    assert table["time"].shape == (len(table), 2)
+    snr = observe(StarburstGalaxy(1.0, luminosity=1e11 * u.Lsun), Spectrometer(), 1 * u.h).lines[
+        "snr"
+    ]
+    assert np.allclose(table["time"][:, 0].to_value(u.h), (5 / snr) ** 2, equal_nan=True)
+
+
+def test_widget_drives_the_model_without_a_browser():
+    from ztfnb.widgets.ost import OSTWidget
+
+    widget = OSTWidget(OSTSimulator(redshift=2.0))
+    before = widget.table.value
+    widget.redshift.value = 5.5
+    assert widget.model.redshift == 5.5 and widget.table.value != before
+    widget.aperture_preset.value = "Concept 1 (9.1 m)"
+    assert widget.model.aperture == 9.1 * u.m
+    widget.aperture.value = 7.0
+    assert widget.aperture_preset.value == "free"
+    widget.hours.value = 4.0
+    assert widget.model.integration_time == 4 * u.h
+    widget.line.value = "[OIII]88"
+    assert "[OIII]88" in widget.detail.value and "S/N" in widget.detail.value
+    bundle = widget._repr_mimebundle_()
+    assert "static view" in bundle["text/html"] and "ztfnb-lines" in bundle["text/html"]
+
+
+def test_presets_and_bad_values():
+    assert Spectrometer.concept("Concept 1").aperture == 9.1 * u.m
+    assert Spectrometer.concept("concept2").area.to_value(u.m**2) == pytest.approx(25)
+    with pytest.raises(ValueError):
+        Spectrometer(resolving_power=0)
+    with pytest.raises(ValueError, match="redshift"):
+        StarburstGalaxy(-1)
+    with pytest.raises(Exception, match="time"):
+        OSTSimulator(integration_time="3 m")
+    table = QTable(StarburstGalaxy(1.0).rest_lines())
+    assert {"line", "species", "rest_wavelength", "luminosity", "width"} <= set(table.colnames)
