@@ -90,7 +90,7 @@ def ost_report(
     integration_time=1 * u.h,
     resolving_power=300.0,
     background_scale=1.0,
-    map_redshifts=np.linspace(0.1, 8, 80),
+    map_redshifts=None,
     output_dir="",
 ):
     """Observe one configuration; tabulate sensitivities; map detectability over redshift.
@@ -99,6 +99,7 @@ def ost_report(
     -------
     `OSTReport`
     """
+    map_redshifts = np.linspace(0.1, 8, 80) if map_redshifts is None else map_redshifts
     simulator = OSTSimulator(
         redshift, integration_time, aperture, resolving_power, luminosity, background_scale
     )
