@@ -9,11 +9,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ztfnb-installed
-EXTRAS := test
+EXTRAS := test,dask,browser
 DEBIAN_PACKAGES := scamp source-extractor
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help setup debian reports test bench lint format clean
+.PHONY: help setup debian browser reports test bench lint format clean
 
 help:
 	@echo "make reports   run every notebook in notebooks/ on the simulated night (reports/)"
@@ -52,7 +52,17 @@ reports: setup
 	done
 	@echo "reports written; index: reports/index.html"
 
-test: setup
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core || true; \
+	  else \
+	    echo "browser tests will be skipped: run 'sudo apt-get install chromium fonts-dejavu-core'"; \
+	  fi; \
+	fi
+
+test: setup browser
 	MPLBACKEND=agg $(PY) -m pytest
 
 bench: setup
@@ -67,4 +77,4 @@ format: setup
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf reports nights .pytest_cache .ruff_cache
+	rm -rf reports nights test-artifacts .pytest_cache .ruff_cache

@@ -431,6 +431,55 @@ def _ltt(args):
     return 0
 
 
+def _add_batch(commands):
+    parser = commands.add_parser(
+        "batch",
+        help="run a notebook over a grid of parameters, in parallel, resumably",
+        description="Run NOTEBOOK for every parameter set of GRID.yaml (a mapping of names to lists, whose product "
+        "is run, or 'runs:' with a list of mappings). Each run's report goes to DIR/<name>/ (written under a "
+        "temporary name, renamed when whole); DIR/runs.ecsv and DIR/index.html list them. Runs already complete "
+        "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. Local "
+        "processes by default, or an existing Dask scheduler with --scheduler.",
+    )
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--grid", required=True, type=Path, metavar="GRID.yaml")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR")
+    parser.add_argument(
+        "--workers", type=_positive_int, default=2, help="local processes (default 2)"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://127.0.0.1:8786"
+    )
+    parser.add_argument(
+        "-p", "--parameters", type=Path, help="base YAML parameters under the grid's"
+    )
+    parser.add_argument(
+        "--reuse-kernels", action="store_true", help="one kernel per worker for several runs"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_batch)
+
+
+def _batch(args):
+    from ztfnb.batch import load_grid, run_batch
+
+    table = run_batch(
+        args.notebook,
+        load_grid(args.grid),
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        parameters_file=args.parameters,
+        reuse_kernels=args.reuse_kernels,
+        progress=not args.no_progress,
+    )
+    failed = int(np.sum(table["status"] == "failed"))
+    print(
+        f"{args.out / 'index.html'}: {int(np.sum(table['status'] == 'complete'))} complete, {failed} failed"
+    )
+    return EXIT_FAILED if failed else 0
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -444,7 +493,7 @@ def build_parser():
     return parser
 
 
-_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality, _add_ltt]
+_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality, _add_ltt, _add_batch]
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ and outputs, so that a result can be traced and its inputs verified.
 """
 
 import hashlib
+from functools import cache
 import importlib.metadata
 import platform
 import subprocess
@@ -27,8 +28,9 @@ _PACKAGES = (
 )
 
 
+@cache
 def software_versions():
-    """Versions of Python, the scientific stack, papermill and SCAMP.
+    """Versions of Python, the scientific stack, papermill and SCAMP (read once per process).
 
     Returns
     -------
@@ -49,7 +51,7 @@ def software_versions():
 
 def versions_table():
     """The software versions as a two-column table, for the end of a report."""
-    versions = software_versions()
+    versions = dict(software_versions())
     return Table({"software": list(versions), "version": list(versions.values())})
 
 

@@ -137,6 +137,118 @@ def _export_html(executed, target):
         Path(temporary).write_text(body, encoding="utf-8")
 
 
+def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress):
+    """Execute with papermill in a fresh kernel talking over Unix sockets."""
+    import papermill
+
+    sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            cwd=str(cwd),
+            progress_bar=progress,
+            log_output=True,
+            request_save_on_cell_execute=True,
+            kernel_manager_class=_ipc_kernel_manager(sockets),
+        )
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+class WarmKernel:
+    """A kernel kept for several runs: imports stay loaded, the namespace is reset between runs.
+
+    Starting a kernel and importing astropy and ztfnb costs a few seconds a
+    run; a batch of quick notebooks spends most of its time there. Each run
+    still gets a clean namespace (``%reset -f``); module-level state (imported
+    modules, caches) is shared, so results are the same as in a fresh kernel
+    for notebooks that do not change global settings.
+
+    Parameters
+    ----------
+    cwd : path-like
+        The kernel's working folder (the project root).
+    kernel_name : str
+    """
+
+    def __init__(self, cwd, kernel_name="python3"):
+        from jupyter_client.manager import KernelManager
+        from traitlets import CaselessStrEnum, Unicode
+
+        self._sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
+        sockets = self._sockets
+
+        class _IPC(KernelManager):
+            transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+            ip = Unicode(str(Path(sockets) / "kernel"), config=True)
+
+        self.cwd = str(cwd)
+        self.kernel_name = kernel_name
+        self.manager = _IPC(kernel_name=kernel_name)
+        self.manager.start_kernel(cwd=self.cwd)
+        self.runs = 0
+
+    def __call__(self, notebook, output, parameters, kernel_name, cwd, progress):
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+        from papermill.exceptions import PapermillExecutionError
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        if str(cwd) != self.cwd:
+            raise ValueError(f"this kernel runs in {self.cwd}, not {cwd}")
+        document = parameterize_notebook(
+            load_notebook_node(str(notebook)), parameters, kernel_name=self.kernel_name
+        )
+        client = self.manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            client.execute_interactive("%reset -f", timeout=60, store_history=False)
+        finally:
+            client.stop_channels()
+        runner = NotebookClient(
+            document,
+            km=self.manager,
+            kernel_name=self.kernel_name,
+            timeout=None,
+            resources={"metadata": {"path": self.cwd}},
+        )
+        try:
+            runner.execute()
+        except CellExecutionError as failure:
+            cell = next(
+                (
+                    c
+                    for c in document.cells
+                    if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                ),
+                None,
+            )
+            raise PapermillExecutionError(
+                cell_index=document.cells.index(cell) if cell else -1,
+                exec_count=cell.get("execution_count") if cell else None,
+                source=cell.source if cell else "",
+                ename=failure.ename,
+                evalue=failure.evalue,
+                traceback=[str(failure)],
+            ) from failure
+        finally:
+            nbformat.write(document, str(output))
+            self.runs += 1
+
+    def close(self):
+        """Stop the kernel."""
+        try:
+            self.manager.shutdown_kernel(now=True)
+        finally:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+
 def run_notebook(
     notebook,
     parameters_file=None,
@@ -144,6 +256,8 @@ def run_notebook(
     overrides=None,
     kernel_name="python3",
     progress=False,
+    executor=None,
+    record_output_dir=None,
 ):
     """Execute a notebook with papermill and write its report.
 
@@ -160,6 +274,11 @@ def run_notebook(
         Jupyter kernel; ``python3`` is the running interpreter's own.
     progress : bool
         Show papermill's progress bar.
+    executor : callable, optional
+        Runs the notebook: default papermill in a fresh kernel; a `WarmKernel` reuses one.
+    record_output_dir : path-like, optional
+        The folder the manifest names as the report's (a batch writes under a
+        temporary name and renames the folder when complete).
 
     Returns
     -------
@@ -171,7 +290,6 @@ def run_notebook(
         Before anything runs: a missing notebook or parameters file, an
         unknown parameter, a value of the wrong type or unit.
     """
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     notebook = Path(notebook).resolve()
@@ -201,19 +319,8 @@ def run_notebook(
     previous_level = papermill_logger.level
     papermill_logger.setLevel(logging.INFO)
     status, error = "complete", None
-    sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(partial),
-            parameters=values,
-            kernel_name=kernel_name,
-            cwd=str(root),
-            progress_bar=progress,
-            log_output=True,
-            request_save_on_cell_execute=True,
-            kernel_manager_class=_ipc_kernel_manager(sockets),
-        )
+        (executor or _papermill_execute)(notebook, partial, values, kernel_name, root, progress)
     except PapermillExecutionError as failure:
         status = "failed"
         error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
@@ -221,7 +328,6 @@ def run_notebook(
         status = "failed"
         error = f"{type(failure).__name__}: {failure}"
     finally:
-        shutil.rmtree(sockets, ignore_errors=True)
         papermill_logger.removeHandler(handler)
         papermill_logger.setLevel(previous_level)
         handler.close()
@@ -247,6 +353,7 @@ def run_notebook(
         "notebook": _relative(notebook, root),
         "parameters_file": _relative(Path(parameters_file), root) if parameters_file else None,
         "parameters": values,
+        "output_dir": str(record_output_dir or output_dir),
         "status": status,
         "error": error,
         "run_id": uuid.uuid4().hex,

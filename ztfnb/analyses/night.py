@@ -10,6 +10,7 @@ from astropy.table import QTable, Table, vstack
 from ztfnb.camera import FocalPlane
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
+from ztfnb.io.summary import write_summary
 from ztfnb.quantity import parse_quantity
 from ztfnb.simulate.night import NightParameters, ensure_night
 from ztfnb.simulate.truth import TrueMapping
@@ -52,6 +53,16 @@ class NightOverview:
             with atomic_path(folder / name) as temporary:
                 table.write(temporary, format="ascii.ecsv", overwrite=True)
             written.append(folder / name)
+        written.append(
+            write_summary(
+                folder,
+                {
+                    "exposures": len(self.exposures),
+                    "detections": int(np.sum(self.counts["n_detections"])),
+                    "failures": len(self.failures),
+                },
+            )
+        )
         return written
 
     def counts_for(self, exposure):

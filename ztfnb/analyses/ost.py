@@ -10,6 +10,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
+from ztfnb.io.summary import write_summary
 from ztfnb.io.tables import write_table
 from ztfnb.ost.background import Background
 from ztfnb.ost.instrument import CONCEPTS
@@ -111,6 +112,19 @@ def ost_report(
         map_redshifts, simulator.instrument, simulator.luminosity, simulator.background
     )
     outputs = []
+    lines = observation.lines
+    in_band = np.asarray(lines["in_band"])
+    cii = lines[lines["line"] == "[CII]158"]
+    summary = write_summary(
+        output_dir,
+        {
+            "lines_detected": int(np.sum(lines["detected"])),
+            "lines_in_band": int(in_band.sum()),
+            "best_snr": float(np.nanmax(lines["snr"])) if in_band.any() else float("nan"),
+            "cii_snr": float(cii["snr"][0]) if len(cii) else float("nan"),
+        },
+    )
+    outputs += [summary] if summary else []
     if output_dir:
         folder = Path(output_dir)
         folder.mkdir(parents=True, exist_ok=True)

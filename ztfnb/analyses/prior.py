@@ -16,6 +16,7 @@ from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, write_header_blocks
 from ztfnb.io.priorfile import write_prior
+from ztfnb.io.summary import write_summary
 from ztfnb.observed import ObservedPlane
 from ztfnb.prior import PriorFitConfig, ahead_headers, fit_prior, refine_pointing
 from ztfnb.simulate.truth import TrueMapping
@@ -293,4 +294,16 @@ def prior_report(
         ):
             table.write(folder / name, overwrite=True)
             outputs.append(folder / name)
+    summary = write_summary(
+        folder or "",
+        {
+            "worst_arcsec": float(accuracy["worst"].max().to_value(u.arcsec)),
+            "worst_without_refraction_arcsec": float(
+                np.nanmax(accuracy["worst_without_refraction"].to_value(u.arcsec))
+            ),
+            "rms_xi_arcsec": float(fit.model.meta["rms_xi"]),
+            "calibration": len(calibration),
+        },
+    )
+    outputs += [summary] if summary else []
     return PriorReport(fit, plain, calibration, accuracy, quadrant_accuracy, outputs)

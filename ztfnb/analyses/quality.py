@@ -14,6 +14,7 @@ from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.priorfile import read_prior, write_prior
+from ztfnb.io.summary import write_summary
 from ztfnb.prior import fit_prior
 from ztfnb.quality import QualityConfig, SolvedNight, night_metrics
 from ztfnb.review import ReviewLog, ReviewSession
@@ -232,6 +233,17 @@ def quality_report(
             table.write(temporary, format="ascii.ecsv", overwrite=True)
         outputs.append(output_dir / name)
     outputs.append(solved / "summary.ecsv")
+    outputs.append(
+        write_summary(
+            output_dir,
+            {
+                "quadrants": len(quadrants),
+                "flagged": int(np.sum(quadrants["flag"])),
+                "detection_rate": score["detection_rate"],
+                "false_positive_rate": score["false_positive_rate"],
+            },
+        )
+    )
     return QualityReport(
         summary,
         quadrants,

@@ -13,6 +13,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 from astropy.time import Time
 
+from ztfnb.io.summary import write_summary
 from ztfnb.io.tables import write_table
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic_inverse
@@ -218,12 +219,22 @@ def timing_report(
     example = int(variables[np.argmin(sources["period"][variables].value)]) if variables.size else 0
     timings = time_methods(times, coords, kind)
     outputs = []
+    summary = write_summary(
+        output_dir,
+        {
+            "grid_error_quadrant_s": float(errors_q.max().to_value(u.s)),
+            "grid_error_field_s": float(errors_f.max().to_value(u.s)),
+            "exact_seconds": float(timings["seconds"][0].to_value(u.s)),
+            "speed_vs_astropy": float(timings["speed_vs_astropy_broadcast"][0]),
+        },
+    )
+    outputs += [summary] if summary else []
     if output_dir:
         folder = Path(output_dir)
         folder.mkdir(parents=True, exist_ok=True)
         write_table(folder / "light_curves.ecsv", light_curves)
         write_table(folder / "timings.ecsv", timings)
-        outputs = [folder / "light_curves.ecsv", folder / "timings.ecsv"]
+        outputs += [folder / "light_curves.ecsv", folder / "timings.ecsv"]
 
     def table(points, error):
         return QTable(

@@ -1,0 +1,160 @@
+"""The widgets where people use them: JupyterLab in Debian's Chromium, driven by Playwright."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.browser import ROOT, free_port, launch, require_browser, screenshot, start, stop
+from tests.conftest import SCAMP_MISSING
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+TOKEN = "ztfnb-browser-test"
+
+
+def _prepare(notebook, overrides, folder):
+    """A copy of a notebook with its CI parameters and overrides injected, not executed."""
+    import papermill
+
+    values = yaml.safe_load((ROOT / "parameters" / "ci" / f"{notebook}.yaml").read_text()) or {}
+    values.update(overrides)
+    target = folder / f"{notebook}.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{notebook}.ipynb"),
+        str(target),
+        parameters=values,
+        prepare_only=True,
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    return target.name
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    require_browser()
+    folder = tmp_path_factory.mktemp("lab")
+    data = tmp_path_factory.mktemp("lab-data")
+    names = {
+        "ost": _prepare("03_ost_simulation", {"output_dir": str(data / "ost")}, folder),
+        "review": _prepare(
+            "02_quality_review",
+            {
+                "night_dir": str(data / "night"),
+                "output_dir": str(data / "quality"),
+                "review_log": str(data / "review.jsonl"),
+            },
+            folder,
+        ),
+    }
+    settings = tmp_path_factory.mktemp("lab-settings")
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False",
+    ]  # fmt: skip
+    server = start(
+        command,
+        f"{url}/api/status?token={TOKEN}",
+        cwd=folder,
+        env={"JUPYTERLAB_SETTINGS_DIR": str(settings)},
+        log=data / "lab.log",
+    )
+    try:
+        yield {"url": url, "names": names, "data": data}
+    finally:
+        stop(server)
+
+
+def _run_all(page, url, name, timeout):
+    # a workspace of its own: only this notebook open, and it is the current one
+    page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.locator(".jp-Notebook").click()
+    # the toolbar of the notebook on show: restart the kernel and run every cell
+    panel.locator("[data-command='notebook:restart-run-all']").first.click(timeout=20_000)
+    page.click(".jp-Dialog-button.jp-mod-accept", timeout=20_000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=30_000, state="attached"
+    )
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout * 1000
+    )
+
+
+def _text_until_changed(locator, before, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        now = locator.inner_text()
+        if now != before:
+            return now
+        time.sleep(0.2)
+    return locator.inner_text()
+
+
+def test_ost_slider_changes_the_line_table(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            _run_all(page, lab["url"], lab["names"]["ost"], timeout=180)
+            table = page.locator(".ztfnb-lines").last
+            table.wait_for(timeout=60_000)
+            before = table.inner_text()
+            slider = page.locator(
+                ".widget-slider", has=page.locator(".widget-label", has_text="redshift")
+            ).first
+            handle = slider.locator(".noUi-handle").first
+            handle.scroll_into_view_if_needed()
+            handle.click()
+            for _ in range(30):
+                handle.press("ArrowRight")
+            after = _text_until_changed(table, before)
+            screenshot(page, "jupyterlab-ost-slider")
+            assert after != before
+            assert "[CII]158" in after
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(
+    SCAMP_MISSING, reason="the review notebook solves with scamp, which is not installed"
+)
+def test_reject_in_the_review_widget_reaches_the_log(lab):
+    from playwright.sync_api import sync_playwright
+
+    log = Path(lab["data"]) / "review.jsonl"
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            _run_all(page, lab["url"], lab["names"]["review"], timeout=400)
+            button = page.locator("button", has_text="Reject").last
+            try:
+                button.wait_for(timeout=60_000)
+            except Exception:
+                screenshot(page, "jupyterlab-review-failed")
+                raise
+            button.scroll_into_view_if_needed()
+            button.click()
+            deadline = time.time() + 30
+            while time.time() < deadline and not (log.is_file() and log.read_text().strip()):
+                time.sleep(0.2)
+            screenshot(page, "jupyterlab-review-reject")
+            entries = [json.loads(line) for line in log.read_text().splitlines()]
+            assert entries and entries[-1]["verdict"] == "reject"
+        finally:
+            browser.close()
