@@ -64,7 +64,7 @@ def wait_for(url, timeout=90, process=None):
 
 def start(command, url, cwd, env=None, log=None):
     """Start a server as its own process group and wait until ``url`` answers."""
-    handle = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    handle = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         command,
         cwd=cwd,

@@ -6,10 +6,10 @@ and outputs, so that a result can be traced and its inputs verified.
 """
 
 import hashlib
-from functools import cache
 import importlib.metadata
 import platform
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from astropy.table import Table
