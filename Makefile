@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ztfnb-installed
-EXTRAS := test,dask,browser
+EXTRAS := test,dask,browser,app
 DEBIAN_PACKAGES := scamp source-extractor
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 

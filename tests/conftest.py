@@ -67,3 +67,21 @@ def fitted_prior(prior_night):
     return calibration, fit_prior(
         [read_exposure(prior_night / f"{n}.ldac") for n in calibration], gaia
     )
+
+
+@pytest.fixture(scope="session")
+def solved_night(tmp_path_factory, prior_night, fitted_prior):
+    """``prior_night`` solved by SCAMP from the prior, judged, six solutions spoiled: the quality notebook's output.
+
+    Returns the output folder and the `~ztfnb.analyses.quality.QualityReport`.
+    """
+    if SCAMP_MISSING:
+        pytest.skip("scamp is not installed (apt-get install scamp; 'make test' as root does it)")
+    from ztfnb.analyses.quality import quality_report
+    from ztfnb.io.priorfile import write_prior
+
+    folder = tmp_path_factory.mktemp("solved") / "quality"
+    folder.mkdir()
+    write_prior(folder / "prior.fits", fitted_prior[1])
+    report = quality_report(prior_night, folder, prior_path=folder / "prior.fits", inject=6, seed=3)
+    return folder, report

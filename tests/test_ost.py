@@ -205,6 +205,27 @@ def test_widget_drives_the_model_without_a_browser():
     assert "static view" in bundle["text/html"] and "ztfnb-lines" in bundle["text/html"]
 
 
+def test_every_slider_starts_on_its_own_grid():
+    """A browser snaps a slider onto min + k·step: a default off the grid would change the model unseen."""
+    import ipywidgets
+
+    from ztfnb.widgets.ost import OSTWidget
+
+    widget = OSTWidget(OSTSimulator())
+    for control in (
+        widget.redshift,
+        widget.hours,
+        widget.aperture,
+        widget.resolving_power,
+        widget.log_luminosity,
+        widget.background_scale,
+    ):
+        log = isinstance(control, ipywidgets.FloatLogSlider)
+        position = np.log10(control.value) if log else control.value
+        steps = (position - control.min) / control.step
+        assert steps == pytest.approx(round(steps), abs=1e-6), control.description
+
+
 def test_presets_and_bad_values():
     assert Spectrometer.concept("Concept 1").aperture == 9.1 * u.m
     assert Spectrometer.concept("concept2").area.to_value(u.m**2) == pytest.approx(25)

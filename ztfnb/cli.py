@@ -480,6 +480,113 @@ def _batch(args):
     return EXIT_FAILED if failed else 0
 
 
+def _port(text):
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def _add_app(commands):
+    parser = commands.add_parser(
+        "app",
+        help="serve the OST simulator or a night's review as a web app (Voilà)",
+        description="Start a Voilà server showing one of ztfnb's apps, print its URL, and run until Ctrl-C. "
+        "It binds to 127.0.0.1 unless --host says otherwise; on any other interface a token is required "
+        "(a random one unless --token gives it). Pages load nothing from outside the server.",
+    )
+    apps = parser.add_subparsers(title="apps", metavar="APP", parser_class=_Parser, required=True)
+    ost = apps.add_parser("ost", help="the OST far-infrared spectrometer simulator")
+    review = apps.add_parser(
+        "review",
+        help="review a solved night's solutions; decisions go to its review.jsonl",
+        description="NIGHT_DIR: the output folder of the quality notebook (metrics.ecsv, exposures.ecsv, "
+        "solved/), a folder with 'ztfnb quality' output (NAME.ecsv, NAME.exposures.ecsv), or a night with "
+        "solved .head files (here or in solved/), its catalogues and gaia.fits (measured on opening).",
+    )
+    review.add_argument("night_dir", type=Path, metavar="NIGHT_DIR")
+    review.add_argument("--gaia", type=Path, help="the Gaia table, when not found from NIGHT_DIR")
+    review.add_argument(
+        "--log", type=Path, metavar="FILE", help="decisions file (default NIGHT_DIR/review.jsonl)"
+    )
+    for sub in (ost, review):
+        sub.add_argument("--port", type=_port, help="default 8866, or the next free port")
+        sub.add_argument(
+            "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)"
+        )
+        sub.add_argument(
+            "--token", help="access token (default: none on 127.0.0.1, random elsewhere)"
+        )
+        sub.add_argument(
+            "--base-url", default="/", help="path prefix behind a reverse proxy (default /)"
+        )
+        sub.set_defaults(handler=_app, app=sub.prog.split()[-1])
+
+
+def _app(args):
+    import shutil
+    import signal
+
+    from ztfnb.webapp import AppServer
+
+    parameters = {}
+    measured = None
+    if args.app == "review":
+        import tempfile
+
+        from ztfnb.solvedfolder import SolvedFolder
+
+        folder = SolvedFolder.find(args.night_dir, gaia=args.gaia, log=args.log)
+        if folder.metrics is None:
+            # measured once here, not by every page's kernel
+            print(f"ztfnb app review: measuring the solutions in {folder.heads}", flush=True)
+            measured = Path(tempfile.mkdtemp(prefix="ztfnb-app-metrics-"))
+            folder = folder.measured(measured)
+        folder.load()  # refuse bad tables here rather than in the page
+        parameters = {
+            "night_dir": str(folder.root.resolve()),
+            "gaia": str(folder.gaia.resolve()) if folder.gaia else "",
+            "review_log": str(folder.log.resolve()),
+            "metrics": str(folder.metrics.resolve()),
+        }
+    server = AppServer(
+        args.app,
+        parameters,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        base_url=args.base_url,
+    )
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C, kill and a closed terminal all stop Voilà and its kernels first
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for signum in stopping:
+        signal.signal(signum, interrupt)
+    started = False
+    try:
+        url = server.start()
+        started = True
+        print(f"ztfnb app {args.app}: serving {url}", flush=True)
+        if args.app == "review":
+            print(f"ztfnb app review: decisions go to {parameters['review_log']}", flush=True)
+        print("ztfnb app: Ctrl-C stops it", flush=True)
+        status = server.wait()
+    except KeyboardInterrupt:
+        status = 0
+    finally:
+        for signum in stopping:  # a second Ctrl-C must not leave Voilà behind
+            signal.signal(signum, signal.SIG_IGN)
+        if started:
+            print(f"ztfnb app {args.app}: stopping", flush=True)
+        server.stop()
+        if measured is not None:
+            shutil.rmtree(measured, ignore_errors=True)
+    return 0 if status == 0 else EXIT_FAILED
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -493,7 +600,16 @@ def build_parser():
     return parser
 
 
-_SUBCOMMANDS = [_add_simulate, _add_run, _add_prior, _add_solve, _add_quality, _add_ltt, _add_batch]
+_SUBCOMMANDS = [
+    _add_simulate,
+    _add_run,
+    _add_prior,
+    _add_solve,
+    _add_quality,
+    _add_ltt,
+    _add_batch,
+    _add_app,
+]
 
 
 def main(argv=None):

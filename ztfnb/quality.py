@@ -46,6 +46,7 @@ __all__ = [
     "fit_refraction_model",
     "night_metrics",
     "pixel_scale_change",
+    "refraction_coefficients",
     "verdict",
 ]
 
@@ -406,7 +407,24 @@ def fit_refraction_model(exposures, config=None):
     table["scale_model"] = model * u.percent
     table["scale_residual"] = (y - model) * u.percent
     table["refraction_outlier"] = good & ~keep
+    table.meta["refraction_model"] = {
+        "c0": float(coefficients[0]),
+        "c1": float(coefficients[1]),
+        "form": "scale_change = c0 + c1 (1 + airmass**2) / 2, percent",
+    }
     return table, coefficients
+
+
+def refraction_coefficients(exposures, config=None):
+    """The refraction model ``(c0, c1)`` of a per-exposure table read back from disk.
+
+    From the table's metadata when `fit_refraction_model` wrote it there,
+    else fitted again.
+    """
+    model = exposures.meta.get("refraction_model")
+    if isinstance(model, dict) and {"c0", "c1"} <= set(model):
+        return float(model["c0"]), float(model["c1"])
+    return fit_refraction_model(exposures, config)[1]
 
 
 def verdict(metrics, config=None, exposures=None):

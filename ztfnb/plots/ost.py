@@ -3,70 +3,118 @@
 import astropy.units as u
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ztfnb.plots.camera import new_axes
 
-__all__ = ["draw_spectrum", "plot_detectability", "plot_spectrum"]
+__all__ = ["SpectrumPlot", "draw_spectrum", "plot_detectability", "plot_spectrum"]
+
+
+def _plain(value, position=None):
+    return f"{value:g}"
+
+
+def _plain_2_3_5(value, position=None):
+    """Labels for the minor ticks at 2, 3 and 5 times a power of ten."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
+    return f"{value:g}" if mantissa in (2, 3, 5) else ""
+
+
+class SpectrumPlot:
+    """The observed spectrum with its 1σ and 5σ noise and the lines marked (detected in colour).
+
+    Built on the first `update`; later updates move the existing artists
+    rather than clearing the axes, so that redrawing follows a slider
+    (clearing re-creates every tick and costs more than the drawing).
+
+    Parameters
+    ----------
+    ax : `~matplotlib.axes.Axes`
+    """
+
+    def __init__(self, ax):
+        self.ax = ax
+        self._shape = None
+        self._curves = []
+        self._markers = []
+
+    def _build(self, bands, line_names):
+        ax = self.ax
+        ax.clear()
+        self._curves = []
+        for index in range(len(bands)):
+            label = index == 0
+            self._curves.append(
+                (
+                    ax.step(
+                        [], [], where="mid", color="k", lw=0.8, label="source" if label else None
+                    )[0],
+                    ax.plot([], [], color="C0", lw=0.8, label="1σ noise" if label else None)[0],
+                    ax.plot([], [], color="C0", lw=0.8, ls="--", label="5σ" if label else None)[0],
+                )
+            )
+        self._markers = [
+            (
+                ax.axvline(1.0, lw=0.7, alpha=0.7, picker=4, gid=name, visible=False),
+                ax.text(
+                    1.0, 1.0, name, rotation=90, fontsize=7, va="top", ha="right", visible=False
+                ),
+            )
+            for name in line_names
+        ]
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        # plain-text tick labels: mathtext ones cost a parse for each new label,
+        # most of a redraw's time when the limits move with a slider
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.xaxis.set_minor_formatter(FuncFormatter(_plain_2_3_5))
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("observed wavelength (µm)")
+        ax.set_ylabel("flux density (mJy)")
+        ax.legend(fontsize=8, loc="lower right")
+        self._shape = (tuple(bands), tuple(line_names))
+
+    def update(self, observation):
+        """Show an observation (`~ztfnb.ost.observe.Observation`); returns the visible line markers."""
+        spectrum = observation.spectrum
+        wavelength = spectrum["wavelength"].to_value(u.um)
+        flux = spectrum["flux_density"].to_value(u.mJy)
+        noise = spectrum["noise"].to_value(u.mJy)
+        bands = [int(band) for band in np.unique(spectrum["band"])]
+        names = [str(name) for name in observation.lines["line"]]
+        if self._shape != (tuple(bands), tuple(names)):
+            self._build(bands, names)
+        for band, (source, sigma, five_sigma) in zip(bands, self._curves, strict=True):
+            rows = np.asarray(spectrum["band"]) == band
+            source.set_data(wavelength[rows], flux[rows])
+            sigma.set_data(wavelength[rows], noise[rows])
+            five_sigma.set_data(wavelength[rows], 5 * noise[rows])
+        top = np.nanmax(flux)
+        self.ax.set_ylim(max(np.nanmin(noise) / 3, top * 1e-5), top * 4)
+        self.ax.set_xlim(wavelength.min() * 0.95, wavelength.max() * 1.05)
+        shown = []
+        for row, (marker, label) in zip(observation.lines, self._markers, strict=True):
+            visible = bool(row["in_band"])
+            marker.set_visible(visible)
+            label.set_visible(visible)
+            if not visible:
+                continue
+            x = row["observed_wavelength"].to_value(u.um)
+            colour = "C3" if row["detected"] else "0.6"
+            marker.set_xdata([x, x])
+            marker.set_color(colour)
+            label.set_position((x, top * 2.5))
+            label.set_color(colour)
+            shown.append(marker)
+        return shown
 
 
 def draw_spectrum(ax, observation, instrument=None):
     """The regridded spectrum, its 1σ and 5σ noise, and the lines marked (detected in colour)."""
-    spectrum = observation.spectrum
-    wavelength = spectrum["wavelength"].to_value(u.um)
-    ax.clear()
-    for band in np.unique(spectrum["band"]):
-        rows = spectrum["band"] == band
-        ax.step(
-            wavelength[rows],
-            spectrum["flux_density"][rows].to_value(u.mJy),
-            where="mid",
-            color="k",
-            lw=0.8,
-            label="source" if band == 0 else None,
-        )
-        ax.plot(
-            wavelength[rows],
-            spectrum["noise"][rows].to_value(u.mJy),
-            color="C0",
-            lw=0.8,
-            label="1σ noise" if band == 0 else None,
-        )
-        ax.plot(
-            wavelength[rows],
-            5 * spectrum["noise"][rows].to_value(u.mJy),
-            color="C0",
-            lw=0.8,
-            ls="--",
-            label="5σ" if band == 0 else None,
-        )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    top = np.nanmax(spectrum["flux_density"].to_value(u.mJy))
-    ax.set_ylim(max(np.nanmin(spectrum["noise"].to_value(u.mJy)) / 3, top * 1e-5), top * 4)
-    ax.set_xlim(wavelength.min() * 0.95, wavelength.max() * 1.05)
-    artists = []
-    for row in observation.lines:
-        if not row["in_band"]:
-            continue
-        x = row["observed_wavelength"].to_value(u.um)
-        colour = "C3" if row["detected"] else "0.6"
-        artists.append(
-            ax.axvline(x, color=colour, lw=0.7, alpha=0.7, picker=4, gid=str(row["line"]))
-        )
-        ax.text(
-            x,
-            top * 2.5,
-            str(row["line"]),
-            rotation=90,
-            fontsize=7,
-            va="top",
-            ha="right",
-            color=colour,
-        )
-    ax.set_xlabel("observed wavelength (µm)")
-    ax.set_ylabel("flux density (mJy)")
-    ax.legend(fontsize=8, loc="lower right")
-    return artists
+    return SpectrumPlot(ax).update(observation)
 
 
 def plot_spectrum(observation, title=""):

@@ -1,5 +1,7 @@
 """Figures of a night's solution quality: focal-plane maps, residual vectors, scale against airmass."""
 
+import textwrap
+
 import astropy.units as u
 import numpy as np
 
@@ -58,7 +60,7 @@ def plot_quadrant_vectors(pairs, row, bin_pixels=256):
         )
     else:
         ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
-    reason = str(row["reason"]) or "no flag"
+    reason = textwrap.fill(str(row["reason"]) or "no flag", 80)
     ax.set_title(f"{title}\n{reason}", fontsize=9)
     return figure
 

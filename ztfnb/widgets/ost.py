@@ -5,12 +5,11 @@ import html
 import astropy.units as u
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import display
 from matplotlib.figure import Figure
 
 from ztfnb.ost.simulator import APERTURE_PRESETS
-from ztfnb.plots.ost import draw_spectrum
-from ztfnb.widgets.figures import figure_png
+from ztfnb.plots.ost import SpectrumPlot
+from ztfnb.widgets.figures import figure_bytes, figure_image, figure_png
 
 __all__ = ["OSTWidget", "lines_html"]
 
@@ -79,7 +78,7 @@ class OSTWidget:
         self.hours = widgets.FloatLogSlider(
             value=model.integration_time.to_value(u.h),
             base=10,
-            min=np.log10(1 / 6),
+            min=-0.78,  # 10 min, and 1 h on the slider's grid: a browser snaps a value onto it
             max=1.0,
             step=0.01,
             description="integration time (h)",
@@ -132,10 +131,14 @@ class OSTWidget:
         self.line = widgets.Dropdown(options=[], description="line", style=style)
         self.table = widgets.HTML()
         self.detail = widgets.HTML()
-        self.figure = Figure(figsize=(9, 4.2), layout="constrained")
+        # fixed margins: a layout engine would measure every label at each redraw
+        self.figure = Figure(figsize=(9, 4.2))
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.91)
         self.ax = self.figure.add_subplot()
+        self.spectrum = SpectrumPlot(self.ax)
         self._canvas = None
-        self.plot = widgets.Output()
+        self.plot = figure_image(self.figure)
+        self.plot.add_class("ztfnb-spectrum")
         if interactive:
             try:
                 from ipympl.backend_nbagg import Canvas, FigureManager
@@ -203,7 +206,7 @@ class OSTWidget:
         """Redraw the spectrum and the table for the model's present state."""
         result = self.model.result()
         self.table.value = lines_html(result.lines)
-        draw_spectrum(self.ax, result)
+        self.spectrum.update(result)
         self.ax.set_title(
             f"starburst L_IR = 10^{np.log10(self.model.luminosity.to_value(u.Lsun)):.1f} L☉ at z = {self.model.redshift:.2f}; "
             f"{self.model.aperture.to_value(u.m):.1f} m, R = {self.model.resolving_power:.0f}, {self.model.integration_time.to(u.h):.2f}",
@@ -218,9 +221,7 @@ class OSTWidget:
         if self._canvas is not None:
             self._canvas.draw_idle()
         else:
-            self.plot.clear_output(wait=True)
-            with self.plot:
-                display(self.figure)
+            self.plot.value = figure_bytes(self.figure)
 
     def show_line(self, name):
         """Show one line's details (what hovering or clicking it on the spectrum shows)."""

@@ -40,6 +40,7 @@ class ReviewWidget:
         self._updating = False
         self.only_flagged = widgets.Checkbox(value=True, description="flagged only", indent=False)
         self.queue = widgets.Select(rows=14, layout=widgets.Layout(width="100%"))
+        self.queue.add_class("ztfnb-queue")
         self.metric = widgets.Dropdown(
             options=list(session.METRICS), value=session.metric, description="colour by"
         )
