@@ -9,8 +9,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -158,7 +156,7 @@ class AppServer:
 
     # -- life
     def start(self, timeout=120):
-        """Start Voilà and wait until it answers; returns the URL."""
+        """Start Voilà and wait until it listens; returns the URL."""
         port = self._choose_port()
         self._folder = Path(tempfile.mkdtemp(prefix=f"ztfnb-app-{self.app}-"))
         try:
@@ -172,11 +170,8 @@ class AppServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop Voilà and its kernels
             )
-            local = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-            local = "[::1]" if local == "::" else (f"[{local}]" if ":" in local else local)
-            self._wait_until_up(
-                f"http://{local}:{port}{self.base_url}voila/static/voila.js", timeout
-            )
+            local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+            self._wait_until_up((local, port), timeout)
         except BaseException:
             self.stop()
             raise
@@ -189,7 +184,8 @@ class AppServer:
         self.port = port
         return self.url
 
-    def _wait_until_up(self, probe, timeout):
+    def _wait_until_up(self, address, timeout):
+        """Until Voilà accepts connections on its (local) address; its requests queue until it serves."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -197,13 +193,13 @@ class AppServer:
                     f"Voilà stopped at start with status {self.process.returncode} (its messages are above)"
                 )
             try:
-                with urllib.request.urlopen(probe, timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"Voilà did not answer at {probe} within {timeout} s")
+                socket.create_connection(address, timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(
+            f"Voilà did not listen on {address[0]} port {address[1]} within {timeout} s"
+        )
 
     def wait(self):
         """Block until the server stops; its exit status."""
