@@ -97,6 +97,8 @@ def test_off_the_loopback_a_token_is_required_and_a_prefix_is_honoured():
         parts = urllib.parse.urlparse(app.url)
         token = urllib.parse.parse_qs(parts.query)["token"][0]
         assert parts.path == "/ztfnb/ost/" and len(token) >= 24
+        # not on any command line, which every local user can read
+        assert not [pid for pid in app_processes(token)]
         local = f"http://127.0.0.1:{port}/ztfnb/ost/"
         request = urllib.request.Request(local)
         opener = urllib.request.build_opener(_NoRedirect)

@@ -131,11 +131,20 @@ def _run(args):
     return 0
 
 
-def _degree(text):
-    value = _positive_int(text)
-    if not 2 <= value <= 7:
-        raise argparse.ArgumentTypeError(f"{text!r}: the degree must be 2 to 7")
-    return value
+def _int_between(low, high, what):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text):
+        value = _positive_int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} must be {low} to {high}")
+        return value
+
+    return parse
+
+
+_degree = _int_between(2, 7, "the degree")
+_port = _int_between(1, 65535, "a port")
 
 
 def _add_prior(commands):
@@ -478,13 +487,6 @@ def _batch(args):
         f"{args.out / 'index.html'}: {int(np.sum(table['status'] == 'complete'))} complete, {failed} failed"
     )
     return EXIT_FAILED if failed else 0
-
-
-def _port(text):
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
-    return value
 
 
 def _add_app(commands):

@@ -97,7 +97,7 @@ class SolvedFolder:
         gaia_path = Path(gaia) if gaia else _first_file([n / "gaia.fits" for n in nights])
         if gaia is not None and gaia_path is not None and not gaia_path.is_file():
             raise InputError("no such Gaia table", path=gaia_path)
-        names = _exposure_names(metrics, heads)
+        names = _exposure_names(exposures, heads)
         catalogs = {}
         for name in names:
             places = ([heads] if heads else []) + nights
@@ -263,9 +263,9 @@ def _first_file(paths):
     return next((Path(path) for path in paths if Path(path).is_file()), None)
 
 
-def _exposure_names(metrics, heads):
-    if metrics is not None:
-        table = _read_table(metrics, ("exposure",))
+def _exposure_names(exposures, heads):
+    if exposures is not None:  # the small per-exposure table, not the per-quadrant one
+        table = _read_table(exposures, ("exposure",))
         return list(dict.fromkeys(str(name) for name in table["exposure"]))
     if heads is None:
         return []

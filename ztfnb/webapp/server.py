@@ -132,7 +132,8 @@ class AppServer:
             "--Voila.port_retries=0",
             f"--Voila.ip={self.host}",
             f"--Voila.base_url={self.base_url}",
-            f"--Voila.token={self.token}",
+            # a token goes by the environment: a command line is visible to every local user
+            "--Voila.auto_token=True" if self.token else "--Voila.token=",
             f"--template={TEMPLATE}",
             "--theme=light",
             "--strip_sources=True",
@@ -145,13 +146,17 @@ class AppServer:
         ]
 
     def environment(self):
-        """Voilà's environment: our template on the Jupyter path; IERS and kernels offline."""
+        """Voilà's environment: our template on the Jupyter path, private runtime files, the token."""
         env = dict(os.environ)
         env["JUPYTER_PATH"] = os.pathsep.join(
             [str(TEMPLATES_ROOT), *filter(None, [env.get("JUPYTER_PATH")])]
         )
         env["JUPYTER_RUNTIME_DIR"] = str(self._folder / "runtime")
-        env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        env.pop("JUPYTER_TOKEN_FILE", None)
+        if self.token:
+            env["JUPYTER_TOKEN"] = self.token
+        else:
+            env.pop("JUPYTER_TOKEN", None)
         return env
 
     # -- life
