@@ -121,11 +121,7 @@ def night_overview(night_dir, seed=1, exposures=10, failures=6, density="1200 de
     -------
     `NightOverview`
     """
-    per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
-    night_dir = ensure_night(
-        night_dir,
-        NightParameters(seed=seed, exposures=exposures, failures=failures, density=per_deg2),
-    )
+    night_dir = open_night(night_dir, seed, exposures, failures, density)
     exposure_table = QTable.read(night_dir / "exposures.ecsv")
     failure_table = Table.read(night_dir / "truth" / "failures.ecsv")
     counts = [quadrant_counts(night_dir / f"{name}.ldac") for name in exposure_table["exposure"]]

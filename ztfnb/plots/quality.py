@@ -45,21 +45,26 @@ def plot_metric_focal_plane(values, metric, exposure, highlight=None):
     return figure
 
 
+def _draw_residuals(ax, pairs, bin_pixels):
+    """A quadrant's star-level residuals as binned vectors in the pixel frame, or say there are none."""
+    if pairs is None or not len(pairs):
+        ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
+        return
+    draw_pixel_vectors(
+        ax,
+        pairs["x"].value,
+        pairs["y"].value,
+        pairs["dra"].value,
+        pairs["ddec"].value,
+        bin_pixels,
+    )
+
+
 def plot_quadrant_vectors(pairs, row, bin_pixels=256):
     """Residuals (Gaia − solution) of one quadrant, with the verdict and the corner errors."""
     figure, ax = new_axes(6.5, 6)
     title = f"{row['exposure']} rcid {row['rcid']}"
-    if pairs is not None and len(pairs):
-        draw_pixel_vectors(
-            ax,
-            pairs["x"].value,
-            pairs["y"].value,
-            pairs["dra"].value,
-            pairs["ddec"].value,
-            bin_pixels,
-        )
-    else:
-        ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
+    _draw_residuals(ax, pairs, bin_pixels)
     reason = textwrap.fill(str(row["reason"]) or "no flag", 80)
     ax.set_title(f"{title}\n{reason}", fontsize=9)
     return figure
@@ -117,18 +122,7 @@ def plot_worst_quadrants(matches, rows, bin_pixels=384):
     for index, row in enumerate(rows):
         ax = figure.add_subplot((count + 1) // 2, columns, index + 1)
         pairs = matches(str(row["exposure"]))
-        pairs = pairs[np.asarray(pairs["rcid"]) == row["rcid"]]
-        if len(pairs):
-            draw_pixel_vectors(
-                ax,
-                pairs["x"].value,
-                pairs["y"].value,
-                pairs["dra"].value,
-                pairs["ddec"].value,
-                bin_pixels,
-            )
-        else:
-            ax.text(0.5, 0.5, "no matched stars", transform=ax.transAxes, ha="center")
+        _draw_residuals(ax, pairs[np.asarray(pairs["rcid"]) == row["rcid"]], bin_pixels)
         ax.set_title(
             f"{row['exposure'][-17:]} rcid {row['rcid']}\n{str(row['reason'])[:80]}", fontsize=8
         )
