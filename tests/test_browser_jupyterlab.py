@@ -75,6 +75,25 @@ def lab(tmp_path_factory):
         stop(server)
 
 
+# The state of the notebook on show, read from its prompts: "[3]:" ran, "[*]:" queued or
+# running, "[ ]:" not run. A transient "busy" flag of the kernel can come and go between two
+# polls on a fast run (or never show on a slow restart), so the test waits for the end state.
+_EXECUTION_STATE = """() => {
+    const panel = [...document.querySelectorAll('.jp-NotebookPanel')].find(
+        (p) => p.offsetParent !== null);
+    if (!panel) return null;
+    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(
+        (p) => p.textContent.trim());
+    const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+    const idle = indicator !== null && indicator.getAttribute('data-status') === 'idle';
+    const ran = prompts.filter((p) => /\\[\\d+\\]/.test(p)).length;
+    const queued = prompts.filter((p) => p.includes('*')).length;
+    if (prompts.length && ran === prompts.length && idle) return 'done';
+    if (ran > 0 && queued === 0 && idle) return 'stopped';
+    return null;
+}"""
+
+
 def _run_all(page, url, name, timeout):
     # a workspace of its own: only this notebook open, and it is the current one
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
@@ -85,12 +104,11 @@ def _run_all(page, url, name, timeout):
     # the toolbar of the notebook on show: restart the kernel and run every cell
     panel.locator("[data-command='notebook:restart-run-all']").first.click(timeout=20_000)
     page.click(".jp-Dialog-button.jp-mod-accept", timeout=20_000)
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=30_000, state="attached"
-    )
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout * 1000
-    )
+    state = page.wait_for_function(_EXECUTION_STATE, timeout=timeout * 1000).json_value()
+    if state != "done":
+        screenshot(page, f"jupyterlab-{Path(name).stem}-stopped")
+        errors = panel.locator(".jp-OutputArea-output[data-mime-type*='stderr']").all_inner_texts()
+        raise AssertionError(f"{name}: a cell failed in JupyterLab:\n" + "\n".join(errors)[-3000:])
 
 
 def _text_until_changed(locator, before, seconds=30):
