@@ -237,3 +237,66 @@ def test_presets_and_bad_values():
         OSTSimulator(integration_time="3 m")
     table = QTable(StarburstGalaxy(1.0).rest_lines())
     assert {"line", "species", "rest_wavelength", "luminosity", "width"} <= set(table.colnames)
+
+
+def test_the_noise_cache_knows_the_detector_nep_in_any_unit():
+    galaxy = StarburstGalaxy(2.0, luminosity=1e12 * u.Lsun)
+    noisy = observe(galaxy, Spectrometer(detector_nep=3e-19 * u.W / u.Hz**0.5), 1 * u.h)
+    quiet = observe(galaxy, Spectrometer(detector_nep=3e-19 * u.aW / u.Hz**0.5), 1 * u.h)
+    same = observe(galaxy, Spectrometer(detector_nep=0.3 * u.aW / u.Hz**0.5), 1 * u.h)
+    cii = np.flatnonzero(noisy.lines["line"] == "[CII]158")[0]
+    assert quiet.lines["sensitivity"][cii] < noisy.lines["sensitivity"][cii] / 2
+    assert same.lines["sensitivity"][cii] == noisy.lines["sensitivity"][cii]
+
+
+def test_channels_cover_every_band_edge_to_edge_at_the_resolving_power():
+    for resolving_power in (100, 300, 1000):
+        instrument = Spectrometer(resolving_power=resolving_power)
+        for band, edges in zip(instrument.bands, instrument.channels["edges"], strict=True):
+            assert edges[0].to_value(u.um) == pytest.approx(band.short.to_value(u.um), rel=1e-12)
+            assert edges[-1].to_value(u.um) == pytest.approx(band.long.to_value(u.um), rel=1e-12)
+            power = edges[:-1] / np.diff(edges)  # λ/Δλ of each channel
+            assert np.allclose(power, resolving_power, rtol=0.01)
+
+
+def test_a_line_at_a_band_edge_counts_only_the_flux_its_band_catches():
+    instrument = Spectrometer()
+    edge = instrument.bands[3].long
+    lines = QTable(
+        {
+            "line": ["inside", "edge"],
+            "species": ["X", "X"],
+            "rest_wavelength": [0.97, 1.0] * edge,
+            "luminosity": [1e35, 1e35] * u.W,
+            "width": [300, 300] * u.km / u.s,
+        }
+    )
+    # no continuum: the lines alone, at z = 0 and 10 Mpc
+    source = TemplateSource(
+        [10, 1000] * u.um, [0, 0] * u.W / u.Hz, 0.0, lines=lines, distance=10 * u.Mpc
+    )
+    result = observe(source, instrument, 1 * u.h).lines
+    inside, at_edge = result
+    # same flux and channel noise (within a channel's change); the edge line loses half
+    assert at_edge["snr"] / inside["snr"] == pytest.approx(0.5, rel=0.05)
+
+
+def test_bad_parameters_name_themselves():
+    from ztfnb.quantity import ParameterError
+
+    galaxy = StarburstGalaxy(2.0, luminosity=1e12 * u.Lsun)
+    with pytest.raises(ParameterError, match="integration_time"):
+        observe(galaxy, Spectrometer(), 3600)
+    assert observe(galaxy, Spectrometer(), "60 min").lines["snr"][0] == pytest.approx(
+        observe(galaxy, Spectrometer(), 3600 * u.s).lines["snr"][0], rel=1e-12
+    )
+    no_units = QTable(
+        {"line": ["a"], "species": ["X"], "rest_wavelength": [158.0], "luminosity": [1e35]}
+    )
+    with pytest.raises(u.UnitsError, match="rest_wavelength"):
+        TemplateSource([10, 1000] * u.um, [0, 0] * u.W / u.Hz, 1.0, lines=no_units)
+    wrong = QTable(no_units)
+    wrong["rest_wavelength"] = [158.0] * u.um
+    wrong["luminosity"] = [1e35] * u.Jy
+    with pytest.raises(u.UnitsError, match="luminosity"):
+        TemplateSource([10, 1000] * u.um, [0, 0] * u.W / u.Hz, 1.0, lines=wrong)

@@ -170,14 +170,17 @@ def test_ltt_with_one_position(tmp_path):
 @pytest.mark.parametrize(
     ("change", "arguments", "message"),
     [
-        (lambda t: t.rename_column("mjd", "time"), [], "column 'mjd': no time column"),
-        (lambda t: t.remove_column("dec"), [], "column 'dec': no position column"),
+        (lambda t: t.rename_column("mjd", "epoch"), [], "no time column: none of mjd, jd"),
+        (lambda t: None, ["--time-column", "epoch"], "column 'epoch': no time column"),
+        (lambda t: t.remove_column("dec"), [], "no Dec column: none of dec"),
         (
             lambda t: t["mjd"].__setitem__(4, np.nan),
             [],
-            r"column 'mjd': 1 NaN value\(s\), first at row 4",
+            r"column 'mjd': 1 empty or NaN value\(s\), first at row 4",
         ),
         (lambda t: None, ["--time-scale", "gps2"], "unknown time scale"),
+        (lambda t: None, ["--time-format", "jd"], "row 0 falls in the year -4"),
+        (lambda t: t.__setitem__("mjd", t["mjd"] * 10), [], "cannot tell JD from MJD"),
         (lambda t: t["dec"].__setitem__(0, 95.0), [], "declination outside"),
     ],
 )
@@ -191,6 +194,84 @@ def test_ltt_errors_name_file_and_column(tmp_path, capsys, change, arguments, me
     error = capsys.readouterr().err
     assert "lc.ecsv" in error and __import__("re").search(message, error), error
     assert not (tmp_path / "o.ecsv").exists()
+
+
+def _expected_dates(mjd_utc, ra, dec, location=PALOMAR):
+    """HJD and BJD (TDB) computed by astropy alone, at the observatory."""
+    times = Time(mjd_utc, format="mjd", scale="utc", location=location)
+    coords = SkyCoord(ra, dec, unit=u.deg)
+    return {
+        kind: (times.tdb + times.light_travel_time(coords, kind=kind)).jd
+        for kind in ("heliocentric", "barycentric")
+    }
+
+
+def test_light_curves_with_the_names_and_formats_users_have(tmp_path):
+    table = _light_curve()
+    expected = _expected_dates(table["mjd"], table["ra"], table["dec"])
+    theirs = Table(
+        {
+            "JD": table["mjd"] + 2400000.5,
+            "RAJ2000": table["ra"],
+            "DEJ2000": table["dec"],
+        }
+    )
+    theirs.write(tmp_path / "lc.csv")
+    assert main(["ltt", str(tmp_path / "lc.csv"), "--out", str(tmp_path / "o.csv"),
+                 "--time-scale", "UTC"]) == 0  # fmt: skip
+    back = Table.read(tmp_path / "o.csv")
+    # the CSV keeps every digit: only float64's own ≈40 µs resolution of a JD remains
+    assert np.max(np.abs(back["bjd_tdb"] - expected["barycentric"])) * 86400 < 1e-4
+    assert np.max(np.abs(back["hjd_tdb"] - expected["heliocentric"])) * 86400 < 1e-4
+    exact = Time(theirs["JD"], format="jd", scale="utc", location=PALOMAR).light_travel_time(
+        SkyCoord(table["ra"], table["dec"], unit=u.deg), kind="barycentric"
+    )
+    assert np.max(np.abs(back["ltt_bary"] - exact.to_value(u.s))) < NS
+
+    sexagesimal = Table(
+        {
+            "mjd": table["mjd"][:3],
+            "ra": ["23:59:57.6"] * 3,  # 359.99°
+            "dec": ["+12:00:00"] * 3,
+        }
+    )
+    dates = add_corrected_times(sexagesimal)
+    assert np.max(np.abs(dates["bjd_tdb"] - expected["barycentric"][:3])) * 86400 < 1e-4
+
+
+def test_light_curve_location_from_the_time_column_or_given():
+    keck = EarthLocation.from_geodetic(-155.4747 * u.deg, 19.8260 * u.deg, 4145 * u.m)
+    table = _light_curve(8)
+    expected = _expected_dates(table["mjd"], table["ra"], table["dec"], location=keck)
+    given = add_corrected_times(table, location=keck)
+    assert np.max(np.abs(given["bjd_tdb"] - expected["barycentric"])) * 86400 < 1e-4
+    own = table.copy()
+    own["mjd"] = Time(table["mjd"], format="mjd", scale="utc", location=keck)
+    from_column = add_corrected_times(own)
+    assert np.max(np.abs(from_column["ltt_bary"] - given["ltt_bary"]).to_value(u.s)) < NS
+    palomar = add_corrected_times(table)
+    # Keck and Palomar see the barycentre up to ≈21 ms apart (an Earth radius): not equal
+    assert np.max(np.abs(palomar["ltt_bary"] - given["ltt_bary"]).to_value(u.s)) > 1e-4
+
+
+def test_empty_cells_are_refused_not_read_as_zero(tmp_path):
+    (tmp_path / "lc.csv").write_text("mjd,ra,dec\n60250.1,10,20\n,10,20\n")
+    assert main(["ltt", str(tmp_path / "lc.csv"), "--out", str(tmp_path / "o.ecsv")]) == 2
+    (tmp_path / "lc2.csv").write_text("mjd,ra,dec\n60250.1,10,20\n60250.2,,20\n")
+    with pytest.raises(
+        InputError, match=r"lc2.csv: column 'ra': 1 empty or NaN value\(s\), first at row 1"
+    ):
+        add_corrected_times(Table.read(tmp_path / "lc2.csv"), source=str(tmp_path / "lc2.csv"))
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_ltt_writes_compressed_fits_and_makes_the_output_folder(tmp_path):
+    _light_curve().write(tmp_path / "lc.ecsv")
+    out = tmp_path / "new" / "folder" / "lc.fits.gz"
+    assert main(["ltt", str(tmp_path / "lc.ecsv"), "--out", str(out)]) == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    assert "bjd_tdb" in Table.read(out).colnames
+    assert [p.name for p in out.parent.iterdir()] == ["lc.fits.gz"]
 
 
 def test_unknown_table_format(tmp_path):

@@ -401,13 +401,23 @@ def _add_ltt(commands):
         metavar="TABLE",
         help="output table (.ecsv, .fits or .csv)",
     )
-    parser.add_argument("--time-column", default="mjd", help="column of times (default mjd)")
     parser.add_argument(
-        "--time-format", default="mjd", help="astropy time format of that column (default mjd)"
+        "--time-column",
+        help="column of times (default: the first of mjd, jd, time, obsmjd... in any case)",
+    )
+    parser.add_argument(
+        "--time-format",
+        default="auto",
+        help="astropy time format of that column: mjd, jd, isot... (default auto: "
+        "numbers above 2,000,000 are JD, others MJD)",
     )
     parser.add_argument("--time-scale", default="utc", help="its time scale (default utc)")
-    parser.add_argument("--ra-column", default="ra", help="RA column, degrees (default ra)")
-    parser.add_argument("--dec-column", default="dec", help="Dec column, degrees (default dec)")
+    parser.add_argument(
+        "--ra-column", help="RA column, degrees or sexagesimal hours (default: ra, raj2000...)"
+    )
+    parser.add_argument(
+        "--dec-column", help="Dec column, degrees or sexagesimal (default: dec, dej2000...)"
+    )
     parser.add_argument("--ra", type=float, help="one RA for every row, degrees (with --dec)")
     parser.add_argument("--dec", type=float, help="one Dec for every row, degrees (with --ra)")
     parser.set_defaults(handler=_ltt)

@@ -259,15 +259,21 @@ def grid_error(times, coords, kind="heliocentric", location=None, grid=9, center
 # ---------------------------------------------------------------- light curves
 
 _SCALES = tuple(Time.SCALES)
+# the names light-curve tables use, looked up without regard to case, first found wins
+TIME_COLUMNS = ("mjd", "jd", "time", "obsmjd", "obsjd", "mjd_obs", "jd_obs", "date_obs", "date-obs")
+RA_COLUMNS = ("ra", "raj2000", "ra_icrs", "ra_deg", "alpha_j2000", "alphawin_j2000")
+DEC_COLUMNS = ("dec", "dej2000", "decj2000", "de_icrs", "dec_deg", "delta_j2000", "deltawin_j2000")
+# epochs a light curve can have; outside them the time format was surely misread
+_PLAUSIBLE_YEARS = (1800, 2200)
 
 
 def add_corrected_times(
     table,
-    time_column="mjd",
-    time_format="mjd",
+    time_column=None,
+    time_format="auto",
     time_scale="utc",
-    ra_column="ra",
-    dec_column="dec",
+    ra_column=None,
+    dec_column=None,
     position=None,
     location=None,
     source=None,
@@ -278,118 +284,190 @@ def add_corrected_times(
     ----------
     table : `~astropy.table.Table`
         One row per measurement.
-    time_column : str
-        Column of observation times (a `~astropy.time.Time` column is used as it is).
-    time_format, time_scale : str
-        Of the time column when it holds plain numbers or strings (``mjd``,
-        ``jd``, ``isot``...; ``utc``, ``tai``, ``tt``, ``tdb``...).
-    ra_column, dec_column : str
-        Positions per row (degrees unless the columns have units); ignored
-        when ``position`` is given.
+    time_column : str, optional
+        Column of observation times (a `~astropy.time.Time` column is used as
+        it is). Default: the first of `TIME_COLUMNS` present, in any case.
+    time_format : str
+        Of the time column when it holds plain numbers or strings: an astropy
+        format (``mjd``, ``jd``, ``isot``...) or ``"auto"``: numbers above
+        2,000,000 are JD, others MJD; strings as astropy reads them.
+    time_scale : str
+        ``utc``, ``tai``, ``tt``, ``tdb``... (any case); ignored for a Time column.
+    ra_column, dec_column : str, optional
+        Positions per row: degrees unless the columns have units; sexagesimal
+        strings are read as hours (RA) and degrees (Dec). Default: the first
+        of `RA_COLUMNS` / `DEC_COLUMNS` present. Ignored when ``position`` is given.
     position : `~astropy.coordinates.SkyCoord`, optional
         One position for every row.
     location : `~astropy.coordinates.EarthLocation`, optional
-        Default: Palomar.
+        Where the times were taken (one, or one per row). Default: the time
+        column's own location, else Palomar.
     source : str, optional
         The file the table came from, for error messages.
 
     Returns
     -------
     `~astropy.table.QTable`
-        A copy with ``ltt_helio``, ``ltt_bary`` (s) and ``hjd_tdb``, ``bjd_tdb`` (JD, TDB).
+        A copy with ``ltt_helio``, ``ltt_bary`` (s) and ``hjd_tdb``,
+        ``bjd_tdb`` (JD, TDB). The seconds are exact to the method's
+        nanosecond; a float64 JD near 2,460,000 resolves ≈40 µs, so work
+        from the seconds column where that matters.
 
     Raises
     ------
     InputError
-        A missing column, an unknown time scale or format, NaN or out-of-range values.
+        A missing or empty column, an unknown time scale or format, NaN,
+        implausible epochs or out-of-range positions.
     """
     table = QTable(table, copy=True)
+    if len(table) == 0:
+        raise InputError("the table has no rows", path=source)
     times = _times(table, time_column, time_format, time_scale, source)
     if position is None:
         coords = _positions(table, ra_column, dec_column, source)
     else:
-        coords = SkyCoord(position)
+        direction = SkyCoord(position).icrs
+        if direction.size != 1:
+            raise ValueError(f"position must be one sky position, got {direction.size}")
         coords = SkyCoord(
-            np.full(len(table), coords.icrs.ra.deg) * u.deg,
-            np.full(len(table), coords.icrs.dec.deg) * u.deg,
+            np.full(len(table), direction.ra.deg) * u.deg,
+            np.full(len(table), direction.dec.deg) * u.deg,
         )
-    location = location or PALOMAR
-    tdb = times.tdb
-    for kind, name in (("heliocentric", "helio"), ("barycentric", "bary")):
-        # one epoch per row: the rows' own positions, one dot product each
-        vectors = _source_vectors(coords)
+    location = _location(times, location)
+    if location.size not in (1, len(table)):
+        raise ValueError(f"{location.size} locations for {len(table)} rows: give one, or one a row")
+    # TDB at the observatory, not at the geocentre: up to ≈2 µs apart
+    tdb = Time(times, location=location).tdb
+    vectors = _source_vectors(coords)
+    for kind, name, date in (("heliocentric", "helio", "hjd"), ("barycentric", "bary", "bjd")):
+        # one epoch per row, each with its own position: one dot product a row
         positions = observatory_positions(times, kind, location).to_value(u.m) / _C
         seconds = np.einsum("ij,ij->i", positions, vectors)
         table[f"ltt_{name}"] = seconds * u.s
         corrected = tdb + TimeDelta(seconds, format="sec", scale="tdb")
-        table[f"{'hjd' if name == 'helio' else 'bjd'}_tdb"] = corrected.jd1 + corrected.jd2
-        table[f"{'hjd' if name == 'helio' else 'bjd'}_tdb"].info.format = ".8f"
+        table[f"{date}_tdb"] = corrected.jd1 + corrected.jd2
     return table
 
 
-def _times(table, column, time_format, time_scale, source):
-    if column not in table.colnames:
+def _find_column(table, given, candidates, what, source):
+    if given is not None:
+        if given not in table.colnames:
+            raise InputError(
+                f"no {what} column (columns: {', '.join(table.colnames)})",
+                path=source,
+                column=given,
+            )
+        return given
+    by_lower = {name.lower(): name for name in table.colnames}
+    for candidate in candidates:
+        if candidate in by_lower:
+            return by_lower[candidate]
+    raise InputError(
+        f"no {what} column: none of {', '.join(candidates)} (columns: {', '.join(table.colnames)}); "
+        "name it",
+        path=source,
+    )
+
+
+def _check_filled(column, name, source):
+    """Empty cells (masked in CSV, FITS nulls) and NaN are refused, naming the first row."""
+    data = getattr(column, "value", column)
+    bad = np.ma.getmaskarray(data).copy()
+    values = np.ma.getdata(data)
+    if values.dtype.kind == "f":
+        bad |= ~np.isfinite(values)
+    elif values.dtype.kind in "US":
+        bad |= np.char.strip(values.astype(str)) == ""
+    if bad.any():
         raise InputError(
-            f"no time column (columns: {', '.join(table.colnames)})", path=source, column=column
+            f"{int(bad.sum())} empty or NaN value(s), first at row {int(np.flatnonzero(bad)[0])}",
+            path=source,
+            column=name,
         )
+    return values
+
+
+def _times(table, column, time_format, time_scale, source):
+    column = _find_column(table, column, TIME_COLUMNS, "time", source)
     values = table[column]
     if isinstance(values, Time):
         return values
-    if time_scale not in _SCALES:
+    scale = str(time_scale).lower()
+    if scale not in _SCALES:
         raise InputError(
             f"unknown time scale; one of {', '.join(_SCALES)}",
             path=source,
             column=column,
             value=time_scale,
         )
-    data = np.asarray(getattr(values, "value", values))
-    if data.dtype.kind == "f":
-        bad = ~np.isfinite(data)
-        if bad.any():
-            raise InputError(
-                f"{int(bad.sum())} NaN value(s), first at row {int(np.flatnonzero(bad)[0])}",
-                path=source,
-                column=column,
-            )
+    data = _check_filled(values, column, source)
+    time_format = _time_format(data, time_format, column, source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=UserWarning)
-            return Time(data, format=time_format, scale=time_scale)
+            times = Time(data, format=time_format, scale=scale)
     except (ValueError, UserWarning) as error:
         raise InputError(
             f"cannot read times as {time_format!r} ({error})", path=source, column=column
         ) from error
+    # the Julian year from the JD itself: no erfa call that would warn about a dubious year
+    years = np.atleast_1d(2000.0 + (times.jd1 - 2451545.0 + times.jd2) / 365.25)
+    implausible = (years < _PLAUSIBLE_YEARS[0]) | (years > _PLAUSIBLE_YEARS[1])
+    if np.any(implausible):
+        first = int(np.flatnonzero(implausible)[0])
+        raise InputError(
+            f"read as {time_format!r}, row {first} falls in the year {years[first]:.0f}: "
+            "give the right time format",
+            path=source,
+            column=column,
+        )
+    return times
+
+
+def _time_format(data, time_format, column, source):
+    time_format = str(time_format).lower()
+    if time_format != "auto":
+        return time_format
+    if data.dtype.kind in "US":
+        return None  # astropy recognises ISO, ISOT, year-day... strings
+    if data.dtype.kind not in "iuf":
+        raise InputError(f"cannot read times of type {data.dtype}", path=source, column=column)
+    median = float(np.median(data))
+    if median > 2_000_000:
+        return "jd"
+    if 0 < median < 200_000:
+        return "mjd"
+    raise InputError(
+        f"cannot tell JD from MJD (median {median:g}): give --time-format",
+        path=source,
+        column=column,
+    )
 
 
 def _positions(table, ra_column, dec_column, source):
-    values = {}
-    for name in (ra_column, dec_column):
-        if name not in table.colnames:
+    ra_column = _find_column(table, ra_column, RA_COLUMNS, "RA", source)
+    dec_column = _find_column(table, dec_column, DEC_COLUMNS, "Dec", source)
+    ra, dec = (_check_filled(table[name], name, source) for name in (ra_column, dec_column))
+    if ra.dtype.kind in "US" or dec.dtype.kind in "US":
+        try:
+            coords = SkyCoord(ra.astype(str), dec.astype(str), unit=(u.hourangle, u.deg))
+        except ValueError as error:
             raise InputError(
-                f"no position column (columns: {', '.join(table.colnames)}); or give one position",
-                path=source,
-                column=name,
-            )
-        column = table[name]
-        data = (
-            u.Quantity(column, u.deg).value
-            if getattr(column, "unit", None)
-            else np.asarray(column, float)
-        )
-        bad = ~np.isfinite(data)
-        if bad.any():
-            raise InputError(
-                f"{int(bad.sum())} NaN value(s), first at row {int(np.flatnonzero(bad)[0])}",
-                path=source,
-                column=name,
-            )
-        values[name] = data
-    outside = np.abs(values[dec_column]) > 90
+                f"cannot read sexagesimal positions ({error})", path=source, column=ra_column
+            ) from error
+        return coords
+    ra_deg, dec_deg = (
+        u.Quantity(table[name], u.deg).value
+        if getattr(table[name], "unit", None)
+        else np.asarray(values, float)
+        for name, values in ((ra_column, ra), (dec_column, dec))
+    )
+    outside = np.abs(dec_deg) > 90
     if outside.any():
         raise InputError(
             "declination outside ±90°",
             path=source,
             column=dec_column,
-            value=float(values[dec_column][outside][0]),
+            value=float(dec_deg[outside][0]),
         )
-    return SkyCoord(values[ra_column] * u.deg, values[dec_column] * u.deg)
+    return SkyCoord(ra_deg * u.deg, dec_deg * u.deg)

@@ -38,7 +38,17 @@ def atomic_path(path):
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # the temporary name keeps the target's extensions: writers that choose the format
+        # (or compression, .fits.gz) by extension must see the same one
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f".partial{''.join(path.suffixes)}", dir=folder
+        )
+    except OSError as error:
+        raise type(error)(
+            error.errno, f"cannot write {path}: {error.strerror}", str(path)
+        ) from error
     os.close(handle)
     temporary = Path(temporary)
     temporary.chmod(0o666 & ~_umask())  # mkstemp makes it private; give the usual permissions

@@ -125,7 +125,7 @@ class Spectrometer:
 
     @cached_property
     def channels(self):
-        """Channel edges and centres: one resolution element each, log-spaced, band by band.
+        """Channel edges and centres: one resolution element each, log-spaced, covering each band.
 
         Returns
         -------
@@ -136,8 +136,13 @@ class Spectrometer:
         step = np.log1p(1 / self.resolving_power)
         edges, centres, widths, bands = [], [], [], []
         for i, band in enumerate(self.bands):
-            count = int(np.floor(np.log(band.long / band.short).to_value(u.one) / step))
-            band_edges = band.short.to_value(u.um) * np.exp(step * np.arange(count + 1))
+            # a whole number of channels covers the band from edge to edge (as a detector
+            # array does), each within half a channel's share of λ/R
+            span = np.log(band.long / band.short).to_value(u.one)
+            count = max(1, round(span / step))
+            band_edges = np.geomspace(
+                band.short.to_value(u.um), band.long.to_value(u.um), count + 1
+            )
             edges.append(band_edges * u.um)
             centres.append(np.sqrt(band_edges[:-1] * band_edges[1:]))
             nu = (band_edges * u.um).to_value(u.Hz, u.spectral())

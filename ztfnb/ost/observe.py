@@ -22,6 +22,7 @@ from ztfnb.ost.sensitivity import (
     line_sensitivity,
     signal_to_noise,
 )
+from ztfnb.quantity import parse_quantity
 
 __all__ = ["Observation", "observe"]
 
@@ -38,7 +39,7 @@ def _key(instrument, background):
         instrument.efficiency,
         instrument.telescope_temperature.to_value(u.K),
         instrument.emissivity,
-        instrument.detector_nep.value,
+        instrument.detector_nep.to_value(u.W / u.Hz**0.5),
         tuple((b.short.to_value(u.um), b.long.to_value(u.um)) for b in instrument.bands),
         instrument.area_per_diameter2,
         background.scale,
@@ -113,7 +114,7 @@ def observe(source, instrument, integration_time, background=None):
     `Observation`
     """
     background = background or Background()
-    time = u.Quantity(integration_time).to(u.s)
+    time = parse_quantity(integration_time, u.s, name="integration_time").to(u.s)
     if not time > 0 * u.s:
         raise ValueError(f"integration time must be positive, got {integration_time}")
     grids = _channels(instrument, background)
@@ -123,12 +124,13 @@ def observe(source, instrument, integration_time, background=None):
     line_sigma = line_nu * lines["width"].to_value(u.km / u.s) / _C_KMS / np.sqrt(8 * np.log(2))
     line_flux = lines["flux"].to_value(u.W / u.m**2)
 
-    continuum, total = [], []
+    continuum, total, captured = [], [], []
     for nu_edges, fine in grids["bands"]:
         density = source.flux_density(np.sqrt(fine[:-1] * fine[1:]) * u.Hz).to_value(u.mJy)
         band_continuum = resample(fine, density, nu_edges)
         widths = np.diff(nu_edges)
         fractions = _line_fractions(nu_edges, line_nu, line_sigma)
+        captured.append(fractions.sum(axis=1))
         line_density = (
             (line_flux[:, None] * fractions).sum(axis=0) / widths / 1e-29
         )  # W m⁻² Hz⁻¹ → mJy
@@ -140,6 +142,8 @@ def observe(source, instrument, integration_time, background=None):
 
     band = instrument.band_of(lines["observed_wavelength"])
     in_band = band >= 0
+    # a line near a band's edge spills part of its flux beyond the band's last channel
+    captured = np.where(in_band, np.array(captured)[np.maximum(band, 0), np.arange(band.size)], 0)
     channel = np.clip(
         np.searchsorted(
             noise["wavelength"].to_value(u.um), lines["observed_wavelength"].to_value(u.um)
@@ -151,7 +155,7 @@ def observe(source, instrument, integration_time, background=None):
     # a line broader than a channel spreads its flux over several, and their noise adds
     spread = np.maximum(1.0, 2.3548 * line_sigma / noise["bandwidth"].to_value(u.Hz)[channel])
     sensitivity = line_sensitivity(nef, time, channels=spread)
-    snr = signal_to_noise(lines["flux"], nef, time, channels=spread)
+    snr = signal_to_noise(lines["flux"] * captured, nef, time, channels=spread)
     result = QTable(
         {
             "line": lines["line"],

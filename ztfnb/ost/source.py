@@ -269,7 +269,7 @@ class TemplateSource(Source):
         self._log_frequency = np.log(frequency.value[order])
         density = u.Quantity(luminosity_density).to(u.W / u.Hz)
         self._density = density.value[order]
-        self._lines = lines
+        self._lines = None if lines is None else _checked_lines(lines)
 
     def rest_luminosity_density(self, frequency):
         x = np.log(u.Quantity(frequency).to_value(u.Hz, u.spectral()))
@@ -282,10 +282,31 @@ class TemplateSource(Source):
                 {name: [] for name in LINE_COLUMNS},
                 units={"rest_wavelength": u.um, "luminosity": u.W, "width": u.km / u.s},
             )
-        table = QTable(self._lines, copy=True)
-        if "width" not in table.colnames:
-            table["width"] = np.full(len(table), 300.0) * u.km / u.s
-        for name in LINE_COLUMNS:
-            if name not in table.colnames:
-                raise ValueError(f"the line table lacks column {name!r}")
-        return table
+        return QTable(self._lines, copy=True)
+
+
+_LINE_UNITS = {"rest_wavelength": u.um, "luminosity": u.W, "width": u.km / u.s}
+
+
+def _checked_lines(lines):
+    """A user's line table with its columns present and in units of the right kind."""
+    table = QTable(lines, copy=True)
+    if "width" not in table.colnames:
+        table["width"] = np.full(len(table), 300.0) * u.km / u.s
+    for name in LINE_COLUMNS:
+        if name not in table.colnames:
+            raise ValueError(f"the line table lacks column {name!r}")
+    for name, unit in _LINE_UNITS.items():
+        column = table[name]
+        if getattr(column, "unit", None) is None:
+            raise u.UnitsError(
+                f"line table column {name!r} has no unit; give it in {unit.physical_type} "
+                f"units, e.g. {unit}"
+            )
+        try:
+            table[name] = column.to(unit)
+        except u.UnitConversionError as error:
+            raise u.UnitsError(
+                f"line table column {name!r} is in {column.unit}, not a {unit.physical_type}"
+            ) from error
+    return table
