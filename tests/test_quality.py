@@ -16,7 +16,7 @@ from ztfnb.analyses.prior import ahead_accuracy
 from ztfnb.analyses.quality import quality_report, score_verdict
 from ztfnb.cli import main
 from ztfnb.exposure import read_exposure
-from ztfnb.io import read_gaia, read_header_blocks
+from ztfnb.io import read_gaia, read_header_blocks, write_header_blocks
 from ztfnb.io.priorfile import write_prior
 from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.quality import QualityConfig, fit_refraction_model, night_metrics, pixel_scale_change
@@ -150,6 +150,9 @@ def test_verdict_finds_injected_failures_and_spares_good_quadrants(
     kinds = set(report.failures["kind"])
     assert {"corner_takeoff", "solution_shift", "scale"} <= kinds
     score = report.score
+    # a refined prior describes every exposure: its corner displacements vote
+    present = ~np.asarray(report.quadrants["absent"])
+    assert np.all(report.quadrants["prior_comparable"][present])
     assert score["detection_rate"] >= 0.95, score["missed"]
     assert score["false_positive_rate"] <= 0.02, score["false"]
     assert (tmp_path / "out" / "metrics.ecsv").is_file()
@@ -183,6 +186,17 @@ def test_verdict_on_any_scamp_head_matches_the_truth(dense_exposure, tmp_path):
     wrong = {int(r["rcid"]) for r in truth if r["worst"] > 0.3 * u.arcsec}
     right = {int(r["rcid"]) for r in truth if r["worst"] < 0.15 * u.arcsec}
     assert len(wrong) >= 5 and len(right) >= 5  # SCAMP's usual mixture from a rough start
+    assert wrong <= flagged and not (right & flagged)
+
+    # the prior SCAMP started from is there too: the rough header WCS, ≈20" off in pointing.
+    # The exposure-wide correction is no fault of the solution; only shape changes count
+    write_header_blocks(
+        tmp_path / f"{name}.ahead",
+        [fits.Header([c for c in e.header.cards if c.keyword not in ("COMMENT", "HISTORY")]) for e in catalog.extensions],
+    )  # fmt: skip
+    with_prior, _, _ = night_metrics([catalog], gaia, tmp_path)
+    assert np.median(with_prior["prior_displacement"]) > 5 * u.arcsec
+    flagged = {int(r["rcid"]) for r in with_prior if r["flag"]}
     assert wrong <= flagged and not (right & flagged)
 
 
@@ -285,3 +299,35 @@ def test_solve_without_scamp_says_how_to_install_it(tmp_path, monkeypatch, capsy
 def test_quality_thresholds_are_parameters():
     config = QualityConfig(max_rms=0.5 * u.arcsec, max_scale_change=2.0)
     assert config.max_rms == 0.5 * u.arcsec and config.max_scale_change == 2.0
+
+
+def test_corner_displacement_is_measured_beyond_the_exposures_own_correction():
+    """A prior 20" off in pointing and turned 30": only a quadrant whose corner took off moved."""
+    from astropy.coordinates import SkyCoord
+
+    from ztfnb.quality import _PROBES, _corner_displacements
+    from ztfnb.tangent import gnomonic_inverse
+
+    pointing = SkyCoord(359.8 * u.deg, 45.0 * u.deg)
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(-3, 3, (40, 2))  # quadrant centres in the tangent plane, degrees
+    scale = 1.012 / 3600
+    turn = np.deg2rad(30 / 3600)
+    moved = []
+    for k, (cx, cy) in enumerate(centres):
+        xi = cx + (_PROBES[:, 0] - 1536.5) * scale
+        eta = cy + (_PROBES[:, 1] - 1540.5) * scale
+        prior = np.column_stack(gnomonic_inverse(xi, eta, 359.8, 45.0))
+        sxi = np.cos(turn) * xi - np.sin(turn) * eta + 20 / 3600
+        seta = np.sin(turn) * xi + np.cos(turn) * eta - 5 / 3600
+        if k == 7:
+            sxi[2] += 1.0 / 3600  # one corner took off by 1"
+        if k >= 20:  # a majority of failed quadrants: collapsed solutions (CD ≈ 0)
+            sxi, seta = np.full(5, 1.0), np.full(5, -2.0)
+        moved.append((prior, np.column_stack(gnomonic_inverse(sxi, seta, 359.8, 45.0))))
+    raw, shape, comparable = _corner_displacements(moved, pointing)
+    assert comparable
+    assert raw[:20].min() > 15  # the plain displacement is the pointing
+    good = np.delete(np.arange(20), 7)
+    assert shape[good].max() < 0.05
+    assert shape[7].max() == pytest.approx(1.0, abs=0.05)

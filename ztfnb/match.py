@@ -25,6 +25,7 @@ from ztfnb.tangent import gnomonic
 __all__ = [
     "MatchConfig",
     "Offset",
+    "affine_fit",
     "find_offset",
     "match_catalog",
     "match_quadrant",
@@ -193,7 +194,14 @@ def mutual_nearest(det_x, det_y, ref_tree, radius_deg):
     return det_index[mutual], ref_index[mutual]
 
 
-def _affine_fit(x, y, target_x, target_y):
+def affine_fit(x, y, target_x, target_y):
+    """Least-squares affine map (x, y) → (target_x, target_y).
+
+    Returns
+    -------
+    cx, cy : `~numpy.ndarray`
+        ``target_x ≈ cx[0] + cx[1] x + cx[2] y``, and the same for y.
+    """
     design = np.column_stack([np.ones_like(x), x, y])
     cx, *_ = np.linalg.lstsq(design, target_x, rcond=None)
     cy, *_ = np.linalg.lstsq(design, target_y, rcond=None)
@@ -239,7 +247,7 @@ def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
         if len(det_index) < 6:
             break
         reference = ref_tree.data[ref_index]
-        cx, cy = _affine_fit(x[det_index], y[det_index], reference[:, 0], reference[:, 1])
+        cx, cy = affine_fit(x[det_index], y[det_index], reference[:, 0], reference[:, 1])
         design = np.column_stack([np.ones_like(x), x, y])
         det_index, ref_index = mutual_nearest(
             design @ cx, design @ cy, ref_tree, radius.to_value(u.deg)

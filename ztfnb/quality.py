@@ -10,7 +10,9 @@ and, when there, the prior it started from (``.ahead``):
   "takes off in a corner" failure;
 - the pixel-scale change prior → solution on ZTF's grid (23 × 25 points, x
   every 128 px, y every 140 px; pixel area from the two diagonals), and the
-  largest displacement between prior and solution at the corners;
+  largest displacement between prior and solution at the corners, as it is
+  (``prior_displacement``) and once the exposure-wide affine correction is
+  taken out (``corner_displacement``, which the verdict uses);
 - SCAMP's own statistics from its XML;
 - the airmass of the quadrant's own centre (the telescope's single value is
   wrong for the outer CCDs of a 7° field).
@@ -32,22 +34,25 @@ from astropy.wcs import WCS
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
 from ztfnb.io.headers import read_header_blocks
-from ztfnb.match import MatchConfig, match_catalog, usable_detections
+from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detections
 from ztfnb.prior import FIELD_RADIUS
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.scamp import read_scamp_xml
 from ztfnb.site import PALOMAR
+from ztfnb.tangent import gnomonic
 
 __all__ = [
     "QualityConfig",
     "SolvedNight",
     "exposure_matches",
     "exposure_metrics",
+    "exposure_scale_change",
     "fit_refraction_model",
     "night_metrics",
     "pixel_scale_change",
     "refraction_coefficients",
     "verdict",
+    "verified_quadrants",
 ]
 
 #: ZTF's pixel-scale grid: x every 128 px (25 points), y every 140 px (23 points),
@@ -56,6 +61,7 @@ SCALE_GRID = (0.5 + 128 * np.arange(25), 0.5 + 140 * np.arange(23))
 _CORNERS = np.array(
     [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5], [0.5, NAXIS2 + 0.5]]
 )
+_PROBES = np.vstack([_CORNERS, [[(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2]]])
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class QualityConfig:
     max_scale_deviation : float
         Percent, from the exposure's median scale change.
     max_displacement : `~astropy.units.Quantity`
-        Prior → solution at a corner.
+        Prior → solution at a corner, beyond the exposure's affine map.
     min_matched : int
     min_matched_fraction : float
         Of the exposure's median matched fraction.
@@ -160,6 +166,72 @@ def _corner_fit(x, y, dra, ddec):
     return np.hypot(at @ cx, at @ cy)
 
 
+def _corner_displacements(corners_moved, pointing, tolerance=1.0, clip=5.0):
+    """How far each quadrant's corners moved from the prior to the solution (arcsec).
+
+    Returns the plain displacement at the four corners, the displacement left
+    once the exposure's own affine map from prior to solution is taken out, and
+    whether that map describes the exposure. The map is the pointing,
+    rotation, scale and refraction the solution corrected over the whole field
+    (a prior whose pointing was not refined is ≈20″ off there, and that is no
+    fault of the solution); what remains is a quadrant whose shape changed: a
+    corner that took off. It is found by consensus, as the map of one quadrant
+    that most others agree with to ``tolerance``, then refitted to them, so that
+    a majority of failed quadrants cannot bend it. A prior that lacks the
+    focal-plane distortion (the telescope's linear WCS) finds little consensus
+    and is not comparable: its displacements say nothing of the solution.
+
+    Parameters
+    ----------
+    corners_moved : list of (array, array)
+        Per quadrant, RA/Dec (degrees) of the probe points (corners, then
+        centre) through the prior and through the solution.
+    pointing : `~astropy.coordinates.SkyCoord`
+    tolerance : float
+        Arcsec.
+
+    Returns
+    -------
+    raw, shape : `~numpy.ndarray`
+        (n_quadrants, 4) arcsec.
+    comparable : bool
+    """
+    center = pointing.icrs.ra.deg, pointing.icrs.dec.deg
+    before = np.array([gnomonic(*b.T, *center) for b, _ in corners_moved]) * 3600  # (n, 2, 5)
+    after = np.array([gnomonic(*a.T, *center) for _, a in corners_moved]) * 3600
+    n, _, probes = before.shape
+    raw = np.hypot(*(after - before)[:, :, :4].transpose(1, 0, 2))
+
+    def left_after(members):
+        points = np.repeat(members, probes)
+        bx, by = before[:, 0].ravel(), before[:, 1].ravel()
+        ax, ay = after[:, 0].ravel(), after[:, 1].ravel()
+        cx, cy = affine_fit(bx[points], by[points], ax[points], ay[points])
+        left = np.hypot(
+            ax - (cx[0] + cx[1] * bx + cx[2] * by), ay - (cy[0] + cy[1] * bx + cy[2] * by)
+        )
+        # a prior and its solution differ by a few percent at most: a map far from a rotation
+        # (a collapsed solution, CD ≈ 0) is no candidate
+        stretch = np.linalg.svd([cx[1:], cy[1:]], compute_uv=False)
+        plausible = bool(np.all(np.abs(stretch - 1) < 0.05))
+        return left.reshape(n, probes), plausible
+
+    def agreeing(candidate):
+        left, plausible = left_after(np.arange(n) == candidate)
+        return (left.max(axis=1) <= tolerance) & plausible
+
+    keep = max((agreeing(q) for q in range(n)), key=np.sum)
+    if keep.sum() < 3:
+        return raw, np.full((n, 4), np.nan), False
+    for _ in range(3):
+        left = left_after(keep)[0]
+        worst = left.max(axis=1)
+        spread = 1.4826 * np.median(np.abs(worst[keep] - np.median(worst[keep])))
+        keep = worst <= np.median(worst[keep]) + max(clip * spread, 0.05)
+    comparable = keep.sum() >= max(3, n // 4) and np.median(worst[keep]) <= tolerance / 4
+    return raw, left[:, :4], bool(comparable)
+
+
 def _clipped(values, clip=5.0):
     keep = np.ones(values.shape[0], bool)
     for _ in range(3):
@@ -241,6 +313,7 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     airmass = np.asarray(centre_sky.transform_to(frame).secz.value, float)
 
     rows = []
+    corners_moved = []  # (prior, solution) RA/Dec of each quadrant's corners
     present = set()
     for position, extension in enumerate(catalog.extensions):
         present.add(extension.rcid)
@@ -296,21 +369,22 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
         if priors is not None:
             prior_wcs, solution_wcs = _wcs(priors[position]), _wcs(solutions[position])
             change = pixel_scale_change(prior_wcs, solution_wcs)
-            before = prior_wcs.all_pix2world(_CORNERS, 1)
-            after = solution_wcs.all_pix2world(_CORNERS, 1)
-            displacement = (
-                SkyCoord(before[:, 0] * u.deg, before[:, 1] * u.deg)
-                .separation(SkyCoord(after[:, 0] * u.deg, after[:, 1] * u.deg))
-                .arcsec
+            corners_moved.append(
+                (prior_wcs.all_pix2world(_PROBES, 1), solution_wcs.all_pix2world(_PROBES, 1))
             )
             row.update(
                 {
                     "scale_change": float(np.mean(change)),
                     "scale_change_max": float(change.flat[np.argmax(np.abs(change))]),
-                    "corner_displacement": float(displacement.max()),
                 }
             )
         rows.append(row)
+    if priors is not None:
+        raw, shape, comparable = _corner_displacements(corners_moved, catalog.pointing)
+        for row, moved, changed in zip(rows, raw, shape, strict=True):
+            row["prior_displacement"] = float(moved.max())
+            row["corner_displacement"] = float(changed.max())
+            row["prior_comparable"] = comparable
     for rcid in sorted(set(range(N_QUADRANTS)) - present):
         rows.append(
             {
@@ -341,6 +415,7 @@ _FLOAT_COLUMNS = {
     "scale_change": u.percent,
     "scale_change_max": u.percent,
     "corner_displacement": u.arcsec,
+    "prior_displacement": u.arcsec,
     "scamp_sigma": u.arcsec,
     "scamp_chi2": None,
 }
@@ -358,6 +433,7 @@ def _as_table(rows):
         values = np.array([r.get(name, np.nan) for r in rows], dtype=float)
         table[name] = values * unit if unit is not None else values
     table["absent"] = np.array([r.get("absent", False) for r in rows])
+    table["prior_comparable"] = np.array([r.get("prior_comparable", False) for r in rows])
     return table
 
 
@@ -427,6 +503,47 @@ def refraction_coefficients(exposures, config=None):
     return fit_refraction_model(exposures, config)[1]
 
 
+def verified_quadrants(metrics, config=None):
+    """Quadrants whose solution Gaia confirms: enough stars, small rms and offset.
+
+    Exposure-wide references (the exposure's scale change) are taken from
+    these, so that a majority of failed quadrants cannot set them.
+    """
+    config = config or QualityConfig()
+    limit_rms = config.max_rms.to_value(u.arcsec)
+    with np.errstate(invalid="ignore"):
+        return (
+            (np.asarray(metrics["n_matched"]) >= config.min_matched)
+            & (u.Quantity(metrics["rms_ra"], u.arcsec).value <= limit_rms)
+            & (u.Quantity(metrics["rms_dec"], u.arcsec).value <= limit_rms)
+            & (
+                u.Quantity(metrics["offset"], u.arcsec).value
+                <= config.max_offset.to_value(u.arcsec)
+            )
+            & ~np.asarray(metrics["absent"], bool)
+        )
+
+
+def exposure_scale_change(metrics, config=None):
+    """Each exposure's pixel-scale change (percent): the median of its verified quadrants.
+
+    Returns
+    -------
+    `~numpy.ndarray`
+        One value per exposure, in the order of ``np.unique(metrics["exposure"])``;
+        the median over all its quadrants where none is verified, NaN without a prior.
+    """
+    change = u.Quantity(metrics["scale_change"], u.percent).value
+    verified = verified_quadrants(metrics, config) & np.isfinite(change)
+    names = np.asarray(metrics["exposure"])
+    values = []
+    for name in np.unique(names):
+        mine = (names == name) & np.isfinite(change)
+        chosen = mine & verified if (mine & verified).any() else mine
+        values.append(np.median(change[chosen]) if chosen.any() else np.nan)
+    return np.array(values)
+
+
 def verdict(metrics, config=None, exposures=None):
     """Flag quadrants whose solution should not be used, saying why.
 
@@ -471,18 +588,20 @@ def verdict(metrics, config=None, exposures=None):
         config.max_scale_change,
         lambda v: f"pixel scale changed {v:+.2f}%",
     )
+    comparable = (
+        np.asarray(table["prior_comparable"], bool)
+        if "prior_comparable" in table.colnames
+        else np.ones(n, bool)
+    )
     check(
-        table["corner_displacement"].value,
+        np.where(comparable, table["corner_displacement"].value, np.nan),
         config.max_displacement.to_value(u.arcsec),
         lambda v: f'moved {v:.2f}" from the prior at a corner',
     )
 
-    median_change = {}
-    for name in np.unique(table["exposure"]):
-        rows = (table["exposure"] == name) & np.isfinite(table["scale_change"].value)
-        median_change[name] = np.median(table["scale_change"].value[rows]) if rows.any() else np.nan
-    deviation = table["scale_change"].value - np.array(
-        [median_change[e] for e in table["exposure"]]
+    deviation = (
+        table["scale_change"].value
+        - exposure_scale_change(table, config)[np.unique(table["exposure"], return_inverse=True)[1]]
     )
     check(
         deviation,
@@ -572,9 +691,7 @@ def night_metrics(catalogs, gaia, heads_dir, config=None, log=None):
                 catalog.name,
                 float(catalog.header.get("AIRMASS", np.nan)),
                 float(np.nanmedian(metrics["airmass"][present])),
-                float(np.nanmedian(metrics["scale_change"].value[present]))
-                if np.isfinite(metrics["scale_change"].value[present]).any()
-                else np.nan,
+                float(exposure_scale_change(metrics, config)[0]),
                 int(metrics["n_matched"].sum()),
             )
         )
