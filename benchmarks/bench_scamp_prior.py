@@ -14,8 +14,8 @@ from ztfnb.analyses.prior import ahead_accuracy, choose_calibration
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, read_header_blocks, write_header_blocks
 from ztfnb.io.refcat import write_scamp_reference
-from ztfnb.prior import FIELD_RADIUS, ahead_headers, fit_prior, refine_pointing
-from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.prior import ahead_headers, fit_prior, refine_pointing
+from ztfnb.reference import FIELD_RADIUS, reference_at_epoch, select_cone
 from ztfnb.scamp import run_scamp
 from ztfnb.simulate import TrueMapping
 

@@ -331,3 +331,108 @@ def test_corner_displacement_is_measured_beyond_the_exposures_own_correction():
     good = np.delete(np.arange(20), 7)
     assert shape[good].max() < 0.05
     assert shape[7].max() == pytest.approx(1.0, abs=0.05)
+
+
+def _solve(catalogs, gaia, prior, out, *extra):
+    return main(
+        ["solve", *map(str, catalogs), "--gaia", str(gaia), "--prior", str(prior),
+         "--out", str(out), "--workers", "1", "--quiet", *extra]
+    )  # fmt: skip
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_solving_again_leaves_no_stale_answer_and_ztf_mode_keeps_both_passes(
+    prior_night, fitted_prior, tmp_path, capsys
+):
+    calibration, fit = fitted_prior
+    write_prior(tmp_path / "prior.fits", fit)
+    name = calibration[0]
+    catalog, gaia, out = prior_night / f"{name}.ldac", prior_night / "gaia.fits", tmp_path / "out"
+    assert _solve([catalog], gaia, tmp_path / "prior.fits", out, "--mode", "ztf") == 0
+    summary = QTable.read(out / "summary.ecsv")
+    assert summary["status"][0] == "solved"
+    assert (out / f"{name}.pass1.xml").is_file() and (out / f"{name}.xml").is_file()
+    assert np.isfinite(summary["as_contrast"][0])  # from the pattern-matching pass's XML
+    # SCAMP refuses a setting and writes nothing: the earlier run's .head must not pass for an answer
+    assert _solve([catalog], gaia, tmp_path / "prior.fits", out, "--scamp", "MATCH=MAYBE") == 1
+    summary = QTable.read(out / "summary.ecsv")
+    assert summary["status"][0] == "failed", summary
+    assert not (out / f"{name}.head").exists()
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_two_catalogues_of_one_name_are_refused_before_any_work(prior_night, tmp_path, capsys):
+    name = QTable.read(prior_night / "exposures.ecsv")["exposure"][0]
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(prior_night / f"{name}.ldac", tmp_path / folder / f"{name}.ldac")
+    both = [tmp_path / "a" / f"{name}.ldac", tmp_path / "b" / f"{name}.ldac"]
+    assert _solve(both, prior_night / "gaia.fits", tmp_path / "p.fits", tmp_path / "out") == 2
+    error = capsys.readouterr().err
+    assert f"two catalogues named '{name}'" in error and str(both[0]) in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_solution_flags_its_exposure_and_the_night_goes_on(solved_night, tmp_path):
+    _, report = solved_night
+    heads = tmp_path / "heads"
+    shutil.copytree(report.solved_dir, heads)
+    names = list(report.exposures["exposure"])
+    (heads / f"{names[0]}.head").unlink()
+    catalogs = [read_exposure(next(report.solved_dir.glob(f"{n}.ldac"))) for n in names]
+    gaia = (
+        read_gaia(report.night.gaia.meta["path"])
+        if "path" in report.night.gaia.meta
+        else report.night.gaia
+    )
+    quadrants, exposures, _ = night_metrics(catalogs, gaia, heads)
+    lost = quadrants[quadrants["exposure"] == names[0]]
+    assert np.all(lost["flag"]) and np.all(lost["unsolved"])
+    assert "no solution" in lost["reason"][~lost["absent"]][0]
+    others = quadrants[quadrants["exposure"] != names[0]]
+    assert not np.any(others["unsolved"]) and np.isfinite(others["rms_ra"]).sum() > 100
+    assert len(exposures) == len(names)
+
+
+def test_bad_solution_headers_are_named_by_file_block_and_keyword(tmp_path):
+    from ztfnb.io import InputError
+    from ztfnb.io.headers import check_wcs_keywords
+
+    good = _tan_header()
+    (tmp_path / "a.head").write_bytes(
+        (good.tostring(sep="\n", endcard=False) + "\nEND\n").encode()
+        + b"COMMENT   Universit\xc3\xa9 de Paris, 80 bytes but fewer characters........\n"
+        + "OBSERVER= 'R\u00e9mi'  / who\nEND\n".encode()
+    )
+    blocks = read_header_blocks(tmp_path / "a.head")
+    assert len(blocks) == 2 and blocks[1]["OBSERVER"] == "R?mi"
+    # FITS-style: 80-byte cards, no line ends, a UTF-8 COMMENT of 80 bytes
+    comment = "COMMENT Universit\u00e9".encode().ljust(80)
+    cards = b"".join(c.image.encode() for c in good.cards) + comment + b"END".ljust(80)
+    (tmp_path / "fits.head").write_bytes(cards + cards)
+    assert [h["CRPIX1"] for h in read_header_blocks(tmp_path / "fits.head")] == [1536.5, 1536.5]
+    check_wcs_keywords(read_header_blocks(tmp_path / "fits.head"), tmp_path / "fits.head")
+    broken = good.copy()
+    del broken["CRVAL2"]
+    with pytest.raises(
+        InputError, match=r"b.head: extension 2: keyword CRVAL2: WCS keyword missing"
+    ):
+        check_wcs_keywords([good, broken], tmp_path / "b.head")
+    text = (good.tostring(sep="\n", endcard=False) + "\nEND\n").replace("1536.5", "abc.def", 1)
+    (tmp_path / "c.head").write_text(text)
+    with pytest.raises(InputError, match=r"c\.head: extension 1"):
+        check_wcs_keywords(read_header_blocks(tmp_path / "c.head"), tmp_path / "c.head")
+
+
+def test_quality_refuses_an_unwritable_output_before_any_work(prior_night, tmp_path, capsys):
+    name = QTable.read(prior_night / "exposures.ecsv")["exposure"][0]
+    (tmp_path / "taken").mkdir()
+    arguments = ["quality", str(prior_night / f"{name}.ldac"), "--heads", str(tmp_path),
+                 "--gaia", str(prior_night / "gaia.fits"), "--out"]  # fmt: skip
+    assert main([*arguments, str(tmp_path / "taken")]) == 2
+    assert f"{tmp_path / 'taken'}: it is a folder" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main([*arguments, str(tmp_path / "file" / "m.ecsv")]) == 2
+    assert f"cannot write {tmp_path / 'file' / 'm.ecsv'}" in capsys.readouterr().err

@@ -75,8 +75,13 @@ def test_latest_keeps_the_last_decision_per_quadrant(tmp_path):
     assert latest == {("a", 1): "accept", ("a", 2): "accept"}
     with pytest.raises(ValueError, match="verdict"):
         log.record("a", 1, "maybe")
-    with pytest.raises(ValueError, match="rcid"):
-        log.record("a", 64, "accept")
+    for rcid in (64, -1, 3.7, True, "x"):
+        with pytest.raises(ValueError, match="rcid"):
+            log.record("a", rcid, "accept")
+    with pytest.raises(ValueError, match="exposure"):
+        log.record(" ", 3, "accept")
+    assert log.record("a", np.int64(3), "accept")["rcid"] == 3
+    assert len(log.history()) == 4
 
 
 def _metrics():

@@ -360,7 +360,7 @@ def _quality(args):
 
     from ztfnb.exposure import read_exposure
     from ztfnb.io import read_gaia
-    from ztfnb.io.atomic import atomic_path
+    from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
 
     config = QualityConfig(
@@ -369,12 +369,14 @@ def _quality(args):
         max_corner_error=args.max_corner * u.arcsec,
         max_scale_change=args.max_scale_change,
     )
+    exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
+    for path in (args.out, exposures_path):
+        check_writable(path)
     catalogs = [read_exposure(path) for path in args.catalogs]
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     quadrants, exposures, _ = night_metrics(
         catalogs, read_gaia(args.gaia), args.heads, config, log=log
     )
-    exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
     for path, table in ((args.out, quadrants), (exposures_path, exposures)):
         with atomic_path(path) as temporary:
             table.write(temporary, format="ascii.ecsv", overwrite=True)
@@ -640,7 +642,12 @@ def main(argv=None):
     except (InputError, ParameterError, FileExistsError, ValueError) as error:
         print(f"{command}: error: {error}", file=sys.stderr)
     except OSError as error:
-        print(f"{command}: error: {error.strerror or error}", file=sys.stderr)
+        where = (
+            f"{error.filename}: "
+            if error.filename and str(error.filename) not in str(error.strerror)
+            else ""
+        )
+        print(f"{command}: error: {where}{error.strerror or error}", file=sys.stderr)
     except RuntimeError as error:
         print(f"{command}: error: {error}", file=sys.stderr)
     return EXIT_USAGE

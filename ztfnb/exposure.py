@@ -22,7 +22,13 @@ from ztfnb.io.errors import InputError
 from ztfnb.io.ldac import read_ldac, require_columns
 from ztfnb.site import Weather, weather_from_header
 
-__all__ = ["REQUIRED_COLUMNS", "CatalogExtension", "ExposureCatalog", "read_exposure"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "CatalogExtension",
+    "ExposureCatalog",
+    "check_unique_names",
+    "read_exposure",
+]
 
 #: Object columns every step needs.
 REQUIRED_COLUMNS = ("XWIN_IMAGE", "YWIN_IMAGE", "ERRAWIN_IMAGE", "FLUX_AUTO", "FLUXERR_AUTO")
@@ -168,6 +174,27 @@ def _rcid(header, path, extension):
                 extension=extension,
             )
     return rcid
+
+
+def check_unique_names(paths):
+    """Refuse catalogues that share a stem: their outputs (``<stem>.head``...) would collide.
+
+    Raises
+    ------
+    InputError
+        Naming both files.
+    """
+    seen = {}
+    for path in map(Path, paths):
+        if path.stem in seen and seen[path.stem].resolve() != path.resolve():
+            raise InputError(
+                f"two catalogues named {path.stem!r} ({seen[path.stem]} too): their outputs "
+                "would overwrite each other; rename one",
+                path=path,
+            )
+        if path.stem in seen:
+            raise InputError("the same catalogue is given twice", path=path)
+        seen[path.stem] = path
 
 
 def read_exposure(path, required_columns=REQUIRED_COLUMNS):

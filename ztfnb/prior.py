@@ -50,7 +50,7 @@ from ztfnb.match import (
     usable_detections,
 )
 from ztfnb.observed import ObservedPlane
-from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.reference import field_reference
 from ztfnb.tangent import gnomonic
 from ztfnb.tpv import evaluate, fit_tpv, term_powers, tpv_header
 
@@ -68,8 +68,6 @@ _ARCSEC = 1 / 3600
 _CENTRE = np.array([(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2])
 _KPIX = 1000.0  # pixel offsets are fitted in thousands of pixels, for conditioning
 _NO_OFFSET = Offset(0.0, 0.0, 0, 0.0)
-#: Radius of Gaia around the pointing used for a ZTF field (its corners are 5.2° out).
-FIELD_RADIUS = 5.6 * u.deg
 
 
 @dataclass(frozen=True)
@@ -285,15 +283,7 @@ class _Stars:
 
 def _reference(catalog, gaia, config):
     """Gaia stars of the field at the exposure's epoch, brighter than the limit."""
-    nearby = select_cone(gaia, catalog.pointing, FIELD_RADIUS)
-    nearby = nearby[nearby["phot_g_mean_mag"] <= config.reference_mag_limit]
-    if len(nearby) < 10:
-        raise InputError(
-            f"only {len(nearby)} Gaia stars within {FIELD_RADIUS} of TELRAD/TELDECD "
-            f"({catalog.pointing.ra.deg:.4f}, {catalog.pointing.dec.deg:.4f}): is the Gaia table for this field?",
-            path=gaia.meta.get("path"),
-        )
-    return reference_at_epoch(nearby, catalog.mid_time)
+    return field_reference(gaia, catalog, config.reference_mag_limit)
 
 
 def _centroid_sigma(objects, rows, floor_deg, scale_deg):

@@ -32,11 +32,11 @@ from astropy.table import QTable, Table, vstack
 from astropy.wcs import WCS
 
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
+from ztfnb.exposure import check_unique_names
 from ztfnb.io.errors import InputError
-from ztfnb.io.headers import read_header_blocks
+from ztfnb.io.headers import check_wcs_keywords, read_header_blocks
 from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detections
-from ztfnb.prior import FIELD_RADIUS
-from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.reference import field_reference
 from ztfnb.scamp import read_scamp_xml
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic
@@ -251,10 +251,7 @@ def exposure_matches(catalog, gaia, headers, config=None):
         As `ztfnb.match.match_catalog`.
     """
     config = config or QualityConfig()
-    reference = reference_at_epoch(
-        select_cone(gaia, catalog.pointing, FIELD_RADIUS), catalog.mid_time
-    )
-    reference = reference[reference["phot_g_mean_mag"] <= config.match.reference_mag_limit]
+    reference = field_reference(gaia, catalog, config.match.reference_mag_limit)
     return match_catalog(catalog, reference, headers=headers, config=config.match, search=True)
 
 
@@ -293,12 +290,15 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     """
     config = config or QualityConfig()
     solutions = read_header_blocks(head)
+    check_wcs_keywords(solutions, head)
     if len(solutions) != len(catalog.extensions):
         raise InputError(
             f"{len(solutions)} header blocks for {len(catalog.extensions)} catalogue extensions ({catalog.path.name})",
             path=head,
         )
     priors = read_header_blocks(ahead) if ahead is not None and Path(ahead).is_file() else None
+    if priors is not None:
+        check_wcs_keywords(priors, ahead)
     if priors is not None and len(priors) != len(solutions):
         raise InputError(
             f"{len(priors)} blocks where the solution has {len(solutions)}", path=ahead
@@ -401,6 +401,23 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     return _as_table(rows)
 
 
+def _unsolved_metrics(catalog):
+    """Rows for an exposure without a solved header: nothing measured, every quadrant flagged."""
+    present = {extension.rcid for extension in catalog.extensions}
+    rows = [
+        {
+            "exposure": catalog.name,
+            "rcid": rcid,
+            "n_matched": 0,
+            "matched_fraction": 0.0,
+            "absent": rcid not in present,
+            "unsolved": True,
+        }
+        for rcid in range(N_QUADRANTS)
+    ]
+    return _as_table(rows)
+
+
 _FLOAT_COLUMNS = {
     "airmass": None,
     "matched_fraction": None,
@@ -434,6 +451,7 @@ def _as_table(rows):
         table[name] = values * unit if unit is not None else values
     table["absent"] = np.array([r.get("absent", False) for r in rows])
     table["prior_comparable"] = np.array([r.get("prior_comparable", False) for r in rows])
+    table["unsolved"] = np.array([r.get("unsolved", False) for r in rows])
     return table
 
 
@@ -613,7 +631,14 @@ def verdict(metrics, config=None, exposures=None):
     for name in np.unique(table["exposure"]):
         rows = (table["exposure"] == name) & ~np.asarray(table["absent"])
         median_fraction[name] = np.median(table["matched_fraction"][rows]) if rows.any() else 1.0
+    unsolved = (
+        np.asarray(table["unsolved"], bool) if "unsolved" in table.colnames else np.zeros(n, bool)
+    )
     for i, row in enumerate(table):
+        if unsolved[i] and not row["absent"]:
+            reasons[i].append("no solution (no .head)")
+            badness[i] = max(badness[i], 10)
+            continue
         if row["absent"]:
             reasons[i].append("quadrant absent from the catalogue")
             badness[i] = max(badness[i], 10)
@@ -670,10 +695,18 @@ def night_metrics(catalogs, gaia, heads_dir, config=None, log=None):
     heads_dir = Path(heads_dir)
     tables = []
     exposure_rows = []
+    check_unique_names([catalog.path for catalog in catalogs])
     for catalog in catalogs:
         head = heads_dir / f"{catalog.name}.head"
         if not head.is_file():
-            raise InputError(f"no solved header for {catalog.path.name}", path=head)
+            # SCAMP failed on it: every quadrant is flagged, the night goes on
+            if log:
+                log(f"{catalog.name}: no solved header {head}: every quadrant flagged")
+            tables.append(_unsolved_metrics(catalog))
+            exposure_rows.append(
+                (catalog.name, float(catalog.header.get("AIRMASS", np.nan)), np.nan, np.nan, 0)
+            )
+            continue
         ahead = heads_dir / f"{catalog.name}.ahead"
         xml = heads_dir / f"{catalog.name}.xml"
         metrics = exposure_metrics(

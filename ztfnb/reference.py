@@ -4,13 +4,57 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
+from ztfnb.io.errors import InputError
 from ztfnb.propermotion import julian_epoch, propagate
 from ztfnb.tangent import unit_vectors
 
-__all__ = ["TYPICAL_PROPER_MOTION", "reference_at_epoch", "select_cone"]
+__all__ = [
+    "FIELD_RADIUS",
+    "TYPICAL_PROPER_MOTION",
+    "field_reference",
+    "reference_at_epoch",
+    "select_cone",
+]
 
 #: Proper-motion dispersion assumed for stars without a Gaia proper motion.
 TYPICAL_PROPER_MOTION = 5.0 * u.mas / u.yr
+#: Radius of Gaia around the pointing used for a ZTF field (its corners are 5.2° out).
+FIELD_RADIUS = 5.6 * u.deg
+
+
+def field_reference(gaia, catalog, mag_limit, minimum=10, radius=FIELD_RADIUS):
+    """The Gaia stars of an exposure's field, brighter than a limit, at its epoch.
+
+    Parameters
+    ----------
+    gaia : `~astropy.table.QTable`
+    catalog : `~ztfnb.exposure.ExposureCatalog`
+    mag_limit : `~astropy.units.Quantity`
+        Faintest G.
+    minimum : int
+        Fewer stars than this is an error: the table is not for this field.
+    radius : `~astropy.units.Quantity`
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        As `reference_at_epoch`.
+
+    Raises
+    ------
+    InputError
+        Naming the Gaia file and the pointing.
+    """
+    nearby = select_cone(gaia, catalog.pointing, radius)
+    nearby = nearby[nearby["phot_g_mean_mag"] <= mag_limit]
+    if len(nearby) < minimum:
+        raise InputError(
+            f"only {len(nearby)} Gaia stars within {radius} of {catalog.path.name}'s TELRAD/TELDECD "
+            f"({catalog.pointing.ra.deg:.4f}, {catalog.pointing.dec.deg:.4f}): "
+            "is the Gaia table for this field?",
+            path=gaia.meta.get("path"),
+        )
+    return reference_at_epoch(nearby, catalog.mid_time)
 
 
 def select_cone(gaia, center, radius):

@@ -29,6 +29,17 @@ VERDICTS = ("accept", "reject")
 _MAX_REASON = 1000  # keeps a line far below PIPE_BUF, written in one call
 
 
+def _whole_rcid(rcid):
+    """A readout-channel number 0–63, refusing 3.7, True or text rather than rounding them."""
+    try:
+        whole = not isinstance(rcid, bool | str) and float(rcid).is_integer()
+    except (TypeError, ValueError):
+        whole = False
+    if not whole or not 0 <= int(rcid) < 64:
+        raise ValueError(f"rcid must be a whole number 0-63, got {rcid!r}")
+    return int(rcid)
+
+
 class ReviewLog:
     """Durable, append-only record of review decisions.
 
@@ -63,9 +74,9 @@ class ReviewLog:
         """
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        rcid = int(rcid)
-        if not 0 <= rcid < 64:
-            raise ValueError(f"rcid must be 0-63, got {rcid}")
+        rcid = _whole_rcid(rcid)
+        if not str(exposure).strip():
+            raise ValueError("exposure must name the catalogue (its stem), got an empty name")
         entry = {
             "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds"),
             "exposure": str(exposure),

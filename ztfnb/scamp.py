@@ -141,13 +141,19 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
         if not path.is_file():
             raise InputError("no such file", path=path)
     workdir = Path(workdir).resolve() if workdir else catalog.parent
-    xml = workdir / f"{catalog.stem}.xml"
+    options = dict(options or {})
+    xml = Path(options.pop("XML_NAME", workdir / f"{catalog.stem}.xml"))
+    # SCAMP writes the header beside the catalogue, whatever its working folder
+    head = catalog.parent / f"{catalog.stem}{options.get('HEADER_SUFFIX', '.head')}"
     settings = {
         **DEFAULT_OPTIONS,
-        **(options or {}),
+        **options,
         "ASTREFCAT_NAME": str(reference),
         "XML_NAME": str(xml),
     }
+    # what an earlier run left must not pass for this run's answer
+    for stale in (head, xml):
+        stale.unlink(missing_ok=True)
     command = [executable, str(catalog), "-c", "/dev/null"]
     for key, value in settings.items():
         command += [f"-{key}", str(value)]
@@ -165,9 +171,7 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
     if xml.is_file():
         fields, scamp_warnings = read_scamp_xml(xml)
     return ScampRun(
-        head=catalog.with_suffix(".head")
-        if workdir == catalog.parent
-        else workdir / f"{catalog.stem}.head",
+        head=head,
         xml=xml,
         fields=fields,
         warnings=scamp_warnings,

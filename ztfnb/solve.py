@@ -33,14 +33,14 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from ztfnb.exposure import read_exposure
+from ztfnb.exposure import check_unique_names, read_exposure
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.priorfile import read_prior
 from ztfnb.io.refcat import write_scamp_reference
-from ztfnb.prior import FIELD_RADIUS, ahead_headers, refine_pointing
-from ztfnb.reference import reference_at_epoch, select_cone
+from ztfnb.prior import ahead_headers, refine_pointing
+from ztfnb.reference import field_reference
 from ztfnb.scamp import find_scamp, run_scamp
 
 __all__ = ["SolveConfig", "judge_solution", "solve_exposure", "solve_night"]
@@ -197,6 +197,10 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     source = Path(catalog).absolute()
     exposure = read_exposure(source)
     stem = source.stem
+    # an earlier run's answers must not outlive this run
+    for suffix, _ in config.passes():
+        for kind in (".head", ".xml"):
+            (out / f"{stem}{suffix}{kind}").unlink(missing_ok=True)
     link = out / f"{stem}.ldac"
     if link.exists() or link.is_symlink():
         link.unlink()
@@ -209,12 +213,8 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     table = _gaia(gaia)
     terms = refine_pointing(model, exposure, table)
     write_header_blocks(out / f"{stem}.ahead", ahead_headers(model, exposure, terms))
-    reference = reference_at_epoch(
-        select_cone(table, exposure.pointing, FIELD_RADIUS), exposure.mid_time
-    )
     write_scamp_reference(
-        out / f"{stem}.gaia.ldac",
-        reference[reference["phot_g_mean_mag"] <= config.reference_mag_limit],
+        out / f"{stem}.gaia.ldac", field_reference(table, exposure, config.reference_mag_limit)
     )
     elapsed = 0.0
     runs = []
@@ -253,18 +253,22 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         "sigma_1": float(sigma[0]),
         "sigma_2": float(sigma[-1]),
         "chi2": float(row["Chi2_Reference"]) if row is not None else np.nan,
-        "as_contrast": _field(row, "AS_Contrast"),
-        "xy_contrast": _field(row, "XY_Contrast"),
+        # the contrasts come from the pass that matched patterns (ztf mode's first)
+        "as_contrast": _contrast(runs, "AS_Contrast"),
+        "xy_contrast": _contrast(runs, "XY_Contrast"),
         "n_warnings": len(run.warnings),
         "scamp_seconds": elapsed,
     }
 
 
-def _field(row, name):
-    """A number from SCAMP's Fields row, NaN where SCAMP did not write it (contrasts need MATCH Y)."""
-    if row is None or name not in row.colnames:
-        return np.nan
-    return float(row[name])
+def _contrast(runs, name):
+    """A pattern-matching contrast from the passes' Fields rows, NaN where none wrote it (MATCH N)."""
+    for _, run in runs:
+        if run.fields is not None and len(run.fields) and name in run.fields.colnames:
+            value = float(run.fields[0][name])
+            if np.isfinite(value):
+                return value
+    return np.nan
 
 
 def _run_job(job):
@@ -324,6 +328,7 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
         and run time.
     """
     find_scamp()  # a clear error before any work
+    check_unique_names(catalogs)
     config = config or SolveConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

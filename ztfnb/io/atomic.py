@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path"]
+__all__ = ["atomic_directory", "atomic_path", "check_writable"]
 
 
 def _umask():
@@ -37,27 +37,66 @@ def atomic_path(path):
         Where to write.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = check_writable(path)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         # the temporary name keeps the target's extensions: writers that choose the format
         # (or compression, .fits.gz) by extension must see the same one
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=f".partial{''.join(path.suffixes)}", dir=folder
         )
     except OSError as error:
-        raise type(error)(
-            error.errno, f"cannot write {path}: {error.strerror}", str(path)
-        ) from error
+        raise _naming(error, path) from error
     os.close(handle)
     temporary = Path(temporary)
     temporary.chmod(0o666 & ~_umask())  # mkstemp makes it private; give the usual permissions
     try:
         yield temporary
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            raise _naming(error, path) from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _naming(error, path):
+    """The same error, naming the file the user asked for rather than a temporary one."""
+    return type(error)(error.errno, f"cannot write {path}: {error.strerror}", str(path))
+
+
+def check_writable(path):
+    """Check, before any long work, that a file can be written at ``path``.
+
+    Creates the folder it goes in when missing.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    `~pathlib.Path`
+        The folder.
+
+    Raises
+    ------
+    OSError
+        Naming ``path``: it is a folder, or its folder cannot be made or written.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder", str(path))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _naming(error, path) from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES, f"cannot write {path}: its folder is not writable", str(path)
+        )
+    return folder
 
 
 @contextlib.contextmanager

@@ -14,14 +14,19 @@ class InputError(ValueError):
     extension : str or int, optional
         HDU name or index, or header block number.
     column : str, optional
+    keyword : str, optional
+        A header keyword.
     value : object, optional
         The offending value, shown with ``repr``.
     """
 
-    def __init__(self, message, *, path=None, extension=None, column=None, value=None):
+    def __init__(
+        self, message, *, path=None, extension=None, column=None, keyword=None, value=None
+    ):
         self.path = path
         self.extension = extension
         self.column = column
+        self.keyword = keyword
         self.value = value
         where = []
         if path is not None:
@@ -30,6 +35,8 @@ class InputError(ValueError):
             where.append(f"extension {extension}")
         if column is not None:
             where.append(f"column {column!r}")
+        if keyword is not None:
+            where.append(f"keyword {keyword}")
         text = ": ".join([*where, message]) if where else message
         if value is not None:
             text = f"{text} (got {value!r})"

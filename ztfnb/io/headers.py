@@ -7,18 +7,25 @@ decoded, and COMMENT/HISTORY cards dropped before parsing.
 
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 
-__all__ = ["read_header_blocks", "write_header_blocks"]
+__all__ = ["check_wcs_keywords", "read_header_blocks", "write_header_blocks"]
 
 _SKIPPED = ("COMMENT", "HISTORY")
 
 
 def read_header_blocks(path):
     """Read the header blocks of a ``.head`` or ``.ahead`` file.
+
+    Cards are cut from the file's bytes (80 to a card where a file has no
+    line ends), so that a multi-byte UTF-8 character in a comment cannot shift
+    them. COMMENT and HISTORY cards are dropped; other text outside plain
+    ASCII is kept as ``?`` in comments and string values, and is an error in
+    a number.
 
     Parameters
     ----------
@@ -33,17 +40,17 @@ def read_header_blocks(path):
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path)
-    text = path.read_bytes().decode("utf-8", errors="replace")
     blocks, cards, number = [], [], 0
-    for number, line in enumerate(_card_lines(text), start=1):
-        keyword = line[:8].strip().upper()
+    for number, raw in enumerate(_card_lines(path.read_bytes()), start=1):
+        keyword = raw[:8].decode("ascii", errors="replace").strip().upper()
         if keyword == "END":
             blocks.append((number, cards))
             cards = []
-        elif keyword in _SKIPPED or not line.strip():
+        elif keyword in _SKIPPED or not raw.strip():
             continue
         else:
-            cards.append(line[:80].ljust(80))
+            card = raw.decode("utf-8", errors="replace")
+            cards.append(card.encode("ascii", errors="replace").decode("ascii")[:80].ljust(80))
     if cards:
         blocks.append((number, cards))
     headers = []
@@ -61,14 +68,65 @@ def read_header_blocks(path):
     return headers
 
 
-def _card_lines(text):
-    """Lines of 80-character cards; a FITS-style file with no newlines is cut every 80 characters."""
-    for line in text.splitlines():
-        line = line.rstrip("\r\n")
-        if len(line) > 80 and not line[80:].strip() == "" and len(line) % 80 == 0:
+def _card_lines(data):
+    """Cards as bytes: one a line, or 80 bytes at a time in a FITS-style file without line ends."""
+    for line in data.splitlines():
+        line = line.rstrip(b"\r\n")
+        if len(line) > 80 and len(line) % 80 == 0:
             yield from (line[i : i + 80] for i in range(0, len(line), 80))
         else:
             yield line
+
+
+_WCS_NUMBERS = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2")
+_WCS_MATRICES = (("CD1_1", "CD1_2", "CD2_1", "CD2_2"), ("CDELT1", "CDELT2"))
+
+
+def check_wcs_keywords(headers, path):
+    """Check that each block holds a celestial WCS: its keywords there, and numbers.
+
+    Parameters
+    ----------
+    headers : list of `~astropy.io.fits.Header`
+        As `read_header_blocks` returns them.
+    path : str or path-like
+        The file, for messages.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the block and the keyword.
+    """
+    for block, header in enumerate(headers, start=1):
+        for key in ("CTYPE1", "CTYPE2"):
+            if not str(header.get(key, "")).strip():
+                raise InputError(
+                    "no celestial WCS: keyword missing", path=path, extension=block, keyword=key
+                )
+        present = [keys for keys in _WCS_MATRICES if all(k in header for k in keys)]
+        if not present:
+            raise InputError(
+                "no CD matrix (CD1_1...CD2_2) nor CDELT1/CDELT2", path=path, extension=block
+            )
+        for key in (*_WCS_NUMBERS, *present[0]):
+            try:
+                value = header.get(key)
+            except (fits.VerifyError, ValueError) as error:  # a card astropy cannot parse
+                raise InputError(
+                    "WCS keyword unreadable", path=path, extension=block, keyword=key
+                ) from error
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not np.isfinite(value)
+            ):
+                raise InputError(
+                    "WCS keyword missing or not a number",
+                    path=path,
+                    extension=block,
+                    keyword=key,
+                    value=value,
+                )
 
 
 def write_header_blocks(path, headers):
