@@ -403,3 +403,84 @@ def test_a_fit_on_two_exposures_with_large_pointing_errors(tmp_path):
     for row in exposures:
         quality, _, _ = _accuracy(night, row["exposure"], fit.model, gaia)
         assert quality["worst"].max() < GOAL * u.arcsec
+
+
+def test_a_prior_from_one_exposure_at_high_declination(prior_night):
+    """Near the pole the rough header is turned against the sky (precession since J2000 turns the
+    field ≈0.7° at Dec +81°): quadrants far from the axis match only once the exposure-wide turn
+    found on the others is taken out."""
+    exposures = QTable.read(prior_night / "exposures.ecsv")
+    polar = exposures[np.argmax(exposures["teldecd"])]
+    assert polar["teldecd"] > 75 * u.deg
+    gaia = read_gaia(prior_night / "gaia.fits")
+    fit = fit_prior([read_exposure(prior_night / f"{polar['exposure']}.ldac")], gaia)
+    assert fit.model.rcid.size == 64 and fit.residuals["used"].mean() > 0.95
+    # the one calibration exposure has a quadrant with a corner bent by the simulator, which no
+    # other exposure outvotes: it is held to the issue's target, the rest to its goal
+    spoiled = [int(r) for r in __import__("re").findall(r"rcid(\d+)", str(polar["failures"]))]
+    for row in exposures:
+        if row["exposure"] != polar["exposure"]:
+            quality, _, _ = _accuracy(prior_night, row["exposure"], fit.model, gaia)
+            clean = ~np.isin(quality["rcid"], spoiled)
+            assert quality["worst"][clean].max() < GOAL * u.arcsec, row["exposure"]
+            assert quality["worst"].max() < 0.5 * u.arcsec, row["exposure"]
+
+
+def test_a_field_at_the_pole_finds_its_pointing_and_turn(fitted_prior, tmp_path, monkeypatch):
+    """0.3° from the pole 20″ of pointing error turns the plane about the commanded pointing by
+    ≈1° against the true one: the offset search must look for the turn too."""
+    from astropy.coordinates import SkyCoord
+
+    from ztfnb.simulate import schedule
+
+    declinations = iter([89.7, 88.8])
+
+    def at_the_pole(time, target_airmass, rng):
+        return SkyCoord(rng.uniform(0, 360) * u.deg, next(declinations) * u.deg)
+
+    for name in ("_survey_target", "_ra_wrap_target", "_polar_target"):
+        monkeypatch.setattr(schedule, name, at_the_pole)
+    night = simulate_night(
+        tmp_path / "pole", NightParameters(seed=303, exposures=2, failures=0, density=700.0)
+    )
+    exposures = QTable.read(night / "exposures.ecsv")
+    assert exposures["teldecd"].max() > 89.6 * u.deg
+    gaia = read_gaia(night / "gaia.fits")
+    for name in exposures["exposure"]:
+        quality, _, _ = _accuracy(night, name, fitted_prior[1].model, gaia)
+        assert quality["worst"].max() < GOAL * u.arcsec, name
+
+
+def test_a_fit_the_model_cannot_describe_is_refused(prior_night, fitted_prior, tmp_path):
+    calibration, _ = fitted_prior
+    gaia = read_gaia(prior_night / "gaia.fits")
+    catalogs = [read_exposure(prior_night / f"{n}.ldac") for n in calibration[:2]]
+    # a quadratic cannot follow the camera's cubic distortion: most of the field is "outliers"
+    with pytest.raises(InputError, match=r"% of the \d+ matched stars were rejected.*degree \(2\)"):
+        fit_prior(catalogs, gaia, PriorFitConfig(degree=2))
+
+
+def test_a_quadrant_with_too_few_stars_is_named_not_left_wrong(prior_night, fitted_prior, tmp_path):
+    calibration, _ = fitted_prior
+    extensions = read_ldac(prior_night / f"{calibration[0]}.ldac")
+    for extension in extensions:
+        if extension.header["RCID"] == 20:
+            clean = np.flatnonzero(np.asarray(extension.objects["FLAGS"]) == 0)
+            brightest = clean[np.argsort(np.asarray(extension.objects["FLUX_AUTO"])[clean])[::-1]]
+            extension.objects = extension.objects[np.sort(brightest[:8])]
+    write_ldac(tmp_path / "sparse.ldac", extensions)
+    with pytest.raises(InputError, match=r"sparse\.ldac: rcid 20 \(CCD 6, quadrant 1\): \d stars"):
+        fit_prior([read_exposure(tmp_path / "sparse.ldac")], read_gaia(prior_night / "gaia.fits"))
+    # a quadrant that no calibration catalogue holds is left out, and said so where it is needed
+    write_ldac(tmp_path / "without.ldac", [e for e in extensions if e.header["RCID"] != 20])
+    fit = fit_prior(
+        [read_exposure(tmp_path / "without.ldac")], read_gaia(prior_night / "gaia.fits")
+    )
+    assert 20 not in fit.model.rcid and fit.model.rcid.size == 63
+    whole = read_exposure(prior_night / f"{calibration[1]}.ldac")
+    with pytest.raises(InputError, match="no quadrant rcid 20: no calibration catalogue held it"):
+        ahead_headers(
+            fit.model,
+            whole,
+            refine_pointing(fit.model, whole, read_gaia(prior_night / "gaia.fits")),
+        )

@@ -156,18 +156,38 @@ def _start_time(header, path, extension):
     )
 
 
+def _whole(header, key, path, extension):
+    """A keyword holding a whole number, written as 5, 5.0 or '5'."""
+    value = _number(header, (key,), path, extension)
+    if not float(value).is_integer():
+        raise InputError(
+            f"keyword {key} is not a whole number",
+            path=path,
+            extension=extension,
+            value=header[key],
+        )
+    return int(value)
+
+
 def _rcid(header, path, extension):
+    has_ccd = "CCDID" in header and "QID" in header
+    if has_ccd:
+        ccdid, qid = (_whole(header, key, path, extension) for key in ("CCDID", "QID"))
     if "RCID" in header:
-        rcid = int(_number(header, ("RCID",), path, extension))
-    elif "CCDID" in header and "QID" in header:
-        rcid = int(rcid_of(int(header["CCDID"]), int(header["QID"])))
+        rcid = _whole(header, "RCID", path, extension)
+    elif has_ccd:
+        if not (1 <= ccdid <= 16 and 1 <= qid <= 4):
+            raise InputError(
+                "CCDID must be 1-16 and QID 1-4", path=path, extension=extension, value=(ccdid, qid)
+            )
+        rcid = int(rcid_of(ccdid, qid))
     else:
         raise InputError("missing keyword RCID (or CCDID and QID)", path=path, extension=extension)
     if not 0 <= rcid < 64:
         raise InputError("RCID outside 0-63", path=path, extension=extension, value=rcid)
-    if "CCDID" in header and "QID" in header:
+    if has_ccd:
         expected = tuple(int(v) for v in ccdid_qid(rcid))
-        if expected != (int(header["CCDID"]), int(header["QID"])):
+        if expected != (ccdid, qid):
             raise InputError(
                 f"RCID {rcid} disagrees with CCDID {header['CCDID']}, QID {header['QID']}",
                 path=path,

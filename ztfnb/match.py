@@ -20,6 +20,7 @@ from astropy.table import QTable
 from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
 
+from ztfnb.io.errors import InputError
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -98,6 +99,10 @@ def usable_detections(objects, config=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.where(error > 0, flux / error, 0.0)
     keep = (snr >= config.snr_min) & np.isfinite(np.asarray(objects["XWIN_IMAGE"], float))
+    keep &= np.isfinite(np.asarray(objects["YWIN_IMAGE"], float))
+    if "ERRAWIN_IMAGE" in objects.colnames:
+        error = np.asarray(objects["ERRAWIN_IMAGE"], float)
+        keep &= np.isfinite(error) & (error > 0)
     if "FLAGS" in objects.colnames:
         keep &= (np.asarray(objects["FLAGS"]).astype(np.int64) & config.reject_flags) == 0
     if "ELONGATION" in objects.colnames:
@@ -258,6 +263,12 @@ def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
 def match_catalog(catalog, reference, headers=None, config=None, search=True):
     """Match every quadrant of an exposure to a reference through a WCS.
 
+    With ``search``, each quadrant's offset is searched first; then, when some
+    quadrants matched poorly, the exposure-wide affine map from the quadrants
+    that matched well (pointing, and a turn of the whole field such as a rough
+    header's near the pole) is applied to every quadrant and the search run
+    again, keeping for each quadrant the better of the two.
+
     Parameters
     ----------
     catalog : `~ztfnb.exposure.ExposureCatalog`
@@ -285,39 +296,37 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     ref_dec = u.Quantity(reference["dec"], u.deg).value
     ref_x, ref_y = gnomonic(ref_ra, ref_dec, *centre)
     tree = cKDTree(np.column_stack([ref_x, ref_y]))
+    quadrants = _predicted_quadrants(catalog, headers, config, centre)
+    offset = None if search else _ZERO
+    pairs = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset)[:2] for q in quadrants]
+    if search and _some_matched_poorly(quadrants, pairs):
+        mapping = _exposure_map(quadrants, pairs, tree)
+        if mapping is not None:
+            for k, q in enumerate(quadrants):
+                design = np.column_stack([np.ones_like(q.x), q.x, q.y])
+                again = match_quadrant(
+                    design @ mapping[0], design @ mapping[1], q.flux, tree, config
+                )
+                if again[0].size > pairs[k][0].size:
+                    pairs[k] = again[:2]
     parts = []
-    for position, extension in enumerate(catalog.extensions):
-        usable = np.flatnonzero(usable_detections(extension.objects, config))
-        if usable.size < 3:
-            continue
-        if headers is None:
-            wcs = extension.wcs
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FITSFixedWarning)
-                wcs = WCS(headers[position])
-        ra, dec = wcs.all_pix2world(extension.x[usable], extension.y[usable], 1)
-        det_x, det_y = gnomonic(ra, dec, *centre)
-        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
-        det, ref, _ = match_quadrant(
-            det_x, det_y, flux, tree, config, offset=None if search else _ZERO
-        )
+    for q, (det, ref) in zip(quadrants, pairs, strict=True):
         if det.size == 0:
             continue
-        rows = usable[det]
-        cos_dec = np.cos(np.deg2rad(dec[det]))
+        rows = q.usable[det]
+        cos_dec = np.cos(np.deg2rad(q.dec[det]))
         parts.append(
             {
-                "extension": np.full(det.size, position),
-                "rcid": np.full(det.size, extension.rcid),
+                "extension": np.full(det.size, q.position),
+                "rcid": np.full(det.size, q.rcid),
                 "row": rows,
-                "x": extension.x[rows],
-                "y": extension.y[rows],
+                "x": q.pixel_x[det],
+                "y": q.pixel_y[det],
                 "ref_index": ref,
-                "ra": ra[det],
-                "dec": dec[det],
-                "dra": ((ref_ra[ref] - ra[det] + 180) % 360 - 180) * cos_dec * 3600,
-                "ddec": (ref_dec[ref] - dec[det]) * 3600,
+                "ra": q.ra[det],
+                "dec": q.dec[det],
+                "dra": ((ref_ra[ref] - q.ra[det] + 180) % 360 - 180) * cos_dec * 3600,
+                "ddec": (ref_dec[ref] - q.dec[det]) * 3600,
             }
         )
     columns = ["extension", "rcid", "row", "x", "y", "ref_index", "ra", "dec", "dra", "ddec"]
@@ -334,6 +343,86 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     ):
         table[name].unit = unit
     return table
+
+
+@dataclass
+class _Quadrant:
+    """One extension's usable detections, through its WCS, in the exposure's tangent plane."""
+
+    position: int
+    rcid: int
+    usable: np.ndarray  # rows of LDAC_OBJECTS
+    pixel_x: np.ndarray
+    pixel_y: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    x: np.ndarray  # degrees in the tangent plane about the pointing
+    y: np.ndarray
+    flux: np.ndarray
+
+
+def _predicted_quadrants(catalog, headers, config, centre):
+    quadrants = []
+    for position, extension in enumerate(catalog.extensions):
+        usable = np.flatnonzero(usable_detections(extension.objects, config))
+        if usable.size < 3:
+            continue
+        if headers is None:
+            wcs = extension.wcs
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(headers[position])
+        pixel_x, pixel_y = extension.x[usable], extension.y[usable]
+        ra, dec = wcs.all_pix2world(pixel_x, pixel_y, 1)
+        if not (np.all(np.isfinite(ra)) and np.all(np.isfinite(dec))):
+            raise InputError(
+                "the WCS gives no sky position for its detections: is there a celestial WCS "
+                "(CTYPE, CRVAL, CRPIX, CD) in its header?",
+                path=catalog.path,
+                extension=f"{position + 1} (rcid {extension.rcid})",
+            )
+        x, y = gnomonic(ra, dec, *centre)
+        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
+        quadrants.append(
+            _Quadrant(position, extension.rcid, usable, pixel_x, pixel_y, ra, dec, x, y, flux)
+        )
+    return quadrants
+
+
+def _some_matched_poorly(quadrants, pairs, share=0.5):
+    """Whether a quadrant matched less than ``share`` of the typical matched fraction."""
+    fractions = np.array([p[0].size / q.usable.size for q, p in zip(quadrants, pairs, strict=True)])
+    return fractions.size > 0 and bool(np.any(fractions < share * np.median(fractions)))
+
+
+def _exposure_map(quadrants, pairs, tree, minimum=20, clip=5.0):
+    """The affine map of the tangent plane that the well-matched quadrants agree on.
+
+    Returns
+    -------
+    (cx, cy) or None
+        ``reference ≈ cx[0] + cx[1] x + cx[2] y`` (and cy); None when fewer than
+        three quadrants matched well or they do not agree to a few arcseconds.
+    """
+    chosen = [(q, p) for q, p in zip(quadrants, pairs, strict=True) if p[0].size >= minimum]
+    if len(chosen) < 3:
+        return None
+    x = np.concatenate([q.x[det] for q, (det, _) in chosen])
+    y = np.concatenate([q.y[det] for q, (det, _) in chosen])
+    target = np.concatenate([tree.data[ref] for _, (_, ref) in chosen])
+    keep = np.ones(x.size, bool)
+    for _ in range(4):
+        cx, cy = affine_fit(x[keep], y[keep], target[keep, 0], target[keep, 1])
+        design = np.column_stack([np.ones_like(x), x, y])
+        residual = np.hypot(target[:, 0] - design @ cx, target[:, 1] - design @ cy)
+        spread = 1.4826 * np.median(np.abs(residual[keep] - np.median(residual[keep])))
+        keep = residual <= np.median(residual[keep]) + clip * spread
+    # the map need not be exact (a rough header lacks the distortion, arcseconds at the edge):
+    # the second search per quadrant takes what it leaves
+    if keep.sum() < 3 * minimum or np.median(residual[keep]) > 5 * _ARCSEC:
+        return None
+    return cx, cy
 
 
 _ZERO = Offset(0.0, 0.0, 0, 0.0)

@@ -87,6 +87,15 @@ class PriorFitConfig:
     min_stars : int
         Fewest matched stars for a quadrant's own CRPIX and CD; with fewer it
         keeps its CCD's rigid placement.
+    min_quadrant_stars : int
+        Fewest stars a quadrant present in the catalogues may keep after outlier
+        rejection; with fewer the fit is refused rather than written.
+    max_rejected : float
+        Largest share of matched stars that rejection may drop; more means the
+        model does not describe the data (a distortion degree too low, say),
+        and the fit is refused. A good fit drops under 1% (bad quadrants of a
+        calibration exposure); one without the refraction model, ZTF's way,
+        ≈16% up to airmass 1.5; a quadratic for the cubic camera ≈40%.
     block_offset : `~astropy.units.Quantity`
         A quadrant of one exposure whose median residual exceeds this (and
         five times its error) is dropped as bad data.
@@ -101,6 +110,8 @@ class PriorFitConfig:
     iterations: int = 4
     floor: u.Quantity = 0.03 * u.arcsec
     min_stars: int = 30
+    min_quadrant_stars: int = 10
+    max_rejected: float = 0.25
     block_offset: u.Quantity = 0.12 * u.arcsec
     refraction: bool = True
     match: MatchConfig = field(default_factory=MatchConfig)
@@ -289,7 +300,9 @@ def _reference(catalog, gaia, config):
 def _centroid_sigma(objects, rows, floor_deg, scale_deg):
     error = np.asarray(objects["ERRAWIN_IMAGE"], float)[rows]
     if "ERRBWIN_IMAGE" in objects.colnames:
-        error = np.hypot(error, np.asarray(objects["ERRBWIN_IMAGE"], float)[rows]) / np.sqrt(2)
+        minor = np.asarray(objects["ERRBWIN_IMAGE"], float)[rows]
+        # the minor axis where SExtractor gave one; the major alone (conservative) elsewhere
+        error = np.where(np.isfinite(minor), np.hypot(error, minor) / np.sqrt(2), error)
     return np.hypot(error * scale_deg, floor_deg)
 
 
@@ -679,7 +692,40 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     fit.stage_quadrants()
     stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
     say(f"residual rms per axis: {stage_rms}")
+    _check_constrained(fit, catalogs, config)
+    missing = sorted(set(range(64)) - {int(r) for r in fit.rcids})
+    if missing:
+        say(
+            f"the prior covers {64 - len(missing)} of 64 quadrants: rcid {', '.join(map(str, missing))} "
+            "absent from every calibration catalogue"
+        )
     return _package(fit, catalogs, config, stage_rms)
+
+
+def _check_constrained(fit, catalogs, config):
+    """Refuse a fit that rejection left without support: a prior written anyway would be wrong silently."""
+    rejected = 1 - fit.used.mean()
+    if rejected > config.max_rejected:
+        raise InputError(
+            f"{100 * rejected:.0f}% of the {fit.used.size} matched stars were rejected as outliers "
+            f"(at most {100 * config.max_rejected:.0f}%): the model does not describe them; "
+            f"is the distortion degree ({config.degree}) too low?",
+            path=", ".join(c.path.name for c in catalogs),
+        )
+    # every quadrant the catalogues hold must be constrained; one they all lack is left out
+    present = sorted({e.rcid for catalog in catalogs for e in catalog.extensions})
+    for rcid in present:
+        mine = fit.s.rcid == rcid
+        kept = int((mine & fit.used).sum())
+        if kept < config.min_quadrant_stars:
+            ccdid, qid = ccdid_qid(int(rcid))
+            holding = [c.path.name for c in catalogs if rcid in c.rcids]
+            raise InputError(
+                f"rcid {int(rcid)} (CCD {int(ccdid)}, quadrant {int(qid)}): {int(mine.sum())} "
+                f"stars matched to Gaia, {kept} left after outlier rejection; need "
+                f"{config.min_quadrant_stars}: add calibration exposures with stars there",
+                path=", ".join(holding),
+            )
 
 
 def _package(fit, catalogs, config, stage_rms):
@@ -837,22 +883,15 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
     if not predicted:
         raise InputError("none of the catalogue's quadrants is in the prior", path=catalog.path)
     fluxes, xis, etas = (np.concatenate([p[i] for p in predicted]) for i in (2, 0, 1))
-    bright = np.argsort(fluxes)[::-1][: 10 * config.bright]
     tree = cKDTree(np.column_stack([ref_xi, ref_eta]))
-    found = find_offset(
-        xis[bright],
-        etas[bright],
-        tree,
-        config.search_radius.to_value(u.deg),
-        config.search_bin.to_value(u.deg),
-    )
+    start, found = _search_pointing(xis, etas, fluxes, tree, config, catalog.pointing.dec.deg)
     if not found.found:
         raise InputError(
             f"could not find the pointing offset against Gaia within {config.search_radius} "
             f"(peak of {found.peak} pairs over a background of {found.background:.1f})",
             path=catalog.path,
         )
-    matrix, offset, shift = np.eye(2), np.array([found.dx, found.dy]), np.zeros(2)
+    matrix, offset, shift = start, np.array([found.dx, found.dy]), np.zeros(2)
     for iteration in range(iterations + 1):
         pairs = [
             _pair(matrix, offset, xi, eta, flux, weight, tree, config)
@@ -876,6 +915,49 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
     return ExposureTerms(
         catalog.name, plane, matrix, offset, int(used.sum()), rms, pointing_shift=shift
     )
+
+
+#: Detections within this radius of the axis (degrees) search the turn of a field near a pole.
+_TURN_SEARCH_RADIUS = 0.7
+#: Largest turn searched, degrees.
+_MAX_TURN = 10.0
+
+
+def _search_pointing(xis, etas, fluxes, tree, config, dec_deg):
+    """The pointing offset (and the field's turn, near a pole) as a starting matrix and offset.
+
+    The peak of all displacements from predictions to Gaia gives the offset.
+    Near a pole the plane about the commanded pointing is turned against the
+    one about the true axis by meridian convergence (20″ of pointing error at
+    Dec 89.7° turns it by a degree), which smears that peak; then trial turns
+    up to what the search radius allows at this Dec are tried on the
+    detections near the axis, in steps that keep the smear within a bin.
+
+    Returns
+    -------
+    matrix : `~numpy.ndarray`, (2, 2)
+    found : `~ztfnb.match.Offset`
+    """
+    radius, step = config.search_radius.to_value(u.deg), config.search_bin.to_value(u.deg)
+    bright = np.argsort(fluxes)[::-1][: 10 * config.bright]
+    found = find_offset(xis[bright], etas[bright], tree, radius, step)
+    if found.found:
+        return np.eye(2), found
+    near = np.flatnonzero(np.hypot(xis, etas) < _TURN_SEARCH_RADIUS)
+    near = near[np.argsort(fluxes[near])[::-1][: 10 * config.bright]]
+    limit = min(
+        _MAX_TURN, np.degrees(np.deg2rad(radius) * np.tan(np.deg2rad(min(abs(dec_deg), 89.99))))
+    )
+    turn_step = np.degrees(step / _TURN_SEARCH_RADIUS)
+    best = (np.eye(2), found)
+    for turn in np.arange(-limit, limit + turn_step, turn_step):
+        c, s = np.cos(np.deg2rad(turn)), np.sin(np.deg2rad(turn))
+        matrix = np.array([[c, -s], [s, c]])
+        x, y = matrix @ np.vstack([xis[near], etas[near]])
+        trial = find_offset(x, y, tree, radius, step)
+        if trial.found and trial.peak > best[1].peak:
+            best = (matrix, trial)
+    return best
 
 
 def _turned(old, new, matrix, step=1e-3):
@@ -942,7 +1024,11 @@ def ahead_headers(model, catalog, terms, degree=None, grid=16):
     gx, gy = (g.ravel() for g in np.meshgrid(*axis))
     missing = [e.rcid for e in catalog.extensions if e.rcid not in model.rcid]
     if missing:
-        raise InputError(f"the prior has no quadrant rcid {missing[0]}", path=catalog.path)
+        raise InputError(
+            f"the prior has no quadrant rcid {', '.join(map(str, missing))}: no calibration "
+            "catalogue held it; fit the prior with catalogues that do",
+            path=catalog.path,
+        )
     # one astropy call for every grid point of every quadrant
     planes = [terms.apply(*model.plane(e.rcid, gx, gy)) for e in catalog.extensions]
     sky = terms.plane.deproject(

@@ -54,11 +54,13 @@ def write_prior(path, fit, provenance=None):
             header[f"PV{axis}_{k}"] = (float(coefficients[k]), "distortion (TPV)")
     extra = dict(provenance or {})
     for line in extra.pop("history", []):
-        header.add_history(str(line))
+        header.add_history(_ascii(line))
     for key, value in extra.items():
-        header[key] = value
+        if isinstance(value, tuple):
+            value = tuple(_ascii(v) if isinstance(v, str) else v for v in value)
+        header[key] = _ascii(value) if isinstance(value, str) else value
     for name in model.meta.get("exposures", []):
-        header.add_history(f"calibration catalogue: {name}")
+        header.add_history(_ascii(f"calibration catalogue: {name}"))
 
     quadrants = Table(model.quadrants, copy=True)
     quadrants["crpix1"] = model.crpix[:, 0]
@@ -72,6 +74,11 @@ def write_prior(path, fit, provenance=None):
     exposure_hdu.name = "EXPOSURES"
     with atomic_path(path) as temporary:
         fits.HDUList([primary, quadrant_hdu, exposure_hdu]).writeto(temporary)
+
+
+def _ascii(text):
+    """FITS headers hold ASCII only: a file name such as gaia_é.fits is kept as gaia_\\xe9.fits."""
+    return str(text).encode("ascii", "backslashreplace").decode("ascii")
 
 
 def read_prior(path):
