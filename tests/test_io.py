@@ -1,6 +1,8 @@
 """Round trips and clear errors for the formats ztfnb reads and writes."""
 
+import gzip
 import os
+import shutil
 from pathlib import Path
 
 import astropy
@@ -8,7 +10,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.table import QTable, Table
+from astropy.table import MaskedColumn, QTable, Table
 
 from ztfnb.io import (
     InputError,
@@ -21,7 +23,10 @@ from ztfnb.io import (
     write_header_blocks,
     write_ldac,
 )
+from ztfnb.io.gaia import NO_SOURCE_ID
 from ztfnb.io.ldac import require_columns
+from ztfnb.io.refcat import write_scamp_reference
+from ztfnb.reference import reference_at_epoch
 
 TPV_HEADER = Path(astropy.__file__).parent / "wcs" / "tests" / "data" / "tpvonly.hdr"
 
@@ -186,14 +191,127 @@ def test_gaia_column_names_are_case_insensitive_and_units_converted(tmp_path):
         (lambda t: t.remove_column("pmdec"), "column 'pmdec': missing Gaia column"),
         (lambda t: t["ra"].__setitem__(2, np.nan * u.deg), "column 'ra': 1 row.*row 2"),
         (lambda t: t["dec"].__setitem__(0, 95 * u.deg), "column 'dec': declination outside"),
+        (lambda t: t["ra_error"].__setitem__(slice(None), np.nan * u.mas), "column 'ra_error'"),
     ],
 )
-def test_gaia_errors_name_file_and_column(tmp_path, change, message):
+def test_gaia_errors_name_file_extension_and_column(tmp_path, change, message):
     table = _gaia()
     change(table)
     Table(table).write(tmp_path / "bad.fits")
-    with pytest.raises(InputError, match=rf"bad\.fits: {message}"):
+    with pytest.raises(InputError, match=rf"bad\.fits: extension 1: {message}"):
         read_gaia(tmp_path / "bad.fits")
+
+
+def _archive_like(path, table):
+    """Write ``table`` as the Gaia archive does: missing proper motions masked (empty CSV
+    cells, VOTable nulls), gzipped when the name ends in ``.gz``."""
+    table = Table(table, masked=True)
+    for name in ("pmra", "pmdec"):
+        values = np.asarray(table[name], float)
+        table[name] = MaskedColumn(
+            np.nan_to_num(values), mask=np.isnan(values), unit=table[name].unit
+        )
+    plain = path.with_suffix("") if path.suffix == ".gz" else path
+    formats = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}
+    table.write(plain, format=formats.get(plain.suffix, "votable"))
+    if plain != path:
+        with open(plain, "rb") as source, gzip.open(path, "wb") as target:
+            shutil.copyfileobj(source, target)
+        plain.unlink()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gaia.csv.gz",
+        "gaia.vot.gz",
+        "gaia.xml.gz",
+        "gaia.ecsv.gz",
+        "gaia.fits.gz",
+        "gaia.csv",
+        "gaia.vot",
+        "gaia.votable",
+        "gaia.dr3.ecsv",
+    ],
+)
+def test_gaia_format_comes_from_the_name_before_gz(tmp_path, name):
+    _archive_like(tmp_path / name, _gaia())
+    table = read_gaia(tmp_path / name)
+    expected = _gaia()
+    assert np.allclose(table["ra"].to_value(u.deg), expected["ra"].to_value(u.deg))
+    assert np.array_equal(table["source_id"], expected["source_id"])
+    assert np.isnan(table["pmra"][1]) and np.isnan(table["pmdec"][1])  # masked: missing
+    assert table["pmra"][2] == 3 * u.mas / u.yr
+
+
+def _query_log_hdu():
+    return fits.BinTableHDU.from_columns(
+        [fits.Column(name="query", format="20A", array=np.array(["SELECT * FROM gaia"]))],
+        name="QUERY",
+    )
+
+
+def test_gaia_table_is_found_after_other_fits_tables(tmp_path):
+    gaia = fits.table_to_hdu(Table(_gaia()))
+    fits.HDUList([fits.PrimaryHDU(), _query_log_hdu(), gaia]).writeto(tmp_path / "two.fits")
+    table = read_gaia(tmp_path / "two.fits")  # warnings are errors in this suite
+    assert table.meta["extension"] == 2
+    assert len(table) == 5 and np.array_equal(table["source_id"], np.arange(5))
+
+
+def test_fits_without_a_gaia_table_names_every_table_hdu(tmp_path):
+    partial = Table(_gaia())
+    partial.remove_column("pmdec")
+    hdus = [fits.PrimaryHDU(), _query_log_hdu(), fits.table_to_hdu(partial)]
+    fits.HDUList(hdus).writeto(tmp_path / "none.fits")
+    with pytest.raises(
+        InputError,
+        match=r"none\.fits: no table HDU has the Gaia columns: "
+        r"HDU 1 \(QUERY\) lacks ra, dec, .*phot_g_mean_mag; HDU 2 lacks pmdec$",
+    ):
+        read_gaia(tmp_path / "none.fits")
+
+
+def test_gaia_source_id_is_optional_and_scamp_reference_still_written(tmp_path):
+    table = Table(_gaia())
+    table.remove_column("source_id")
+    table.write(tmp_path / "nosid.fits")
+    gaia = read_gaia(tmp_path / "nosid.fits")
+    assert gaia.meta["source_id"] == "absent"
+    assert np.all(gaia["source_id"] == NO_SOURCE_ID) and gaia["source_id"].dtype == np.int64
+    write_scamp_reference(tmp_path / "ref.cat", reference_at_epoch(gaia, 2023.8 * u.yr))
+    assert len(read_ldac(tmp_path / "ref.cat")[0].objects) == 5
+
+
+def test_gaia_null_source_id_becomes_minus_one(tmp_path):
+    table = Table(_gaia(), masked=True)
+    table["source_id"].mask = [False, True, False, False, False]  # a VOTable null
+    table.write(tmp_path / "nullid.vot", format="votable")
+    gaia = read_gaia(tmp_path / "nullid.vot")
+    assert gaia.meta["source_id"] == "read"
+    assert gaia["source_id"].tolist() == [0, NO_SOURCE_ID, 2, 3, 4]
+
+
+def test_gaia_rows_without_a_position_error_are_dropped_and_counted(tmp_path):
+    table = Table(_gaia(), masked=True)
+    table["ra_error"][3] = np.nan
+    table["dec_error"].mask = [False, False, False, False, True]  # an empty CSV cell
+    table.write(tmp_path / "errors.csv", format="ascii.csv")
+    gaia = read_gaia(tmp_path / "errors.csv")
+    assert gaia["source_id"].tolist() == [0, 1, 2]
+    assert gaia.meta["dropped"] == {"ra_error": 1, "dec_error": 1}
+    reference = reference_at_epoch(gaia, 2023.8 * u.yr)
+    assert np.all(np.isfinite(reference["ra_error"])) and np.all(
+        np.isfinite(reference["dec_error"])
+    )
+
+
+def test_empty_position_cell_is_refused_naming_column_and_row(tmp_path):
+    table = Table(_gaia(), masked=True)
+    table["dec"].mask = [False, False, False, True, False]
+    table.write(tmp_path / "hole.csv", format="ascii.csv")
+    with pytest.raises(InputError, match=r"hole\.csv: column 'dec': 1 row.*first at row 3"):
+        read_gaia(tmp_path / "hole.csv")
 
 
 def test_atomic_path_leaves_nothing_when_interrupted(tmp_path):

@@ -1,6 +1,13 @@
 """The simulated night: real formats, determinism, and physics checked against the truth and erfa."""
 
+import datetime
 import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +24,8 @@ from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.cli import main
 from ztfnb.io import read_gaia, read_ldac
 from ztfnb.reference import reference_at_epoch
-from ztfnb.simulate import NightParameters, TrueMapping, simulate_night
+from ztfnb.simulate import NightParameters, TrueMapping, ensure_night, simulate_night
+from ztfnb.simulate.night import _dates_with_earth_orientation
 from ztfnb.simulate.projection import ExposureProjection
 from ztfnb.simulate.schedule import plan_night
 from ztfnb.simulate.stars import make_star_field
@@ -326,3 +334,87 @@ def test_cli_writes_a_night(tmp_path, capsys):
     )
     assert Path(capsys.readouterr().out.strip()) == out
     assert len(list(out.glob("*.ldac"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("notadate", "'notadate' is not a UT date YYYY-MM-DD"),
+        ("20231017", "'20231017' is not a UT date YYYY-MM-DD"),
+        ("2023-02-30", "'2023-02-30' is not a calendar date"),
+    ],
+)
+def test_a_bad_date_is_one_line_naming_it(tmp_path, capsys, date, message):
+    with pytest.raises(ValueError, match=f"^date: {message}"):
+        NightParameters(seed=1, date=date).check()
+    with pytest.raises(SystemExit) as stop:
+        main(["simulate", "--out", str(tmp_path / "n"), "--seed", "1", "--date", date])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "--date" in error and message in error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dates_beyond_the_bundled_iers_table_are_refused(tmp_path, capsys):
+    first, last = _dates_with_earth_orientation()
+    assert first <= datetime.date(2023, 10, 17) <= last
+    for outside in (first - datetime.timedelta(days=1), last + datetime.timedelta(days=1)):
+        with pytest.raises(ValueError, match=f"date: {outside} is outside {first} to {last}"):
+            NightParameters(seed=1, date=str(outside)).check()
+    # far in the future astropy would flood stderr with ERFA/IERS warnings (errors in this suite)
+    with pytest.raises(SystemExit):
+        main(["simulate", "--out", str(tmp_path / "n"), "--seed", "1", "--date", "2100-01-01"])
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    # the last date allowed needs no extrapolation: no warning
+    simulate_night(
+        tmp_path / "edge", NightParameters(seed=1, exposures=1, density=10, date=str(last))
+    )
+
+
+def test_overwrite_replaces_a_simulated_night_and_nothing_else(tmp_path, capsys):
+    parameters = NightParameters(seed=1, exposures=1, density=10.0)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    arguments = ["--exposures", "1", "--density", "10", "--overwrite", "--quiet"]
+    assert main(["simulate", "--out", str(user), "--seed", "1", *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "holds no ztfnb simulated night" in error
+    (user / "simulation.json").write_text(json.dumps({"another": "tool"}))
+    with pytest.raises(FileExistsError, match="nothing was deleted"):
+        simulate_night(user, parameters, overwrite=True)
+    with pytest.raises(FileExistsError, match="holds no ztfnb simulated night"):
+        ensure_night(user, parameters)
+    assert sorted(p.name for p in user.iterdir()) == ["notes.txt", "simulation.json"]
+
+    night = simulate_night(tmp_path / "night", parameters)
+    replaced = simulate_night(night, replace(parameters, seed=2), overwrite=True)
+    assert json.loads((replaced / "simulation.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night", "user"]
+
+
+def test_sigterm_during_simulate_leaves_no_temporary_folder(tmp_path):
+    command = [sys.executable, "-m", "ztfnb", "simulate", "--out", "night", "--seed", "1"]
+    process = subprocess.Popen(
+        [*command, "--exposures", "40", "--density", "10", "--quiet"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # wait until it is writing catalogues into its hidden temporary folder
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".night.*.tmp/*.ldac")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the simulation never started writing"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, error = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "terminated" in error and error.strip().count("\n") == 0
+    assert os.listdir(tmp_path) == []

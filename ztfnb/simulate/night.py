@@ -18,7 +18,10 @@
 The same parameters give byte-identical files.
 """
 
+import datetime
 import json
+import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import numpy as np
 from astropy.coordinates import AltAz, SkyCoord
 from astropy.io import fits
 from astropy.table import QTable, Table, vstack
+from astropy.utils import iers
 
 from ztfnb._version import __version__
 from ztfnb.camera import NAXIS1, NAXIS2, FocalPlane
@@ -42,10 +46,13 @@ from ztfnb.simulate.truth import truth_grid, write_truth
 from ztfnb.site import PALOMAR, filter_band
 from ztfnb.tangent import gnomonic, gnomonic_inverse
 
-__all__ = ["NightParameters", "ensure_night", "simulate_night"]
+__all__ = ["NightParameters", "check_night_date", "ensure_night", "simulate_night"]
 
 _FILTER_IDS = {"g": 1, "r": 2, "i": 3}
 _COLOUR_TERMS = {"g": 0.35, "r": -0.15, "i": -0.35}  # mean filter − G of field stars
+_MARKER = "simulation.json"
+_DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MJD_ZERO = datetime.date(1858, 11, 17)
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,61 @@ class NightParameters:
             raise ValueError(f"failures must be between 0 and 64 × exposures, got {self.failures}")
         if not 10 <= self.density <= 1e5:
             raise ValueError(f"density must be 10–100000 stars per deg², got {self.density}")
+        try:
+            check_night_date(self.date)
+        except ValueError as error:
+            raise ValueError(f"date: {error}") from None
 
     def to_json(self):
         return json.dumps({**asdict(self), "ztfnb": __version__}, indent=2, sort_keys=True) + "\n"
+
+
+def check_night_date(date):
+    """Check that a night can be simulated on a UT date, with one clear message if not.
+
+    The date must be a calendar date ``YYYY-MM-DD`` whose whole UT day lies
+    within the Earth-orientation (IERS) table bundled with astropy (the
+    ``astropy-iers-data`` package: 1973 to about a year after its release).
+    Outside it astropy can only guess UT1 and polar motion, and says so with
+    hundreds of ERFA/IERS warnings; a simulated night is meant to stand for a
+    real one, so such dates are refused instead.
+
+    Parameters
+    ----------
+    date : str
+
+    Returns
+    -------
+    str
+        ``date``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        Naming the date and, for one out of range, the dates that can be used.
+    """
+    if not isinstance(date, str) or not _DATE_FORMAT.fullmatch(date):
+        raise ValueError(f"{date!r} is not a UT date YYYY-MM-DD")
+    try:
+        day = datetime.date.fromisoformat(date)
+    except ValueError as error:
+        raise ValueError(f"{date!r} is not a calendar date ({error})") from None
+    first, last = _dates_with_earth_orientation()
+    if not first <= day <= last:
+        raise ValueError(
+            f"{date} is outside {first} to {last}, the dates astropy's bundled Earth-orientation "
+            "(IERS) table covers; choose a date within them (later ones need a newer "
+            "astropy-iers-data)"
+        )
+    return date
+
+
+def _dates_with_earth_orientation():
+    """First and last UT dates whose whole day the bundled IERS table covers."""
+    mjd = np.asarray(iers.earth_orientation_table.get()["MJD"].to_value(u.day))
+    first = _MJD_ZERO + datetime.timedelta(days=math.ceil(mjd[0]))
+    last = _MJD_ZERO + datetime.timedelta(days=math.floor(mjd[-1]) - 1)
+    return first, last
 
 
 def simulate_night(out, parameters, overwrite=False, log=None):
@@ -97,7 +156,9 @@ def simulate_night(out, parameters, overwrite=False, log=None):
         Output folder; must not exist or be empty unless ``overwrite``.
     parameters : `NightParameters`
     overwrite : bool
-        Replace an existing non-empty folder.
+        Replace an existing non-empty folder, provided it holds a simulated
+        night (its ``simulation.json``): a folder of other files is never
+        deleted.
     log : callable, optional
         Called with a progress message per exposure.
 
@@ -105,13 +166,31 @@ def simulate_night(out, parameters, overwrite=False, log=None):
     -------
     `~pathlib.Path`
         The folder.
+
+    Raises
+    ------
+    ValueError
+        Parameters that cannot make a night.
+    FileExistsError
+        ``out`` is a file, or a non-empty folder that may not be replaced.
     """
     parameters.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty (use --overwrite to replace it)")
+    if out.is_dir() and any(out.iterdir()):
+        # said first, so that nobody is told to add --overwrite only to be refused again
+        if not _is_simulated_night(out):
+            raise FileExistsError(
+                f"{out} is not empty and holds no ztfnb simulated night (no valid {_MARKER}): "
+                "only a simulated night is ever replaced, so nothing was deleted; "
+                "choose another folder"
+            )
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} exists and is not empty: it holds a simulated night "
+                "(use --overwrite to replace it)"
+            )
     with atomic_directory(out, overwrite=overwrite) as folder:
         rng = np.random.default_rng(parameters.seed)
         plan = plan_night(parameters.exposures, rng, date=parameters.date)
@@ -132,7 +211,7 @@ def simulate_night(out, parameters, overwrite=False, log=None):
         write_gaia(folder / "gaia.fits", stars.catalogue)
         _write_table(folder / "exposures.ecsv", _exposure_table(rows, parameters))
         _write_table(folder / "truth" / "failures.ecsv", _failure_table(failures))
-        (folder / "simulation.json").write_text(parameters.to_json())
+        (folder / _MARKER).write_text(parameters.to_json())
     return out
 
 
@@ -148,18 +227,25 @@ def ensure_night(path, parameters, log=None):
     `~pathlib.Path`
     """
     path = Path(path)
-    marker = path / "simulation.json"
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == json.loads(parameters.to_json()):
-                return path
-        except json.JSONDecodeError:
-            pass
-    elif path.is_dir() and any(path.iterdir()):
-        raise FileExistsError(
-            f"{path} is not empty and holds no ztfnb simulated night (no simulation.json)"
-        )
+    if _night_parameters(path) == json.loads(parameters.to_json()):
+        return path
     return simulate_night(path, parameters, overwrite=True, log=log)
+
+
+def _night_parameters(folder):
+    """The parameters recorded in a folder's marker, or None when it holds no simulated night."""
+    try:
+        recorded = json.loads((Path(folder) / _MARKER).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    # another tool's simulation.json is not ours: ours records the seed and ztfnb's version
+    if not isinstance(recorded, dict) or not {"seed", "ztfnb"} <= recorded.keys():
+        return None
+    return recorded
+
+
+def _is_simulated_night(folder):
+    return _night_parameters(folder) is not None
 
 
 def _write_table(path, table):
