@@ -27,6 +27,7 @@ from ztfnb.quantity import parse_quantity
 __all__ = ["Observation", "observe"]
 
 _CACHE = OrderedDict()
+_BACKGROUND_CACHE = OrderedDict()
 _CACHE_SIZE = 32
 _SUBSAMPLES = 6  # continuum samples per channel
 _C_KMS = const.c.to_value(u.km / u.s)
@@ -47,13 +48,42 @@ def _key(instrument, background):
     )
 
 
+def _remembered(cache, key, compute):
+    """``compute()`` once per key, the most recent ``_CACHE_SIZE`` kept."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = value = compute()
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def _background_intensity(instrument, background):
+    """The background on the channels: the same for every aperture, efficiency and detector NEP."""
+    key = (
+        instrument.resolving_power,
+        tuple((b.short.to_value(u.um), b.long.to_value(u.um)) for b in instrument.bands),
+        instrument.telescope_temperature.to_value(u.K),
+        instrument.emissivity,
+        background.scale,
+        background.cirrus_100um.to_value(u.MJy / u.sr),
+    )
+    frequency = instrument.channels["centre"].to(u.Hz, u.spectral())
+    return _remembered(_BACKGROUND_CACHE, key, lambda: background.intensity(frequency, instrument))
+
+
 def _channels(instrument, background):
     """Per-channel noise and grids for an instrument and background, computed once."""
-    key = _key(instrument, background)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    noise = channel_nef(instrument, background)
+    return _remembered(
+        _CACHE, _key(instrument, background), lambda: _compute_channels(instrument, background)
+    )
+
+
+def _compute_channels(instrument, background):
+    noise = channel_nef(
+        instrument, background, intensity=_background_intensity(instrument, background)
+    )
     bands = []
     for band_edges in instrument.channels["edges"]:
         nu_edges = band_edges.to_value(u.Hz, u.spectral())[::-1]  # increasing frequency
@@ -63,11 +93,7 @@ def _channels(instrument, background):
             )
         )
         bands.append((nu_edges, fine))
-    entry = {"noise": noise, "bands": bands}
-    _CACHE[key] = entry
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return entry
+    return {"noise": noise, "bands": bands}
 
 
 @dataclass

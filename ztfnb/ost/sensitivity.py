@@ -64,8 +64,18 @@ def photon_nep(occupation, frequency, resolving_power):
     return _require(nep, NEP_UNIT, "photon NEP")
 
 
-def channel_nef(instrument, background, wavelength=None):
+def channel_nef(instrument, background, wavelength=None, intensity=None):
     """Noise-equivalent flux of every channel (or of given wavelengths).
+
+    Parameters
+    ----------
+    instrument : `~ztfnb.ost.instrument.Spectrometer`
+    background : `~ztfnb.ost.background.Background`
+    wavelength : `~astropy.units.Quantity`, optional
+        Default: the channels' centres.
+    intensity : `~astropy.units.Quantity`, optional
+        The background's intensity at those wavelengths, when already known
+        (it does not depend on the aperture, the efficiency or the detectors).
 
     Returns
     -------
@@ -77,9 +87,9 @@ def channel_nef(instrument, background, wavelength=None):
         instrument.channels["centre"] if wavelength is None else u.Quantity(wavelength, u.um)
     )
     frequency = wavelength.to(u.Hz, u.spectral())
-    occupation = instrument.efficiency * occupation_number(
-        background.intensity(frequency, instrument), frequency
-    )
+    if intensity is None:
+        intensity = background.intensity(frequency, instrument)
+    occupation = instrument.efficiency * occupation_number(intensity, frequency)
     photon = photon_nep(occupation, frequency, instrument.resolving_power)
     nep = np.sqrt(photon**2 + instrument.detector_nep**2)
     nef = _require(nep / (instrument.efficiency * instrument.area), NEF_UNIT, "NEF")
