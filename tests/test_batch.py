@@ -14,7 +14,7 @@ import pytest
 from astropy.table import Table
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ztfnb.batch import load_grid, run_batch, run_name
+from ztfnb.batch import load_grid, plan_batch, run_batch, run_name
 from ztfnb.cli import main
 from ztfnb.parameters import ParameterError
 
@@ -29,12 +29,19 @@ def _notebook(folder):
         "language": "python",
     }
     parameters = new_code_cell(
-        'x: int = 1  # a number\nfail: bool = False  # raise\nnap: float = 0.0  # seconds to sleep\noutput_dir: str = ""  # report folder'
+        "x: int = 1  # a number\nfail: bool = False  # raise\nnap: float = 0.0  # seconds to sleep\n"
+        "scale: float = 1.0  # unused\npids: str = \"\"  # folder for the kernel's and its parent's ids\n"
+        'output_dir: str = ""  # report folder'
     )
     parameters.metadata["tags"] = ["parameters"]
     body = new_code_cell(
-        "import time\ntime.sleep(nap)\nassert not fail, 'asked to fail'\n"
-        "from ztfnb.io.summary import write_summary\nwrite_summary(output_dir, {'square': x * x})"
+        "import os, time\nfrom pathlib import Path\n"
+        "if pids:  # whole or not at all: a test may read it at any moment\n"
+        "    new = Path(pids, f'.{os.getpid()}')\n"
+        "    new.write_text(str(os.getppid()))\n"
+        "    os.replace(new, Path(pids, str(os.getpid())))\n"
+        "time.sleep(nap)\nassert not fail, 'asked to fail'\nprint('x is', x)\n"
+        "from ztfnb.io.summary import write_summary\nwritten = write_summary(output_dir, {'square': x * x})"
     )
     document.cells = [parameters, body]
     path = Path(folder) / "square.ipynb"
@@ -75,21 +82,21 @@ def test_unknown_parameters_stop_the_batch_before_it_starts(tmp_path, capsys):
         == 2
     )
     assert "unknown parameter(s) colour" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # nothing is created before the grid is checked
 
 
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
     notebook = _notebook(tmp_path)
     runs = [{"x": 2}, {"x": 3, "fail": True}, {"x": 4}]
     table = run_batch(notebook, runs, tmp_path / "out", workers=2, progress=False)
-    status = dict(zip(table["x"], table["status"], strict=True))
+    status = dict(zip(table["param.x"], table["status"], strict=True))
     assert status == {2: "complete", 3: "failed", 4: "complete"}
     failed = table[table["status"] == "failed"][0]
     assert "asked to fail" in failed["error"]
     manifests = _manifests(tmp_path / "out")
     assert len(manifests) == 3  # the failed run's report is kept too, marked failed
     assert {m["status"] for m in manifests.values()} == {"complete", "failed"}
-    assert set(table["square"][table["status"] == "complete"]) == {
+    assert set(table["summary.square"][table["status"] == "complete"]) == {
         4,
         16,
     }  # key numbers from summary.json
@@ -175,10 +182,250 @@ def test_batch_on_a_real_dask_cluster(tmp_path):
             progress=False,
         )
         assert list(table["status"]) == ["complete"] * 4
-        assert sorted(table["square"]) == [0, 1, 4, 9]
+        assert sorted(table["summary.square"]) == [0, 1, 4, 9]
         assert len(_manifests(tmp_path / "out")) == 4
     finally:
         for process in (worker, scheduler):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
     assert isinstance(Table.read(tmp_path / "out" / "runs.ecsv"), Table)
+
+
+def test_an_empty_run_list_is_refused_in_one_line(tmp_path, capsys):
+    notebook = _notebook(tmp_path)
+    grid = tmp_path / "g.yaml"
+    grid.write_text("runs: []\n")
+    with pytest.raises(ParameterError, match=r"g\.yaml: 'runs' is an empty list"):
+        load_grid(grid)
+    command = ["batch", str(notebook), "--grid", str(grid), "--out", str(tmp_path / "out")]
+    assert main([*command, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "g.yaml" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ParameterError, match="no runs"):
+        run_batch(notebook, [], tmp_path / "out", progress=False)
+
+
+def _run_ids(out):
+    return {name: m["run_id"] for name, m in _manifests(out).items()}
+
+
+def test_resume_reruns_when_base_parameters_or_notebook_change(tmp_path):
+    notebook = _notebook(tmp_path)
+    out = tmp_path / "out"
+    (tmp_path / "base1.yaml").write_text("scale: 2.0\n")
+    (tmp_path / "base2.yaml").write_text("scale: 3.0\n")
+    grid = [{"x": 2}]
+
+    def batch(notebook=notebook, base="base1.yaml"):
+        run_batch(notebook, grid, out, workers=1, parameters_file=tmp_path / base, progress=False)
+        (name,) = _run_ids(out)
+        return _run_ids(out)[name], _manifests(out)[name]
+
+    first, manifest = batch()
+    assert manifest["parameters"]["scale"] == 2.0
+    assert batch()[0] == first  # same everything: done
+    second, manifest = batch(base="base2.yaml")  # other base values: run again
+    assert second != first and manifest["parameters"]["scale"] == 3.0
+    document = nbformat.read(notebook, as_version=4)
+    document.cells.append(new_code_cell("y = 1"))
+    nbformat.write(document, notebook)
+    third = batch(base="base2.yaml")[0]  # the notebook changed: run again
+    assert third != second
+    copy = tmp_path / "elsewhere" / notebook.name
+    copy.parent.mkdir()
+    copy.write_bytes(notebook.read_bytes())
+    assert batch(copy, base="base2.yaml")[0] != third  # another notebook, same text: run again
+
+
+def test_a_nan_parameter_counts_as_done(tmp_path):
+    notebook = _notebook(tmp_path)
+    (tmp_path / "g.yaml").write_text("x: [1]\nscale: [.nan, .inf]\n")
+    grid = load_grid(tmp_path / "g.yaml")
+    run_batch(notebook, grid, tmp_path / "out", workers=1, progress=False)
+    before = _run_ids(tmp_path / "out")
+    assert len(before) == 2
+    run_batch(notebook, grid, tmp_path / "out", workers=1, progress=False)
+    assert _run_ids(tmp_path / "out") == before
+
+
+def test_parameters_and_summary_keys_named_like_the_batch_columns_keep_them(tmp_path, capsys):
+    document = new_notebook()
+    document.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}  # fmt: skip
+    parameters = new_code_cell(
+        'name: str = "m31"  # target\nstatus: str = "draft"  # review state\n'
+        'error: float = 0.1  # arcsec\noutput_dir: str = ""  # report folder'
+    )
+    parameters.metadata["tags"] = ["parameters"]
+    body = new_code_cell(
+        "from ztfnb.io.summary import write_summary\n"
+        "write_summary(output_dir, {'name': 'x', 'status': 'bad', 'duration_s': 'slow', 'error': 5})"
+    )
+    document.cells = [parameters, body]
+    notebook = tmp_path / "named.ipynb"
+    nbformat.write(document, notebook)
+    (tmp_path / "g.yaml").write_text("name: [m31, m33]\nstatus: [failed]\nerror: [0.1]\n")
+    out = tmp_path / "out"
+    command = ["batch", str(notebook), "--grid", str(tmp_path / "g.yaml"), "--out", str(out)]
+    assert main([*command, "--no-progress"]) == 0
+    assert "2 complete, 0 failed" in capsys.readouterr().out
+    table = Table.read(out / "runs.ecsv")
+    assert table.colnames[:4] == ["name", "status", "error", "duration_s"]
+    assert list(table["status"]) == ["complete", "complete"]
+    assert all((out / name / "manifest.json").is_file() for name in table["name"])
+    assert sorted(table["param.name"]) == ["m31", "m33"]
+    assert list(table["param.status"]) == ["failed", "failed"]
+    assert list(table["summary.status"]) == ["bad", "bad"]
+    assert list(table["summary.duration_s"]) == ["slow", "slow"]
+    assert "2 complete, 0 failed, 0 pending" in (out / "index.html").read_text()
+
+
+def test_manifest_and_saved_notebook_name_the_final_folder(tmp_path):
+    notebook = _notebook(tmp_path)
+    run_batch(notebook, [{"x": 3}], tmp_path / "out", workers=1, progress=False)
+    ((name, manifest),) = _manifests(tmp_path / "out").items()
+    folder = (tmp_path / "out" / name).resolve()
+    # every value used, the notebook's defaults included, and the folder the report ends in
+    assert manifest["parameters"] == {
+        "x": 3,
+        "fail": False,
+        "nap": 0.0,
+        "scale": 1.0,
+        "pids": "",
+        "output_dir": str(folder),
+    }
+    assert manifest["output_dir"] == str(folder)
+    executed = nbformat.read(folder / "square.ipynb", as_version=4)
+    (injected,) = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert f'output_dir = "{folder}"' in injected.source
+    assert ".partial-" not in json.dumps(executed.metadata["papermill"])
+    assert ".partial-" not in (folder / "square.html").read_text()
+
+
+def test_a_batch_under_reports_leaves_no_dead_links_in_the_reports_index(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "notebooks").mkdir()
+    notebook = _notebook(tmp_path / "notebooks")
+    out = tmp_path / "reports" / "grid"
+    run_batch(notebook, [{"x": 1}, {"x": 2}], out, workers=1, progress=False)
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert ".partial-" not in page
+    for name in _manifests(out):
+        assert f'href="grid/{name}/square.html"' in page
+
+
+def test_reused_kernels_write_the_run_log(tmp_path):
+    notebook = _notebook(tmp_path)
+    run_batch(
+        notebook, [{"x": 6}, {"x": 7}], tmp_path / "out", workers=2, reuse_kernels=True,
+        progress=False,
+    )  # fmt: skip
+    for name, manifest in _manifests(tmp_path / "out").items():
+        assert manifest["status"] == "complete"
+        x = manifest["parameters"]["x"]
+        assert f"x is {x}" in (tmp_path / "out" / name / "run.log").read_text()
+
+
+def test_a_yaml_exponent_is_a_number_for_a_float_parameter(tmp_path):
+    notebook = _notebook(tmp_path)
+    (tmp_path / "g.yaml").write_text("scale: [1e-3, 2]\n")  # YAML 1.1 reads 1e-3 as text
+    (run, other) = plan_batch(notebook, load_grid(tmp_path / "g.yaml"), tmp_path / "out")
+    assert run.parameters == {"scale": 0.001} and run.effective["scale"] == 0.001
+    assert other.parameters == {"scale": 2}
+
+
+def _alive(pid):
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _wait_until(condition, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def _pid_files(pids):
+    return [p for p in pids.iterdir() if not p.name.startswith(".")]
+
+
+def _processes(pids):
+    """Kernel process ids and their parents' (the pool workers), from the notebook's files."""
+    files = _pid_files(pids)
+    return {int(p.name) for p in files}, {int(p.read_text()) for p in files}
+
+
+def _slow_batch(tmp_path, runs=6, nap=3.0, workers=2):
+    notebook = _notebook(tmp_path)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    (tmp_path / "g.yaml").write_text(f"x: {list(range(runs))}\nnap: [{nap}]\npids: ['{pids}']\n")
+    out = tmp_path / "out"
+    command = [str(BIN / "ztfnb"), "batch", str(notebook), "--grid", str(tmp_path / "g.yaml")]
+    command += ["--out", str(out), "--workers", str(workers), "--no-progress"]
+    return command, out, pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_the_batch_its_workers_and_kernels(tmp_path, workers):
+    command, out, pids = _slow_batch(tmp_path, workers=workers)
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        # two runs done and more running: Ctrl-C (SIGINT to the whole process group)
+        assert _wait_until(
+            lambda: len(_manifests(out)) >= 2 and len(_pid_files(pids)) >= 2 + workers, 120
+        )
+        os.killpg(process.pid, signal.SIGINT)
+        started = time.time()
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130
+    assert time.time() - started < 20  # queued runs were not executed first
+    assert "Traceback" not in err, err
+    (line,) = err.splitlines()  # the kernels' own messages go to each run's run.log
+    assert line.startswith("ztfnb batch: interrupted:") and "run the same command again" in line
+    kernels, workers = _processes(pids)
+    assert _wait_until(lambda: not any(_alive(p) for p in kernels | workers), 10)
+    table = Table.read(out / "runs.ecsv")
+    manifests = _manifests(out)
+    assert 2 <= len(manifests) < 6
+    status = dict(zip(table["name"], table["status"], strict=True))
+    assert {n for n, s in status.items() if s == "complete"} == set(manifests)
+    assert {s for n, s in status.items() if n not in manifests} == {"pending"}
+    assert not [p for p in out.iterdir() if ".partial-" in p.name]
+    assert f"{len(manifests)} complete" in (out / "index.html").read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.timeout(180)
+def test_a_batch_killed_with_sigkill_takes_its_workers_and_kernels_with_it(tmp_path):
+    command, _, pids = _slow_batch(tmp_path, runs=4, nap=30.0)
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert _wait_until(lambda: len(_pid_files(pids)) >= 2, 120)
+        kernels, workers = _processes(pids)
+        assert process.pid not in workers and len(workers) == 2  # the runs are in pool workers
+        os.kill(process.pid, signal.SIGKILL)  # the batch alone, as the OOM killer would
+        process.wait()
+        assert _wait_until(lambda: not any(_alive(p) for p in kernels | workers), 15)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # whatever is left, if the test failed
+        except ProcessLookupError:
+            pass

@@ -1,18 +1,20 @@
 """The papermill runner: parameters checked before a kernel starts, failures kept and marked."""
 
+import datetime
 import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ztfnb.cli import main
 from ztfnb.parameters import check_parameters, notebook_parameters
 from ztfnb.provenance import sha256
 from ztfnb.quantity import ParameterError
-from ztfnb.runner import run_notebook
+from ztfnb.runner import checked_parameters, default_output_dir, new_report_dir, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -80,7 +82,13 @@ def test_a_run_writes_notebook_html_and_manifest(tmp_path):
     folder = tmp_path / "report"
     assert (folder / "result.txt").read_text() == "42"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["parameters"]["count"] == 21
+    assert manifest["status"] == "complete"
+    assert manifest["parameters"] == {  # every value used: the defaults with the file's over them
+        "exposure": "1 h",
+        "count": 21,
+        "label": "zr",
+        "output_dir": str(folder.resolve()),
+    }
     assert set(manifest["versions"]) >= {
         "python",
         "numpy",
@@ -159,3 +167,107 @@ def test_every_parameters_file_matches_its_notebook(parameters):
 def test_every_notebook_has_parameters_for_reports_and_for_ci(notebook):
     assert (ROOT / "parameters" / f"{notebook.stem}.yaml").is_file()
     assert (ROOT / "parameters" / "ci" / f"{notebook.stem}.yaml").is_file()
+
+
+def test_an_output_folder_holding_the_notebook_is_refused(tmp_path, monkeypatch, capsys):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    before = notebook.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "n.ipynb", "-o", "."]) == 2
+    assert "would replace the notebook itself" in capsys.readouterr().err
+    assert notebook.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.ipynb"]
+
+
+def test_a_file_that_is_not_a_notebook_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "empty.ipynb").write_text("{}")
+    assert main(["run", str(tmp_path / "empty.ipynb"), "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "empty.ipynb: not a Jupyter notebook" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_folders_named_by_parameters_are_hashed_only_when_small_inputs(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("a")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "big.bin").write_bytes(b"0" * 1000)
+    notebook = _notebook(
+        tmp_path / "notebooks" / "n.ipynb",
+        'data: str = "data"  # input folder (a default is an input too)\n'
+        'work: str = ""  # a working folder\ntop: str = ""  # another\n'
+        'output_dir: str = ""  # report folder',
+        "print(data, work, top)",
+    )
+    result = run_notebook(
+        notebook, output_dir=tmp_path / "report", overrides={"work": ".", "top": "/"}
+    )
+    assert result.ok, result.error
+    manifest = result.manifest
+    assert manifest["inputs"]["data/a.txt"] == sha256(tmp_path / "data" / "a.txt")
+    assert set(manifest["inputs"]) == {"notebooks/n.ipynb", "data/a.txt"}  # no .venv, no /
+    assert set(manifest["inputs_not_hashed"]) == {str(tmp_path.resolve()), "/"}
+
+
+def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    now = datetime.datetime.now()
+    taken = set()
+    for seconds in range(30):  # another run's folders for this second and the next ones
+        folder = default_output_dir(notebook, tmp_path, now + datetime.timedelta(seconds=seconds))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "manifest.json").write_text("{}")
+        taken.add(folder)
+    result = run_notebook(notebook)
+    assert result.ok and result.output_dir not in taken
+    assert result.output_dir.name.rsplit("-", 1)[0] in {f.name for f in taken}
+    assert all((folder / "manifest.json").read_text() == "{}" for folder in taken)
+    assert new_report_dir(tmp_path / "x") != new_report_dir(tmp_path / "x")
+
+
+_NETWORK = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+def test_the_report_html_loads_nothing_from_the_network(tmp_path):
+    notebook = _notebook(
+        tmp_path / "n.ipynb",
+        PARAMETERS,
+        "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+        "from IPython.display import SVG, display\nimport io\n"
+        "plt.plot([1, 2], [3, 4])\nbuffer = io.StringIO()\nplt.savefig(buffer, format='svg')\n"
+        "display(SVG(buffer.getvalue()))",
+    )
+    document = nbformat.read(notebook, as_version=4)
+    document.cells.append(new_markdown_cell("The flux $F = L / 4 \\pi D_L^2$."))
+    nbformat.write(document, notebook)
+    result = run_notebook(notebook, output_dir=tmp_path / "report")
+    assert result.ok, result.error
+    page = result.html.read_text()
+    assert "<svg" in page or "data:image/svg+xml" in page  # the figure is in the page
+    # comments in nbconvert's CSS cite web pages; they load nothing
+    code = re.sub(r"/\*.*?\*/|<!--.*?-->", "", page, flags=re.S)
+    outside = {url for url in _NETWORK.findall(code) if not url.startswith("http://www.w3.org/")}
+    assert not outside
+    assert not re.search(r"""(src|href)\s*=\s*["']?//""", code)  # protocol-relative
+
+
+def test_a_yaml_exponent_is_a_number_for_a_float_parameter(tmp_path):
+    notebook = _notebook(
+        tmp_path / "n.ipynb",
+        "scale: float = 0.1  # a float\nlabel: str = 'x'  # text",
+        "print(scale)",
+    )
+    (tmp_path / "p.yaml").write_text("scale: 1e-3\nlabel: 1e-3\n")  # YAML 1.1 reads both as text
+    values, _ = checked_parameters(notebook, tmp_path / "p.yaml")
+    assert values == {"scale": 0.001, "label": "1e-3"}
+    (tmp_path / "bad.yaml").write_text("scale: 1e-3 s\n")
+    with pytest.raises(ParameterError, match="scale must be float"):
+        checked_parameters(notebook, tmp_path / "bad.yaml")
+
+
+def test_prior_without_an_action_prints_the_prior_help(capsys):
+    assert main(["prior"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ztfnb prior") and "fit" in out and "ahead" in out

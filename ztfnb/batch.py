@@ -6,17 +6,27 @@ against the notebook's parameters before anything starts, then executed by
 `ztfnb.runner.run_notebook` into ``DIR/.<name>.partial-<id>/`` and renamed to
 ``DIR/<name>/`` when its report is whole (executed notebook, HTML,
 ``manifest.json``). A run whose folder holds a complete manifest for the same
-parameters, notebook and inputs is not run again, so a batch stopped in any
-way (SIGKILL included) is finished by starting it again. A failing run is
-recorded as failed with its error; the others go on. ``DIR/runs.ecsv`` and
-``DIR/index.html`` list every run with its status and key numbers (a run may
-write ``summary.json`` of scalars into its output folder).
+notebook (path and sha256), parameters file content, parameter values
+(defaults, base file and grid together) and input files is not run again, so
+a batch stopped in any way (SIGKILL included) is finished by starting it
+again. A failing run is recorded as failed with its error; the others go on.
+``DIR/runs.ecsv`` and ``DIR/index.html`` list every run: the batch's columns
+``name, status, error, duration_s``, then the grid's parameters as
+``param.<name>`` and the run's key numbers as ``summary.<key>`` (a run may
+write ``summary.json`` of scalars into its output folder), so nothing a
+notebook names can overwrite the batch's own columns.
+
+Ctrl-C stops a batch: queued runs are cancelled, running ones stopped with
+their kernels, the index written, and `BatchInterrupted` raised. Local worker
+processes, and the kernels they start, die with the batch even when it is
+killed with SIGKILL.
 
 Runs go to a local process pool by default, or to an existing Dask scheduler
 (``--scheduler tcp://HOST:PORT``) — for a Slurm site, start one with
 dask-jobqueue's ``SLURMCluster`` (see the README).
 """
 
+import contextlib
 import hashlib
 import html
 import itertools
@@ -24,10 +34,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +48,48 @@ import yaml
 from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.parameters import ParameterError, check_parameters, load_parameters
+from ztfnb.parameters import ParameterError
 from ztfnb.provenance import sha256
-from ztfnb.runner import MANIFEST, find_root, run_notebook
+from ztfnb.runner import (
+    MANIFEST,
+    checked_parameters,
+    find_root,
+    notebook_defaults,
+    parameters_file_for,
+    read_notebook,
+    run_notebook,
+    stop_kernels,
+    write_reports_index,
+)
 
-__all__ = ["BatchRun", "load_grid", "plan_batch", "run_batch", "run_name"]
+__all__ = [
+    "BatchInterrupted",
+    "BatchRun",
+    "is_done",
+    "load_grid",
+    "plan_batch",
+    "run_batch",
+    "run_name",
+]
 
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial-[0-9a-f]+$")
+
+#: The batch's own columns of ``runs.ecsv``; parameters and key numbers come after, prefixed.
+COLUMNS = ("name", "status", "error", "duration_s")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch stopped by Ctrl-C, after its index was written.
+
+    Attributes
+    ----------
+    table : `~astropy.table.Table`
+        ``runs.ecsv`` as written.
+    """
+
+    def __init__(self, table):
+        super().__init__("batch interrupted")
+        self.table = table
 
 
 def load_grid(path):
@@ -54,6 +102,7 @@ def load_grid(path):
     Raises
     ------
     ParameterError
+        No such file, not YAML, not a grid, or no run in it.
     """
     path = Path(path)
     if not path.is_file():
@@ -74,6 +123,8 @@ def load_grid(path):
             raise ParameterError(
                 f"{path}: 'runs' must be the only key and hold a list of parameter mappings"
             )
+        if not runs:
+            raise ParameterError(f"{path}: 'runs' is an empty list: nothing to run")
         return [dict(r) for r in runs]
     names = list(content)
     values = [content[n] if isinstance(content[n], list) else [content[n]] for n in names]
@@ -84,6 +135,12 @@ def load_grid(path):
     return [
         dict(zip(names, combination, strict=True)) for combination in itertools.product(*values)
     ]
+
+
+def _canonical(values):
+    """One text for equal parameter values: NaN equals NaN, a tuple its list, keys sorted."""
+    plain = json.loads(json.dumps(values, default=str))
+    return json.dumps(plain, sort_keys=True)
 
 
 def run_name(parameters):
@@ -97,39 +154,77 @@ def run_name(parameters):
 
 @dataclass
 class BatchRun:
-    """One run of a batch."""
+    """One run of a batch.
+
+    Attributes
+    ----------
+    name : str
+        Its folder's name.
+    parameters : dict
+        The grid's values for it.
+    folder : `~pathlib.Path`
+    notebook : `~pathlib.Path`
+    parameters_file : `~pathlib.Path` or None
+        The base values (the one given, or the notebook's default file).
+    effective : dict
+        Every value it runs with but ``output_dir``: the notebook's defaults,
+        the base file's and the grid's.
+    reuse_kernels : bool
+    """
 
     name: str
     parameters: dict
     folder: Path
     notebook: Path
     parameters_file: Path | None
+    effective: dict = field(default_factory=dict)
     reuse_kernels: bool = False
+
+
+def _without_output_dir(values):
+    return {k: v for k, v in values.items() if k != "output_dir"}
 
 
 def plan_batch(notebook, parameter_sets, out, parameters_file=None):
     """Check every parameter set against the notebook and name its folder.
 
+    Nothing is written.
+
     Returns
     -------
     list of `BatchRun`
+
+    Raises
+    ------
+    InputError, ParameterError
+        A missing or unreadable notebook, no parameter set, an unknown
+        parameter, a bad value, two identical runs.
     """
     notebook = Path(notebook).resolve()
-    base = load_parameters(parameters_file) if parameters_file else {}
+    read_notebook(notebook)
+    if not parameter_sets:
+        raise ParameterError("no runs: the grid holds no parameter set")
+    parameters_file = parameters_file_for(notebook, parameters_file)
+    checked_parameters(notebook, parameters_file)  # a bad base file is named as such
+    defaults = notebook_defaults(notebook)
     runs, names = [], set()
     for parameters in parameter_sets:
-        check_parameters(notebook, {**base, **parameters}, source=f"grid run {parameters}")
-        name = run_name(parameters)
+        values, _ = checked_parameters(
+            notebook, parameters_file, parameters, source=f"grid run {parameters}"
+        )
+        grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
+        name = run_name(grid)
         if name in names:
             raise ParameterError(f"two runs with the same parameters: {parameters}")
         names.add(name)
         runs.append(
             BatchRun(
                 name,
-                dict(parameters),
+                grid,
                 Path(out).resolve() / name,
                 notebook,
-                Path(parameters_file).resolve() if parameters_file else None,
+                parameters_file,
+                effective=_without_output_dir({**defaults, **values}),
             )
         )
     return runs
@@ -142,18 +237,56 @@ def _manifest(folder):
         return None
 
 
+_DIGESTS = {}
+
+
+def _sha256(path):
+    """sha256 of a file, None if unreadable; remembered while its size and time are the same.
+
+    Every run of a batch names the same inputs (a night of catalogues): they
+    are read once per batch, not once per run.
+    """
+    try:
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = sha256(path)
+        return _DIGESTS[key]
+    except OSError:
+        return None
+
+
+def _recorded_path(name, root):
+    path = Path(name)
+    return (path if path.is_absolute() else Path(root) / path).resolve()
+
+
 def is_done(run):
-    """Whether the run's folder holds a complete report for the same parameters, notebook and inputs."""
+    """Whether the run's folder holds a complete report of this very run.
+
+    The same notebook (path and sha256), the same parameters file content,
+    the same values of every parameter (``output_dir`` aside; compared as
+    canonical JSON, so NaN equals NaN), and input files that still have the
+    recorded sha256.
+    """
     manifest = _manifest(run.folder)
     if not manifest or manifest.get("status") != "complete":
         return False
-    recorded = manifest.get("parameters", {})
-    if any(recorded.get(k) != v for k, v in run.parameters.items()):
-        return False
     root = find_root(run.notebook.parent)
+    recorded = manifest.get("parameters")
+    if not isinstance(recorded, dict):
+        return False
+    if _canonical(_without_output_dir(recorded)) != _canonical(run.effective):
+        return False
+    if _recorded_path(manifest.get("notebook", ""), root) != run.notebook:
+        return False
+    if manifest.get("notebook_sha256") != _sha256(run.notebook):
+        return False
+    expected = _sha256(run.parameters_file) if run.parameters_file else None
+    if manifest.get("parameters_file_sha256") != expected:
+        return False
     for name, digest in manifest.get("inputs", {}).items():
-        path = Path(name) if Path(name).is_absolute() else root / name
-        if not path.is_file() or sha256(path) != digest:
+        if _sha256(_recorded_path(name, root)) != digest:
             return False
     return True
 
@@ -221,46 +354,45 @@ def _row(run, manifest):
     }
 
 
+def _pending(run):
+    return {"name": run.name, "status": "pending", "error": "", "duration_s": np.nan}
+
+
 def _summary(folder):
     try:
         values = json.loads((Path(folder) / "summary.json").read_text())
     except (OSError, json.JSONDecodeError):
         return {}
+    if not isinstance(values, dict):
+        return {}
     return {k: v for k, v in values.items() if isinstance(v, int | float | str | bool)}
 
 
+def _record(run, row):
+    """One line of the index: the batch's columns, then ``param.<name>``, then ``summary.<key>``."""
+    return {
+        **{column: row[column] for column in COLUMNS},
+        **{f"param.{k}": v for k, v in run.parameters.items()},
+        **{f"summary.{k}": v for k, v in _summary(run.folder).items()},
+    }
+
+
 def write_index(out, runs, rows):
-    """``runs.ecsv`` and ``index.html`` for the runs so far."""
+    """``runs.ecsv`` and ``index.html`` for the runs so far.
+
+    Columns: ``name, status, error, duration_s`` (the batch's own), then
+    ``param.<name>`` for each grid parameter and ``summary.<key>`` for each
+    key of the runs' ``summary.json``.
+    """
     out = Path(out)
     records = []
     for run in runs:
         row = rows.get(run.name)
         if row is None:
             manifest = _manifest(run.folder)
-            row = (
-                _row(run, manifest)
-                if manifest
-                else {
-                    "name": run.name,
-                    "status": "pending",
-                    "error": "",
-                    "duration_s": np.nan,
-                    "parameters": run.parameters,
-                }
-            )
-        records.append(
-            {
-                **{
-                    "name": run.name,
-                    "status": row["status"],
-                    "error": row["error"],
-                    "duration_s": row["duration_s"],
-                },
-                **run.parameters,
-                **_summary(run.folder),
-            }
-        )
-    columns = list(dict.fromkeys(k for r in records for k in r))
+            row = _row(run, manifest) if manifest else _pending(run)
+        records.append(_record(run, row))
+    columns = list(dict.fromkeys(k for r in [dict.fromkeys(COLUMNS), *records] for k in r))
     table = Table({c: _column([r.get(c) for r in records]) for c in columns})
     with atomic_path(out / "runs.ecsv") as temporary:
         table.write(temporary, format="ascii.ecsv", overwrite=True)
@@ -321,6 +453,20 @@ def _clean_partials(out):
             shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """No KeyboardInterrupt while a stopping batch cleans up (a second Ctrl-C must not leave workers)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals go elsewhere anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_batch(
     notebook,
     parameter_sets,
@@ -339,12 +485,14 @@ def run_batch(
     parameter_sets : list of dict
         From `load_grid`.
     out : path-like
+        Created only once every parameter set has been checked.
     workers : int
         Local processes (ignored with ``scheduler``).
     scheduler : str, optional
         A Dask scheduler's address (``tcp://host:port``).
     parameters_file : path-like, optional
-        Base values under the grid's.
+        Base values under the grid's (default ``parameters/<notebook stem>.yaml``
+        under the project root, when it exists, as for ``ztfnb run``).
     reuse_kernels : bool
         One kernel per worker for several runs (`ztfnb.runner.WarmKernel`).
     progress : bool
@@ -353,10 +501,16 @@ def run_batch(
     -------
     `~astropy.table.Table`
         ``runs.ecsv``.
+
+    Raises
+    ------
+    BatchInterrupted
+        On Ctrl-C, once queued runs are cancelled, running ones stopped and
+        the index written.
     """
+    runs = plan_batch(notebook, parameter_sets, out, parameters_file)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = plan_batch(notebook, parameter_sets, out, parameters_file)
     for run in runs:
         run.reuse_kernels = reuse_kernels
     _clean_partials(out)
@@ -365,8 +519,10 @@ def run_batch(
     skipped = len(runs) - len(todo)
     bar = _progress(len(runs), skipped, progress)
     write_index(out, runs, rows)
+    results = _results(todo, workers, scheduler)
+    interrupted = False
     try:
-        for row in _results(todo, workers, scheduler):
+        for row in results:
             rows[row["name"]] = row
             bar.update(1)
             failed = sum(r["status"] != "complete" for r in rows.values())
@@ -374,9 +530,26 @@ def run_batch(
                 f"done {len(rows) - failed + skipped}, failed {failed}, remaining {len(todo) - len(rows)}"
             )
             write_index(out, runs, rows)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
-        bar.close()
-    return write_index(out, runs, rows)
+        with _sigint_ignored():
+            results.close()  # when not finished: cancels queued runs, stops workers and kernels
+            bar.close()
+            if not scheduler:  # a cancelled Dask task may still be running: it renames its own
+                _clean_partials(out)
+            table = write_index(out, runs, rows)
+            _index_reports(runs[0].notebook, out)
+    if interrupted:
+        raise BatchInterrupted(table)
+    return table
+
+
+def _index_reports(notebook, out):
+    """Rebuild ``reports/index.html`` when the batch wrote under the project's ``reports/``."""
+    reports = find_root(Path(notebook).parent) / "reports"
+    if reports in Path(out).resolve().parents:
+        write_reports_index(reports)
 
 
 def _progress(total, skipped, enabled):
@@ -396,32 +569,127 @@ def _progress(total, skipped, enabled):
 
 
 def _results(runs, workers, scheduler):
-    """Yield each run's row as it finishes."""
+    """Yield each run's row as it finishes; closing it early stops what is left."""
     if not runs:
-        return
+        return _serial_results([])
     if scheduler:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler, timeout="30s") as client:
-            futures = client.map(
-                execute_run,
-                runs,
-                pure=False,
-                key=[f"ztfnb-{run.name}-{uuid.uuid4().hex[:6]}" for run in runs],
-            )
-            for future in dask_completed(futures):
-                yield future.result()
-        return
+        return _dask_results(runs, scheduler)
     if workers <= 1:
+        return _serial_results(runs)
+    return _local_results(runs, workers)
+
+
+def _serial_results(runs):
+    finished = False
+    try:
         for run in runs:
             yield execute_run(run)
-        return
+        finished = True
+    finally:
+        if not finished:
+            with _sigint_ignored():
+                stop_kernels()  # papermill had no chance to shut its kernel down
+
+
+def _dask_results(runs, scheduler):
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(scheduler, timeout="30s") as client:
+        futures = client.map(
+            execute_run,
+            runs,
+            pure=False,
+            key=[f"ztfnb-{run.name}-{uuid.uuid4().hex[:6]}" for run in runs],
+        )
+        finished = False
+        try:
+            for future in dask_completed(futures):
+                yield future.result()
+            finished = True
+        finally:
+            if not finished:
+                with _sigint_ignored():
+                    client.cancel(futures, force=True)
+
+
+def _local_results(runs, workers):
     import multiprocessing
 
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-    ) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
+    finished = False
+    try:
         futures = [pool.submit(execute_run, run) for run in runs]
         for future in as_completed(futures):
             yield future.result()
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            with _sigint_ignored():
+                _stop_pool(pool)
+
+
+def _stop_pool(pool, grace=10.0):
+    """Cancel queued runs and stop the workers (each kills its kernels on SIGTERM)."""
+    # the pool forgets its processes on shutdown; a running run is never cancelled by it
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+def _worker_start(parent):
+    """Set up a pool worker: the batch decides when it stops, and it dies with the batch.
+
+    Ctrl-C reaches the whole process group; the workers ignore it and the
+    batch stops them (SIGTERM), so a queued run never starts after it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+    _die_with_parent(parent)
+
+
+def _worker_stop(signum=signal.SIGTERM, frame=None):
+    """Kill this worker's kernels, then the worker (no cleanup left to a dying interpreter)."""
+    stop_kernels()
+    os._exit(128 + signum)
+
+
+def _die_with_parent(parent):
+    """Make this process stop when ``parent`` dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGTERM at once (``PR_SET_PDEATHSIG``); a
+    thread also watches for a new parent (any system, and a parent that died
+    before the call).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watching thread alone
+        pass
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="ztfnb-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent, interval=0.5):
+    while os.getppid() == parent:
+        time.sleep(interval)
+    _worker_stop()

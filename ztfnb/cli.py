@@ -17,6 +17,7 @@ __all__ = ["main"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,11 +66,28 @@ def _add_simulate(commands):
     parser.add_argument(
         "--density", type=float, default=1200.0, help="Gaia stars per deg² to G = 21 (default 1200)"
     )
+
+    def night_date(text):
+        # the simulator's own check, so that argparse names --date in its one-line error;
+        # imported here because the simulator is heavy and only this command needs it
+        from ztfnb.simulate.night import check_night_date
+
+        try:
+            return check_night_date(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
     parser.add_argument(
-        "--date", default="2023-10-17", help="UT date of the night (default 2023-10-17)"
+        "--date",
+        default="2023-10-17",
+        type=night_date,
+        help="UT date of the night, YYYY-MM-DD, within astropy's bundled IERS table "
+        "(default 2023-10-17)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace a non-empty output folder"
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder holding a previous simulated night (never other files)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     parser.set_defaults(handler=_simulate)
@@ -77,6 +95,7 @@ def _add_simulate(commands):
 
 def _simulate(args):
     from ztfnb.simulate import NightParameters, simulate_night
+    from ztfnb.termination import sigterm_raises_exit
 
     parameters = NightParameters(
         seed=args.seed,
@@ -86,7 +105,14 @@ def _simulate(args):
         date=args.date,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    simulate_night(args.out, parameters, overwrite=args.overwrite, log=log)
+    # a batch system's time limit or a kill sends SIGTERM: as an exception it unwinds
+    # through the atomic writers, which remove the hidden temporary folder
+    with sigterm_raises_exit():
+        try:
+            simulate_night(args.out, parameters, overwrite=args.overwrite, log=log)
+        except SystemExit:
+            print(f"ztfnb simulate: terminated; {args.out} was not written", file=sys.stderr)
+            raise
     print(args.out)
     return 0
 
@@ -113,14 +139,19 @@ def _add_run(commands):
 
 
 def _run(args):
-    from ztfnb.runner import run_notebook
+    from ztfnb.runner import run_notebook, stop_kernels
 
-    result = run_notebook(
-        args.notebook,
-        parameters_file=args.parameters,
-        output_dir=args.output,
-        progress=args.progress,
-    )
+    try:
+        result = run_notebook(
+            args.notebook,
+            parameters_file=args.parameters,
+            output_dir=args.output,
+            progress=args.progress,
+        )
+    except KeyboardInterrupt:
+        stop_kernels()  # papermill had no chance to shut its kernel down
+        print("ztfnb run: interrupted (the report folder has no manifest.json)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(result.output_dir)
     if not result.ok:
         print(
@@ -154,6 +185,12 @@ def _add_prior(commands):
         description="The astrometric prior for SCAMP: fit the camera once, write .ahead headers for any exposure.",
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=_Parser)
+
+    def _prior(args):  # no action given: this command's help, not the top level's
+        parser.print_help()
+        return EXIT_USAGE
+
+    parser.set_defaults(handler=_prior)
 
     fit = actions.add_parser(
         "fit",
@@ -205,11 +242,14 @@ def _add_prior(commands):
 
 
 def _prior_fit(args):
-    from ztfnb.exposure import read_exposure
+    from ztfnb.exposure import check_unique_names, read_exposure
     from ztfnb.io import read_gaia
+    from ztfnb.io.atomic import check_writable
     from ztfnb.io.priorfile import write_prior
     from ztfnb.prior import PriorFitConfig, fit_prior
 
+    check_writable(args.out)
+    check_unique_names(args.catalogs)
     catalogs = [read_exposure(path) for path in args.catalogs]
     gaia = read_gaia(args.gaia)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
@@ -219,10 +259,12 @@ def _prior_fit(args):
     quadrants = fit.model.quadrants
     rms = np.hypot(quadrants["rms_xi"], quadrants["rms_eta"]) / np.sqrt(2)
     worst = int(np.nanargmax(rms))
+    missing = sorted(set(range(64)) - {int(r) for r in quadrants["rcid"]})
     print(
         f"{args.out}: {len(quadrants)} quadrants, {fit.model.meta['n_stars']} stars from {len(catalogs)} exposures; "
         f'residual rms per axis {fit.model.meta["rms_xi"]:.3f}" / {fit.model.meta["rms_eta"]:.3f}"; '
         f'worst quadrant rcid {quadrants["rcid"][worst]} ({rms[worst]:.3f}")'
+        + (f"; no stars for rcid {', '.join(map(str, missing))}" if missing else "")
     )
     return 0
 
@@ -230,10 +272,12 @@ def _prior_fit(args):
 def _prior_ahead(args):
     from ztfnb.exposure import read_exposure
     from ztfnb.io import read_gaia, write_header_blocks
+    from ztfnb.io.atomic import check_writable
     from ztfnb.io.priorfile import read_prior
     from ztfnb.observed import ObservedPlane
     from ztfnb.prior import ExposureTerms, ahead_headers, refine_pointing
 
+    check_writable(args.out)
     model = read_prior(args.prior)
     catalog = read_exposure(args.catalog)
     if args.no_refine:
@@ -482,18 +526,31 @@ def _add_batch(commands):
 
 
 def _batch(args):
-    from ztfnb.batch import load_grid, run_batch
+    from ztfnb.batch import BatchInterrupted, load_grid, run_batch
 
-    table = run_batch(
-        args.notebook,
-        load_grid(args.grid),
-        args.out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        parameters_file=args.parameters,
-        reuse_kernels=args.reuse_kernels,
-        progress=not args.no_progress,
-    )
+    try:
+        table = run_batch(
+            args.notebook,
+            load_grid(args.grid),
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            parameters_file=args.parameters,
+            reuse_kernels=args.reuse_kernels,
+            progress=not args.no_progress,
+        )
+    except BatchInterrupted as interrupted:
+        status = interrupted.table["status"]
+        print(
+            f"ztfnb batch: interrupted: {int(np.sum(status == 'complete'))} complete, "
+            f"{int(np.sum(status == 'failed'))} failed, {int(np.sum(status == 'pending'))} not run "
+            f"({args.out / 'index.html'}); run the same command again to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before any run started
+        print("ztfnb batch: interrupted before any run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = int(np.sum(table["status"] == "failed"))
     print(
         f"{args.out / 'index.html'}: {int(np.sum(table['status'] == 'complete'))} complete, {failed} failed"

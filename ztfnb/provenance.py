@@ -7,6 +7,7 @@ and outputs, so that a result can be traced and its inputs verified.
 
 import hashlib
 import importlib.metadata
+import os
 import platform
 import subprocess
 from functools import cache
@@ -14,7 +15,14 @@ from pathlib import Path
 
 from astropy.table import Table
 
-__all__ = ["git_state", "hash_paths", "sha256", "software_versions", "versions_table"]
+__all__ = [
+    "git_state",
+    "hash_paths",
+    "sha256",
+    "software_versions",
+    "versions_table",
+    "walk_files",
+]
 
 _PACKAGES = (
     "ztfnb",
@@ -86,32 +94,93 @@ def sha256(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def hash_paths(paths, relative_to=None):
-    """sha256 of files, and of every file under folders.
+def walk_files(folder, onerror=None):
+    """The files under a folder, hidden files and folders (``.git``, ``.venv``...) left out.
+
+    Symbolic links to folders are not followed (no loops, nothing outside).
+
+    Parameters
+    ----------
+    folder : path-like
+    onerror : callable, optional
+        Called with the `OSError` of a folder that cannot be listed.
+
+    Yields
+    ------
+    `~pathlib.Path`
+        In sorted order within each folder.
+    """
+    for top, folders, files in os.walk(folder, onerror=onerror):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(top) / name
+
+
+def _is_file(path):
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a folder on the way that cannot be searched
+        return False
+
+
+def hash_paths(paths, relative_to=None, unreadable=None):
+    """sha256 of files, and of every file under folders (hidden ones left out).
 
     Parameters
     ----------
     paths : iterable of path-like
     relative_to : path-like, optional
         Keys are relative to this folder where possible.
+    unreadable : dict, optional
+        When given, a file or folder that cannot be read is recorded here
+        (path → reason) and hashing goes on; otherwise its `OSError` is
+        raised, naming it.
 
     Returns
     -------
     dict
         path → sha256, sorted by path.
+
+    Raises
+    ------
+    OSError
+        A file that cannot be read, when ``unreadable`` is None.
     """
     digests = {}
+
+    def key(path):
+        try:
+            key = Path(path).resolve()
+        except (OSError, RuntimeError):
+            key = Path(os.path.abspath(path))
+        if relative_to is not None:
+            try:
+                key = key.relative_to(Path(relative_to).resolve())
+            except ValueError:
+                pass
+        return str(key)
+
+    def failed(error, path):
+        if unreadable is None:
+            raise OSError(
+                error.errno, f"cannot read {path}: {error.strerror}", str(path)
+            ) from error
+        unreadable[key(path)] = f"unreadable: {error.strerror or error}"
+
     for path in paths:
         path = Path(path)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        if path.is_dir():
+            files = walk_files(
+                path, onerror=lambda error, top=path: failed(error, error.filename or top)
+            )
+        else:
+            files = [path]
         for file in files:
-            if not file.is_file() or file.name.startswith("."):
+            if not _is_file(file) or file.name.startswith("."):
                 continue
-            key = file.resolve()
-            if relative_to is not None:
-                try:
-                    key = key.relative_to(Path(relative_to).resolve())
-                except ValueError:
-                    pass
-            digests[str(key)] = sha256(file)
+            try:
+                digests[key(file)] = sha256(file)
+            except OSError as error:
+                failed(error, file)
     return dict(sorted(digests.items()))

@@ -1,8 +1,10 @@
 """Run a parameterised notebook headless into a reproducible report (``ztfnb run``).
 
 A report folder holds the executed notebook, its HTML export, ``run.log``
-(every cell's output) and ``manifest.json``: parameters, software versions,
-git commit, start and end times, and the sha256 of inputs and outputs. Files
+(every cell's output) and ``manifest.json``: parameters (every value the run
+used: the notebook's defaults with the overrides applied), software versions,
+git commit, start and end times, and the sha256 of the notebook, the
+parameters file, the input files named by parameters, and the outputs. Files
 are written under temporary names and renamed when whole, and the manifest
 is written last: a folder without one is an interrupted run. A failed cell
 fails the run; the partial notebook and its HTML are kept and the manifest
@@ -10,35 +12,51 @@ says ``"status": "failed"`` with the error.
 
 The kernel runs in the project root (the folder holding ``pyproject.toml``
 and ``notebooks/``), so relative paths in parameters mean the same from
-wherever the command is started.
+wherever the command is started. The HTML references nothing on the network.
 """
 
+import ast
 import datetime
 import html
+import itertools
 import json
 import logging
 import os
+import re
 import shutil
+import signal
 import tempfile
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
-from ztfnb.parameters import check_parameters, load_parameters
-from ztfnb.provenance import git_state, hash_paths, software_versions
+from ztfnb.parameters import check_parameters, load_parameters, notebook_parameters
+from ztfnb.provenance import git_state, hash_paths, sha256, software_versions, walk_files
 
 __all__ = [
     "RunResult",
+    "checked_parameters",
     "default_output_dir",
     "find_root",
+    "input_paths",
+    "new_report_dir",
+    "notebook_defaults",
+    "parameters_file_for",
+    "read_notebook",
     "run_notebook",
+    "stop_kernels",
     "write_reports_index",
 ]
 
 MANIFEST = "manifest.json"
 LOG = "run.log"
+
+#: A folder named by a parameter is hashed as an input only when it is this small.
+MAX_FOLDER_FILES = 1000
+MAX_FOLDER_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -92,49 +110,360 @@ def default_output_dir(notebook, root, now=None):
     )
 
 
-def _path_parameters(values, root, output_dir):
-    """Existing files or folders named by string parameters (inputs to hash), outside the report."""
-    paths = []
-    for value in values.values():
-        if not isinstance(value, str) or not value or "\n" in value or len(value) > 4096:
-            continue
-        path = Path(value) if Path(value).is_absolute() else Path(root) / value
+def new_report_dir(base):
+    """Create a report folder no other run has: ``base``, else ``base-2``, ``base-3``, ...
+
+    Two runs started in the same second would otherwise share one folder
+    (the default name has whole seconds); ``mkdir`` without ``exist_ok`` is
+    atomic, so concurrent runs each get their own.
+
+    Parameters
+    ----------
+    base : path-like
+
+    Returns
+    -------
+    `~pathlib.Path`
+        The folder, created.
+    """
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
         try:
-            exists = path.exists()
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder.resolve()
+
+
+def read_notebook(notebook):
+    """Read a notebook, refusing a file that is not one with a one-line error.
+
+    Parameters
+    ----------
+    notebook : path-like
+
+    Returns
+    -------
+    `nbformat.NotebookNode`
+
+    Raises
+    ------
+    InputError
+        No such file, or not a Jupyter notebook nbformat can read.
+    """
+    import nbformat
+
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        raise InputError("no such notebook", path=notebook)
+    try:
+        with warnings.catch_warnings():
+            # papermill reads it again and reports its warnings; here only errors count
+            warnings.simplefilter("ignore")
+            return nbformat.read(str(notebook), as_version=4)
+    except Exception as error:  # nbformat raises JSON, schema, key and type errors alike
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise InputError(f"not a Jupyter notebook ({reason})", path=notebook) from None
+
+
+def parameters_file_for(notebook, parameters_file=None):
+    """The parameters file a run uses: the one given, else ``parameters/<stem>.yaml`` under the root.
+
+    Returns
+    -------
+    `~pathlib.Path` or None
+    """
+    if parameters_file is not None:
+        return Path(parameters_file).resolve()
+    candidate = (
+        find_root(Path(notebook).resolve().parent) / "parameters" / f"{Path(notebook).stem}.yaml"
+    )
+    return candidate if candidate.is_file() else None
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _read_numbers(values, declared):
+    """Numbers YAML read as text, as floats where the notebook expects a number.
+
+    YAML 1.1 (PyYAML) reads ``1e-3`` — no dot — as a string; a user who wrote
+    it for a float parameter means the number.
+    """
+    result = dict(values)
+    for name, value in values.items():
+        info = declared.get(name)
+        if info is None or not isinstance(value, str) or not _NUMBER.match(value.strip()):
+            continue
+        kind = info["type"].split("[")[0].split("|")[0].strip()
+        default = info["default"]
+        number_default = isinstance(default, int | float) and not isinstance(default, bool)
+        if kind == "float" or (kind in ("None", "") and number_default):
+            result[name] = float(value)
+    return result
+
+
+def checked_parameters(notebook, parameters_file=None, overrides=None, source=None):
+    """The values a run injects: the file's, under ``overrides``, checked against the notebook.
+
+    Parameters
+    ----------
+    notebook : path-like
+    parameters_file : path-like or None
+        Used as given (see `parameters_file_for` for the default).
+    overrides : dict, optional
+    source : str, optional
+        Where the values came from, for messages.
+
+    Returns
+    -------
+    values : dict
+    declared : dict
+        As `ztfnb.parameters.notebook_parameters`.
+
+    Raises
+    ------
+    ParameterError
+    """
+    values = load_parameters(parameters_file) if parameters_file else {}
+    values.update(overrides or {})
+    declared = notebook_parameters(notebook)
+    values = _read_numbers(values, declared)
+    check_parameters(notebook, values, source=source or str(parameters_file or "parameters"))
+    return values, declared
+
+
+def notebook_defaults(notebook):
+    """The literal defaults of a notebook's ``parameters`` cell.
+
+    A default that is an expression (``np.arange(3)``) is left out: its value
+    is known only in the kernel, and the notebook's sha256 records it.
+
+    Returns
+    -------
+    dict
+        name → value.
+    """
+    from papermill import inspect_notebook
+
+    defaults = {}
+    for name, info in inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+    return defaults
+
+
+def _named_path(value, root):
+    """The existing file or folder a string parameter names, resolved; None otherwise."""
+    if not isinstance(value, str) or not value.strip() or "\n" in value or len(value) > 4096:
+        return None
+    path = Path(value) if Path(value).is_absolute() else Path(root) / value
+    try:
+        return path.resolve() if path.exists() else None
+    except (OSError, RuntimeError):  # unreadable, or a symbolic-link loop
+        return None
+
+
+def _folder_too_big(folder):
+    """Why a folder is too big to hash as an input, or None when it is small enough."""
+    count, size = 0, 0
+    for file in walk_files(folder):
+        count += 1
+        try:
+            size += file.stat().st_size
         except OSError:
             continue
-        if exists and output_dir.resolve() not in (path.resolve(), *path.resolve().parents):
+        if count > MAX_FOLDER_FILES:
+            return f"a folder of more than {MAX_FOLDER_FILES} files, not hashed"
+        if size > MAX_FOLDER_BYTES:
+            return f"a folder of more than {MAX_FOLDER_BYTES // 1024**3} GB, not hashed"
+    return None
+
+
+def input_paths(values, root, output_dir):
+    """The files and small folders string parameters name: the run's inputs to hash.
+
+    A value is taken for an input when it names an existing path (relative
+    ones against the project root). Never hashed: the file system root, the
+    home folder, the project root and the folders above it (a parameter
+    ``"."`` or ``"/"`` is a working folder, not an input), the report's own
+    folder and the folders holding it, and folders of more than
+    `MAX_FOLDER_FILES` files or `MAX_FOLDER_BYTES` bytes.
+
+    Parameters
+    ----------
+    values : dict
+    root : path-like
+    output_dir : path-like
+
+    Returns
+    -------
+    paths : list of `~pathlib.Path`
+    skipped : dict
+        path → why it is not hashed.
+    """
+    root, output_dir = Path(root).resolve(), Path(output_dir).resolve()
+    too_wide = {Path("/"), Path.home().resolve(), root, *root.parents}
+    paths, skipped = [], {}
+    for value in values.values():
+        path = _named_path(value, root)
+        if path is None or path == output_dir or output_dir in path.parents:
+            continue  # not a path, or the report's own output
+        if path in too_wide:
+            skipped[str(path)] = "the file system root, home or project folder, not hashed"
+        elif path in output_dir.parents:
+            skipped[str(path)] = "a folder holding the report, not hashed"
+        elif path.is_dir() and (reason := _folder_too_big(path)):
+            skipped[str(path)] = reason
+        elif path not in paths:
             paths.append(path)
-    return paths
+    return paths, skipped
 
 
-def _ipc_kernel_manager(folder):
+_LIVE_KERNELS = {}
+
+
+def _running(process):
+    """Whether a kernel process we started still runs (a reaped one's id may be another's now)."""
+    try:
+        return process.poll() is None
+    except OSError:
+        return False
+
+
+def _track(manager):
+    """Remember a started kernel's process (the leader of its own session) and socket folder."""
+    for key, (process, _) in list(_LIVE_KERNELS.items()):
+        if not _running(process):  # shut down since: forget it
+            _LIVE_KERNELS.pop(key, None)
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    if process is not None:
+        _LIVE_KERNELS[id(manager)] = (process, Path(manager.ip).parent)
+
+
+def stop_kernels():
+    """Kill every kernel this process started that still runs, with what it started.
+
+    Used when a run is interrupted (Ctrl-C, a batch stopping its workers):
+    the runner cannot wait for papermill to shut its kernel down. A kernel
+    leads its own session (jupyter_client starts it so), so its process
+    group holds anything it started. Only kernels that are still our
+    unreaped children are signalled, so a process id the system has given
+    to another process since is never touched.
+    """
+    for key, (process, sockets) in list(_LIVE_KERNELS.items()):
+        _LIVE_KERNELS.pop(key, None)
+        if not _running(process):
+            continue
+        try:
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+class _TrackedKernel:
+    """Kernel manager mixin: started kernels are known to `stop_kernels`."""
+
+    async def _async_post_start_kernel(self, **kw):
+        await super()._async_post_start_kernel(**kw)
+        _track(self)
+
+
+def _ipc_kernel_manager(folder, base=None, log=None):
     """A kernel manager talking to the kernel over Unix sockets in a private folder.
 
     No TCP port is opened (nothing for another user of a shared node to reach,
-    and no unencrypted-TCP warning in every report).
+    and no unencrypted-TCP warning in every report). With ``log``, the kernel
+    process's own standard output and error are appended to that file: what
+    C libraries print and the kernel's messages when it is interrupted or
+    shut down belong with the run, not on the terminal of a batch.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, Unicode
 
-    class IPCKernelManager(AsyncKernelManager):
+    class IPCKernelManager(_TrackedKernel, base or AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
         ip = Unicode(str(Path(folder) / "kernel"), config=True)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if log is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(log, "ab") as sink:  # the kernel keeps its own copy
+                return await super()._async_launch_kernel(
+                    kernel_cmd, **{**kw, "stdout": sink, "stderr": sink}
+                )
 
     return IPCKernelManager
 
 
+# nbconvert's lab template loads require.js, MathJax and mermaid from cdnjs; a
+# report must open offline and tell no outside host it was opened, so those
+# blocks are emptied (LaTeX in Markdown then shows as its source).
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def _offline_exporter():
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        extra_loaders=[DictLoader({"ztfnb_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="ztfnb_offline.html.j2",
+        mathjax_url="",
+        require_js_url="",
+        mermaid_js_url="",
+        mermaid_layout_elk_js_url="",
+    )
+
+
 def _export_html(executed, target):
     import nbformat
-    from nbconvert import HTMLExporter
 
     notebook = nbformat.read(executed, as_version=4)
     # with widget state the HTML would load a widget manager from a CDN (blank offline);
     # without it nbconvert shows each widget's static text/html view instead
     notebook.metadata.pop("widgets", None)
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    body, _ = _offline_exporter().from_notebook_node(notebook)
     with atomic_path(target) as temporary:
         Path(temporary).write_text(body, encoding="utf-8")
+
+
+def _name_final_folder(executed, written, final, name):
+    """Make the saved notebook's injected ``output_dir`` name the folder the report ends in.
+
+    A batch executes into a temporary folder and renames it when whole; the
+    notebook ran with the temporary name, which is deleted by then, so the
+    injected cell (and papermill's record of the parameters and output path)
+    would otherwise point nowhere. ``name`` is the executed notebook's file name.
+    """
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    document = nbformat.read(str(executed), as_version=4)
+    before = f"output_dir = {PythonTranslator.translate_str(str(written))}"
+    after = f"output_dir = {PythonTranslator.translate_str(str(final))}"
+    for cell in document.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = cell.source.replace(before, after)
+    papermill = document.metadata.get("papermill", {})
+    if papermill.get("parameters", {}).get("output_dir") == str(written):
+        papermill["parameters"]["output_dir"] = str(final)
+    if "output_path" in papermill:
+        papermill["output_path"] = str(Path(final) / name)
+    with atomic_path(executed) as temporary:
+        nbformat.write(document, str(temporary))
 
 
 def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress):
@@ -152,10 +481,25 @@ def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress)
             progress_bar=progress,
             log_output=True,
             request_save_on_cell_execute=True,
-            kernel_manager_class=_ipc_kernel_manager(sockets),
+            # the report's run.log, beside the notebook being written
+            kernel_manager_class=_ipc_kernel_manager(sockets, log=Path(output).parent / LOG),
         )
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _log_cell(cell, cell_index, **_):
+    """Write a cell's outputs to the run log, as papermill's ``log_output`` does."""
+    log = logging.getLogger("papermill")
+    log.info("Executed cell %d", cell_index)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            text = "".join(output.get("text", ""))
+            (log.info if output.get("name") == "stdout" else log.warning)(text)
+        elif output.get("output_type") == "error":
+            log.error("%s: %s", output.get("ename"), output.get("evalue"))
+        elif "text/plain" in output.get("data", {}):
+            log.info("".join(output["data"]["text/plain"]))
 
 
 class WarmKernel:
@@ -176,18 +520,13 @@ class WarmKernel:
 
     def __init__(self, cwd, kernel_name="python3"):
         from jupyter_client.manager import KernelManager
-        from traitlets import CaselessStrEnum, Unicode
 
         self._sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
-        sockets = self._sockets
-
-        class _IPC(KernelManager):
-            transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-            ip = Unicode(str(Path(sockets) / "kernel"), config=True)
-
         self.cwd = str(cwd)
         self.kernel_name = kernel_name
-        self.manager = _IPC(kernel_name=kernel_name)
+        self.manager = _ipc_kernel_manager(self._sockets, base=KernelManager)(
+            kernel_name=kernel_name
+        )
         self.manager.start_kernel(cwd=self.cwd)
         self.runs = 0
 
@@ -217,6 +556,7 @@ class WarmKernel:
             kernel_name=self.kernel_name,
             timeout=None,
             resources={"metadata": {"path": self.cwd}},
+            on_cell_executed=_log_cell,  # run.log gets every cell's output, as with papermill
         )
         try:
             runner.execute()
@@ -267,7 +607,8 @@ def run_notebook(
     parameters_file : path-like, optional
         YAML overrides; default ``parameters/<notebook stem>.yaml`` under the root when it exists.
     output_dir : path-like, optional
-        Default :func:`default_output_dir`.
+        Default: a new folder from :func:`default_output_dir` (with a ``-2``,
+        ``-3``... suffix when another run has that name).
     overrides : dict, optional
         Values applied over the file's (used by tests and batches).
     kernel_name : str
@@ -277,8 +618,9 @@ def run_notebook(
     executor : callable, optional
         Runs the notebook: default papermill in a fresh kernel; a `WarmKernel` reuses one.
     record_output_dir : path-like, optional
-        The folder the manifest names as the report's (a batch writes under a
-        temporary name and renames the folder when complete).
+        The folder the report ends in, when ``output_dir`` is a temporary one
+        (a batch renames it when complete): the manifest and the saved
+        notebook's ``output_dir`` name this one.
 
     Returns
     -------
@@ -287,32 +629,32 @@ def run_notebook(
     Raises
     ------
     InputError, ParameterError
-        Before anything runs: a missing notebook or parameters file, an
-        unknown parameter, a value of the wrong type or unit.
+        Before anything runs: a missing or unreadable notebook, a missing
+        parameters file, an unknown parameter, a value of the wrong type or
+        unit, an output folder where the executed notebook would replace the
+        notebook itself.
     """
     from papermill.exceptions import PapermillExecutionError
 
     notebook = Path(notebook).resolve()
-    if not notebook.is_file():
-        raise InputError("no such notebook", path=notebook)
+    read_notebook(notebook)
     root = find_root(notebook.parent)
-    if parameters_file is None:
-        candidate = root / "parameters" / f"{notebook.stem}.yaml"
-        parameters_file = candidate if candidate.is_file() else None
-    values = load_parameters(parameters_file) if parameters_file else {}
-    values.update(overrides or {})
-    declared = check_parameters(notebook, values, source=str(parameters_file or "parameters"))
+    parameters_file = parameters_file_for(notebook, parameters_file)
+    values, declared = checked_parameters(notebook, parameters_file, overrides)
 
     started = datetime.datetime.now(datetime.UTC)
-    output_dir = Path(output_dir or default_output_dir(notebook, root)).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = _report_folder(notebook, root, output_dir)
     (output_dir / MANIFEST).unlink(missing_ok=True)
-    if "output_dir" in declared and "output_dir" not in values:
+    final_dir = Path(record_output_dir or output_dir)
+    injected_output_dir = "output_dir" in declared and "output_dir" not in values
+    if injected_output_dir:
         values["output_dir"] = str(output_dir)
     executed = output_dir / notebook.name
     partial = output_dir / f".{notebook.stem}.partial.ipynb"
 
-    handler = logging.FileHandler(output_dir / LOG, mode="w", encoding="utf-8")
+    (output_dir / LOG).write_bytes(b"")
+    # appended to, by this process and by the kernel process (see _ipc_kernel_manager)
+    handler = logging.FileHandler(output_dir / LOG, mode="a", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     papermill_logger = logging.getLogger("papermill")
     papermill_logger.addHandler(handler)
@@ -332,6 +674,11 @@ def run_notebook(
         papermill_logger.setLevel(previous_level)
         handler.close()
     if partial.exists():
+        if injected_output_dir and final_dir != output_dir:
+            try:
+                _name_final_folder(partial, output_dir, final_dir, executed.name)
+            except (OSError, ValueError):  # keep the report as it ran rather than lose it
+                pass
         os.replace(partial, executed)
 
     html_path = None
@@ -344,16 +691,19 @@ def run_notebook(
             error = error or f"HTML export failed: {failure}"
 
     finished = datetime.datetime.now(datetime.UTC)
-    inputs = (
-        [notebook]
-        + ([Path(parameters_file)] if parameters_file else [])
-        + _path_parameters(values, root, output_dir)
-    )
+    used = {**notebook_defaults(notebook), **values}
+    if injected_output_dir:
+        used["output_dir"] = str(final_dir)
+    # paths named by defaults are inputs too; output_dir is the report's own folder
+    named, not_hashed = input_paths(_without_output_dir(used), root, output_dir)
+    inputs = [notebook] + ([parameters_file] if parameters_file else []) + named
     manifest = {
         "notebook": _relative(notebook, root),
-        "parameters_file": _relative(Path(parameters_file), root) if parameters_file else None,
-        "parameters": values,
-        "output_dir": str(record_output_dir or output_dir),
+        "notebook_sha256": sha256(notebook),
+        "parameters_file": _relative(parameters_file, root) if parameters_file else None,
+        "parameters_file_sha256": sha256(parameters_file) if parameters_file else None,
+        "parameters": used,
+        "output_dir": str(final_dir),
         "status": status,
         "error": error,
         "run_id": uuid.uuid4().hex,
@@ -362,7 +712,8 @@ def run_notebook(
         "duration_s": round((finished - started).total_seconds(), 3),
         "versions": software_versions(),
         "git": git_state(root),
-        "inputs": hash_paths(inputs, relative_to=root),
+        "inputs": hash_paths(inputs, relative_to=root, unreadable=not_hashed),
+        "inputs_not_hashed": dict(sorted(not_hashed.items())),
         "outputs": hash_paths(
             [p for p in output_dir.iterdir() if p.name != MANIFEST], relative_to=output_dir
         ),
@@ -370,9 +721,28 @@ def run_notebook(
     with atomic_path(output_dir / MANIFEST) as temporary:
         Path(temporary).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     reports = root / "reports"
-    if reports in output_dir.parents:
-        write_reports_index(reports)
+    if record_output_dir is None and reports in output_dir.parents:
+        write_reports_index(reports)  # a batch's folder is temporary: the batch indexes at its end
     return RunResult(status, output_dir, executed, html_path, manifest, error)
+
+
+def _without_output_dir(values):
+    return {k: v for k, v in values.items() if k != "output_dir"}
+
+
+def _report_folder(notebook, root, output_dir):
+    """The report folder, created: the one asked for, or a new dated one."""
+    if output_dir is None:
+        return new_report_dir(default_output_dir(notebook, root))
+    output_dir = Path(output_dir).resolve()
+    executed = output_dir / notebook.name
+    if executed == notebook or (executed.exists() and executed.samefile(notebook)):
+        raise InputError(
+            "the executed notebook would replace the notebook itself; choose another output folder",
+            path=output_dir,
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
 
 
 def _relative(path, root):
@@ -382,11 +752,22 @@ def _relative(path, root):
         return str(path)
 
 
+def _hidden(path, top):
+    """Whether ``path`` lies in a hidden folder under ``top`` (a batch's ``.<name>.partial-<id>``)."""
+    return any(part.startswith(".") for part in path.relative_to(top).parts[:-1])
+
+
 def write_reports_index(reports):
-    """Write ``reports/index.html`` listing every report under it, newest first."""
+    """Write ``reports/index.html`` listing every report under it, newest first.
+
+    Reports in hidden folders (a batch's runs in progress, ``.<name>.partial-<id>``,
+    renamed when whole) are left out: their links would die.
+    """
     reports = Path(reports)
     rows = []
     for manifest_path in reports.rglob(MANIFEST):
+        if _hidden(manifest_path, reports):
+            continue
         try:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, json.JSONDecodeError):
