@@ -15,8 +15,15 @@ def run():
     redshifts = iter(np.linspace(0.5, 7.5, 10_000))
 
     def cold():
-        sys.modules["ztfnb.ost.observe"]._CACHE.clear()
+        caches = sys.modules["ztfnb.ost.observe"]
+        caches._CACHE.clear()
+        caches._BACKGROUND_CACHE.clear()
         observe(StarburstGalaxy(next(redshifts)), instrument, 1 * u.h)
+
+    apertures = iter(np.linspace(4.0, 12.0, 10_000))
+
+    def new_aperture():  # an aperture slider move: the channels' background is kept
+        observe(StarburstGalaxy(2.0), Spectrometer(aperture=next(apertures) * u.m), 1 * u.h)
 
     def warm():
         observe(StarburstGalaxy(next(redshifts)), instrument, 1 * u.h)
@@ -31,6 +38,7 @@ def run():
     baseline = best_time(cold, repeat=10)
     candidate = best_time(warm, repeat=20)
     moved = best_time(slider, repeat=20)
+    aperture = best_time(new_aperture, repeat=20)
     return [
         Comparison(
             "observe() a new starburst (948 channels, 22 lines)",
@@ -39,5 +47,13 @@ def run():
             baseline,
             candidate,
             f"target ≤ 20 ms; a slider move in the model {1000 * moved:.1f} ms",
-        )
+        ),
+        Comparison(
+            "observe() at a new aperture",
+            "noise recomputed",
+            "background kept, noise recomputed",
+            baseline,
+            aperture,
+            "an aperture or integration-time slider move",
+        ),
     ]

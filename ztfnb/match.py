@@ -263,11 +263,11 @@ def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
 def match_catalog(catalog, reference, headers=None, config=None, search=True):
     """Match every quadrant of an exposure to a reference through a WCS.
 
-    With ``search``, each quadrant's offset is searched first; then, when some
-    quadrants matched poorly, the exposure-wide affine map from the quadrants
-    that matched well (pointing, and a turn of the whole field such as a rough
-    header's near the pole) is applied to every quadrant and the search run
-    again, keeping for each quadrant the better of the two.
+    With ``search``, each quadrant's offset is searched first; then the
+    exposure-wide affine map of the quadrants that matched well (pointing, and
+    a turn of the whole field such as a rough header's near the pole) is
+    applied to those that matched poorly and their search run again, keeping
+    the better of the two.
 
     Parameters
     ----------
@@ -299,10 +299,12 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     quadrants = _predicted_quadrants(catalog, headers, config, centre)
     offset = None if search else _ZERO
     pairs = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset)[:2] for q in quadrants]
-    if search and _some_matched_poorly(quadrants, pairs):
+    poor = _matched_poorly(quadrants, pairs) if search else []
+    if poor:
         mapping = _exposure_map(quadrants, pairs, tree)
         if mapping is not None:
-            for k, q in enumerate(quadrants):
+            for k in poor:
+                q = quadrants[k]
                 design = np.column_stack([np.ones_like(q.x), q.x, q.y])
                 again = match_quadrant(
                     design @ mapping[0], design @ mapping[1], q.flux, tree, config
@@ -390,10 +392,13 @@ def _predicted_quadrants(catalog, headers, config, centre):
     return quadrants
 
 
-def _some_matched_poorly(quadrants, pairs, share=0.5):
-    """Whether a quadrant matched less than ``share`` of the typical matched fraction."""
+def _matched_poorly(quadrants, pairs, share=0.5):
+    """Indices of quadrants that matched less than ``share`` of the well-matched ones' fraction."""
     fractions = np.array([p[0].size / q.usable.size for q, p in zip(quadrants, pairs, strict=True)])
-    return fractions.size > 0 and bool(np.any(fractions < share * np.median(fractions)))
+    if fractions.size == 0:
+        return []
+    # against the best-matched, not the median: near the pole most quadrants may match poorly
+    return list(np.flatnonzero(fractions < share * np.percentile(fractions, 90)))
 
 
 def _exposure_map(quadrants, pairs, tree, minimum=20, clip=5.0):
