@@ -89,14 +89,14 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
     notebook = _notebook(tmp_path)
     runs = [{"x": 2}, {"x": 3, "fail": True}, {"x": 4}]
     table = run_batch(notebook, runs, tmp_path / "out", workers=2, progress=False)
-    status = dict(zip(table["param.x"], table["status"], strict=True))
+    status = dict(zip(table["x"], table["status"], strict=True))
     assert status == {2: "complete", 3: "failed", 4: "complete"}
     failed = table[table["status"] == "failed"][0]
     assert "asked to fail" in failed["error"]
     manifests = _manifests(tmp_path / "out")
     assert len(manifests) == 3  # the failed run's report is kept too, marked failed
     assert {m["status"] for m in manifests.values()} == {"complete", "failed"}
-    assert set(table["summary.square"][table["status"] == "complete"]) == {
+    assert set(table["square"][table["status"] == "complete"]) == {
         4,
         16,
     }  # key numbers from summary.json
@@ -182,7 +182,7 @@ def test_batch_on_a_real_dask_cluster(tmp_path):
             progress=False,
         )
         assert list(table["status"]) == ["complete"] * 4
-        assert sorted(table["summary.square"]) == [0, 1, 4, 9]
+        assert sorted(table["square"]) == [0, 1, 4, 9]
         assert len(_manifests(tmp_path / "out")) == 4
     finally:
         for process in (worker, scheduler):

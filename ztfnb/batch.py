@@ -11,10 +11,11 @@ notebook (path and sha256), parameters file content, parameter values
 a batch stopped in any way (SIGKILL included) is finished by starting it
 again. A failing run is recorded as failed with its error; the others go on.
 ``DIR/runs.ecsv`` and ``DIR/index.html`` list every run: the batch's columns
-``name, status, error, duration_s``, then the grid's parameters as
-``param.<name>`` and the run's key numbers as ``summary.<key>`` (a run may
-write ``summary.json`` of scalars into its output folder), so nothing a
-notebook names can overwrite the batch's own columns.
+``name, status, error, duration_s``, then the grid's parameters and the run's
+key numbers (a run may write ``summary.json`` of scalars into its output
+folder) under their own names — as ``param.<name>`` or ``summary.<key>`` only
+where a name would overwrite a column before it, so nothing a notebook names
+can overwrite the batch's own columns.
 
 Ctrl-C stops a batch: queued runs are cancelled, running ones stopped with
 their kernels, the index written, and `BatchInterrupted` raised. Local worker
@@ -369,20 +370,25 @@ def _summary(folder):
 
 
 def _record(run, row):
-    """One line of the index: the batch's columns, then ``param.<name>``, then ``summary.<key>``."""
-    return {
-        **{column: row[column] for column in COLUMNS},
-        **{f"param.{k}": v for k, v in run.parameters.items()},
-        **{f"summary.{k}": v for k, v in _summary(run.folder).items()},
-    }
+    """One line of the index: the batch's columns, the run's parameters, then its key numbers.
+
+    A parameter or key keeps its own name (``redshift``, ``cii_snr``) unless it
+    would overwrite a column before it: then it is ``param.<name>`` or
+    ``summary.<key>``.
+    """
+    record = {column: row[column] for column in COLUMNS}
+    for prefix, values in (("param", run.parameters), ("summary", _summary(run.folder))):
+        for key, value in values.items():
+            record[f"{prefix}.{key}" if key in record else key] = value
+    return record
 
 
 def write_index(out, runs, rows):
     """``runs.ecsv`` and ``index.html`` for the runs so far.
 
-    Columns: ``name, status, error, duration_s`` (the batch's own), then
-    ``param.<name>`` for each grid parameter and ``summary.<key>`` for each
-    key of the runs' ``summary.json``.
+    Columns: ``name, status, error, duration_s`` (the batch's own), then each
+    grid parameter and each key of the runs' ``summary.json`` under its own
+    name (prefixed ``param.`` or ``summary.`` where it would overwrite one).
     """
     out = Path(out)
     records = []
