@@ -429,3 +429,25 @@ def test_a_batch_killed_with_sigkill_takes_its_workers_and_kernels_with_it(tmp_p
             os.killpg(process.pid, signal.SIGKILL)  # whatever is left, if the test failed
         except ProcessLookupError:
             pass
+
+
+def test_one_column_never_mixes_parameters_and_key_numbers(tmp_path):
+    """A key of summary.json named like a parameter of another run goes to summary.<key> in every row."""
+    document = new_notebook()
+    document.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}  # fmt: skip
+    parameters = new_code_cell(
+        'x: int = 1  # a number\nsquare: float = 0.0  # unused\noutput_dir: str = ""  # report folder'
+    )
+    parameters.metadata["tags"] = ["parameters"]
+    body = new_code_cell(
+        "from ztfnb.io.summary import write_summary\nwrite_summary(output_dir, {'square': x * x})"
+    )
+    document.cells = [parameters, body]
+    notebook = tmp_path / "mixed.ipynb"
+    nbformat.write(document, notebook)
+    (tmp_path / "g.yaml").write_text("runs:\n  - {x: 3}\n  - {square: 5.0}\n")
+    table = run_batch(notebook, load_grid(tmp_path / "g.yaml"), tmp_path / "out", workers=1, progress=False)  # fmt: skip
+    by_x = {row["name"]: row for row in Table.read(tmp_path / "out" / "runs.ecsv")}
+    assert list(table["summary.square"]) == [9, 1]
+    square = Table.read(tmp_path / "out" / "runs.ecsv")["square"]
+    assert square.mask[0] and square[1] == 5.0 and len(by_x) == 2

@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import astropy
 import astropy.units as u
@@ -343,12 +344,13 @@ def _solve(catalogs, gaia, prior, out, *extra):
 @needs_scamp
 @pytest.mark.scamp
 def test_solving_again_leaves_no_stale_answer_and_ztf_mode_keeps_both_passes(
-    prior_night, fitted_prior, tmp_path, capsys
+    prior_night, fitted_prior, tmp_path, capsys, monkeypatch
 ):
     calibration, fit = fitted_prior
     write_prior(tmp_path / "prior.fits", fit)
     name = calibration[0]
-    catalog, gaia, out = prior_night / f"{name}.ldac", prior_night / "gaia.fits", tmp_path / "out"
+    monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
+    catalog, gaia, out = prior_night / f"{name}.ldac", prior_night / "gaia.fits", Path("out")
     assert _solve([catalog], gaia, tmp_path / "prior.fits", out, "--mode", "ztf") == 0
     summary = QTable.read(out / "summary.ecsv")
     assert summary["status"][0] == "solved"
@@ -436,3 +438,18 @@ def test_quality_refuses_an_unwritable_output_before_any_work(prior_night, tmp_p
     (tmp_path / "file").write_text("")
     assert main([*arguments, str(tmp_path / "file" / "m.ecsv")]) == 2
     assert f"cannot write {tmp_path / 'file' / 'm.ecsv'}" in capsys.readouterr().err
+
+
+def test_with_fewer_than_three_quadrants_the_plain_displacement_is_measured():
+    from ztfnb.quality import _corner_displacements
+
+    pointing = __import__("astropy.coordinates", fromlist=["SkyCoord"]).SkyCoord(
+        10 * u.deg, 20 * u.deg
+    )
+    prior = np.column_stack([np.full(5, 10.0), 20.0 + np.arange(5) * 0.1])
+    moved = prior.copy()
+    moved[2, 1] += 1.74 / 3600
+    raw, shape, comparable = _corner_displacements([(prior, moved)], pointing)
+    assert (
+        comparable and shape[0, 2] == pytest.approx(1.74, abs=0.01) and np.array_equal(raw, shape)
+    )

@@ -75,13 +75,14 @@ def test_latest_keeps_the_last_decision_per_quadrant(tmp_path):
     assert latest == {("a", 1): "accept", ("a", 2): "accept"}
     with pytest.raises(ValueError, match="verdict"):
         log.record("a", 1, "maybe")
-    for rcid in (64, -1, 3.7, True, "x"):
+    for rcid in (64, -1, 3.7, True, np.True_, "x", "3.5"):
         with pytest.raises(ValueError, match="rcid"):
             log.record("a", rcid, "accept")
     with pytest.raises(ValueError, match="exposure"):
         log.record(" ", 3, "accept")
     assert log.record("a", np.int64(3), "accept")["rcid"] == 3
-    assert len(log.history()) == 4
+    assert log.record("a", "7", "accept")["rcid"] == 7
+    assert len(log.history()) == 5
 
 
 def _metrics():

@@ -304,3 +304,21 @@ def test_a_variable_folds_sharply_only_on_corrected_times():
 
     assert scatter(bjd)[0] < 0.05
     assert scatter(times.utc.jd)[0] > 2 * scatter(bjd)[0]
+
+
+def test_positions_in_degrees_and_sexagesimal_are_told_apart_column_by_column():
+    mjd = [60250.1, 60251.2]
+    expected = (
+        Time(mjd, format="mjd", location=PALOMAR)
+        .light_travel_time(SkyCoord(150.25 * u.deg, 12.5 * u.deg), kind="barycentric")
+        .to_value(u.s)
+    )
+    for ra, dec in (
+        ([150.25, 150.25], ["+12:30:00", "+12:30:00"]),  # degrees beside a sexagesimal Dec
+        (["150.25", "150.25"], ["12.5", "12.5"]),  # decimal degrees written as text
+        (["10:01:00", "10h01m00s"], ["12 30 00", "+12d30m00s"]),  # hours and degrees
+    ):
+        table = add_corrected_times(Table({"mjd": mjd, "ra": ra, "dec": dec}))
+        assert np.max(np.abs(table["ltt_bary"].to_value(u.s) - expected)) < NS, (ra, dec)
+    with pytest.raises(InputError, match="column 'ra': cannot read angles"):
+        add_corrected_times(Table({"mjd": mjd, "ra": ["10:01:00", "150.25"], "dec": [12.5, 12.5]}))

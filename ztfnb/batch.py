@@ -60,6 +60,7 @@ from ztfnb.runner import (
     read_notebook,
     run_notebook,
     stop_kernels,
+    without_output_dir,
     write_reports_index,
 )
 
@@ -140,8 +141,7 @@ def load_grid(path):
 
 def _canonical(values):
     """One text for equal parameter values: NaN equals NaN, a tuple its list, keys sorted."""
-    plain = json.loads(json.dumps(values, default=str))
-    return json.dumps(plain, sort_keys=True)
+    return json.dumps(values, sort_keys=True, default=str)
 
 
 def run_name(parameters):
@@ -180,10 +180,6 @@ class BatchRun:
     parameters_file: Path | None
     effective: dict = field(default_factory=dict)
     reuse_kernels: bool = False
-
-
-def _without_output_dir(values):
-    return {k: v for k, v in values.items() if k != "output_dir"}
 
 
 def plan_batch(notebook, parameter_sets, out, parameters_file=None):
@@ -225,7 +221,7 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None):
                 Path(out).resolve() / name,
                 notebook,
                 parameters_file,
-                effective=_without_output_dir({**defaults, **values}),
+                effective=without_output_dir({**defaults, **values}),
             )
         )
     return runs
@@ -277,7 +273,7 @@ def is_done(run):
     recorded = manifest.get("parameters")
     if not isinstance(recorded, dict):
         return False
-    if _canonical(_without_output_dir(recorded)) != _canonical(run.effective):
+    if _canonical(without_output_dir(recorded)) != _canonical(run.effective):
         return False
     if _recorded_path(manifest.get("notebook", ""), root) != run.notebook:
         return False
@@ -302,6 +298,8 @@ def _kernel(root):
     from ztfnb.runner import WarmKernel
 
     key = str(root)
+    if key in _KERNELS and not _KERNELS[key].manager.is_alive():
+        _KERNELS.pop(key).close()  # stopped by an interrupted batch: start another
     if key not in _KERNELS:
         kernel = WarmKernel(root)
         _KERNELS[key] = kernel
@@ -369,17 +367,21 @@ def _summary(folder):
     return {k: v for k, v in values.items() if isinstance(v, int | float | str | bool)}
 
 
-def _record(run, row):
+def _record(run, row, parameter_names):
     """One line of the index: the batch's columns, the run's parameters, then its key numbers.
 
     A parameter or key keeps its own name (``redshift``, ``cii_snr``) unless it
-    would overwrite a column before it: then it is ``param.<name>`` or
-    ``summary.<key>``.
+    would overwrite a column before it — a batch column, or for a key any
+    parameter of the batch (``parameter_names``, over all runs, so that one
+    column never holds parameters in one row and key numbers in another):
+    then it is ``param.<name>`` or ``summary.<key>``.
     """
     record = {column: row[column] for column in COLUMNS}
-    for prefix, values in (("param", run.parameters), ("summary", _summary(run.folder))):
-        for key, value in values.items():
-            record[f"{prefix}.{key}" if key in record else key] = value
+    for key, value in run.parameters.items():
+        record[f"param.{key}" if key in COLUMNS else key] = value
+    taken = set(COLUMNS) | set(parameter_names)
+    for key, value in _summary(run.folder).items():
+        record[f"summary.{key}" if key in taken else key] = value
     return record
 
 
@@ -391,13 +393,14 @@ def write_index(out, runs, rows):
     name (prefixed ``param.`` or ``summary.`` where it would overwrite one).
     """
     out = Path(out)
+    parameter_names = {name for run in runs for name in run.parameters}
     records = []
     for run in runs:
         row = rows.get(run.name)
         if row is None:
             manifest = _manifest(run.folder)
             row = _row(run, manifest) if manifest else _pending(run)
-        records.append(_record(run, row))
+        records.append(_record(run, row, parameter_names))
     columns = list(dict.fromkeys(k for r in [dict.fromkeys(COLUMNS), *records] for k in r))
     table = Table({c: _column([r.get(c) for r in records]) for c in columns})
     with atomic_path(out / "runs.ecsv") as temporary:

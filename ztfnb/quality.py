@@ -179,7 +179,9 @@ def _corner_displacements(corners_moved, pointing, tolerance=1.0, clip=5.0):
     that most others agree with to ``tolerance``, then refitted to them, so that
     a majority of failed quadrants cannot bend it. A prior that lacks the
     focal-plane distortion (the telescope's linear WCS) finds little consensus
-    and is not comparable: its displacements say nothing of the solution.
+    and is not comparable: its displacements say nothing of the solution. With
+    fewer than three quadrants no map can be told apart from a take-off, and
+    the plain displacement is what is measured.
 
     Parameters
     ----------
@@ -220,6 +222,9 @@ def _corner_displacements(corners_moved, pointing, tolerance=1.0, clip=5.0):
         left, plausible = left_after(np.arange(n) == candidate)
         return (left.max(axis=1) <= tolerance) & plausible
 
+    if n < 3:
+        # too few quadrants to tell an exposure-wide correction from a take-off: as it is
+        return raw, raw, True
     keep = max((agreeing(q) for q in range(n)), key=np.sum)
     if keep.sum() < 3:
         return raw, np.full((n, 4), np.nan), False

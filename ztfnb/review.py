@@ -30,14 +30,14 @@ _MAX_REASON = 1000  # keeps a line far below PIPE_BUF, written in one call
 
 
 def _whole_rcid(rcid):
-    """A readout-channel number 0–63, refusing 3.7, True or text rather than rounding them."""
+    """A readout-channel number 0–63 (5, 5.0, np.int64(5), "5"), refusing 3.7 or a boolean."""
     try:
-        whole = not isinstance(rcid, bool | str) and float(rcid).is_integer()
+        whole = not isinstance(rcid, bool | np.bool_) and float(rcid).is_integer()
     except (TypeError, ValueError):
         whole = False
-    if not whole or not 0 <= int(rcid) < 64:
+    if not whole or not 0 <= int(float(rcid)) < 64:
         raise ValueError(f"rcid must be a whole number 0-63, got {rcid!r}")
-    return int(rcid)
+    return int(float(rcid))
 
 
 class ReviewLog:

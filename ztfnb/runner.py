@@ -48,6 +48,7 @@ __all__ = [
     "read_notebook",
     "run_notebook",
     "stop_kernels",
+    "without_output_dir",
     "write_reports_index",
 ]
 
@@ -695,7 +696,7 @@ def run_notebook(
     if injected_output_dir:
         used["output_dir"] = str(final_dir)
     # paths named by defaults are inputs too; output_dir is the report's own folder
-    named, not_hashed = input_paths(_without_output_dir(used), root, output_dir)
+    named, not_hashed = input_paths(without_output_dir(used), root, output_dir)
     inputs = [notebook] + ([parameters_file] if parameters_file else []) + named
     manifest = {
         "notebook": _relative(notebook, root),
@@ -726,7 +727,8 @@ def run_notebook(
     return RunResult(status, output_dir, executed, html_path, manifest, error)
 
 
-def _without_output_dir(values):
+def without_output_dir(values):
+    """Parameter values without ``output_dir``: where a run writes is not what it computes."""
     return {k: v for k, v in values.items() if k != "output_dir"}
 
 

@@ -142,7 +142,8 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
             raise InputError("no such file", path=path)
     workdir = Path(workdir).resolve() if workdir else catalog.parent
     options = dict(options or {})
-    xml = Path(options.pop("XML_NAME", workdir / f"{catalog.stem}.xml"))
+    # SCAMP runs in workdir: a relative XML name means a file there, for it and for us
+    xml = workdir / options.pop("XML_NAME", f"{catalog.stem}.xml")
     # SCAMP writes the header beside the catalogue, whatever its working folder
     head = catalog.parent / f"{catalog.stem}{options.get('HEADER_SUFFIX', '.head')}"
     settings = {

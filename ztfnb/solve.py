@@ -330,7 +330,7 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     find_scamp()  # a clear error before any work
     check_unique_names(catalogs)
     config = config or SolveConfig()
-    out = Path(out)
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     jobs = [_Job(Path(c), Path(prior), Path(gaia), out, config) for c in catalogs]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))

@@ -19,6 +19,7 @@ the unit vector to the source, divided by c. Called source by source it costs
 Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 """
 
+import re
 import warnings
 
 import astropy.constants as const
@@ -28,6 +29,7 @@ from astropy.coordinates import (
     GCRS,
     HCRS,
     ICRS,
+    Angle,
     SkyCoord,
     SkyOffsetFrame,
     UnitSphericalRepresentation,
@@ -447,27 +449,36 @@ def _time_format(data, time_format, column, source):
 def _positions(table, ra_column, dec_column, source):
     ra_column = _find_column(table, ra_column, RA_COLUMNS, "RA", source)
     dec_column = _find_column(table, dec_column, DEC_COLUMNS, "Dec", source)
-    ra, dec = (_check_filled(table[name], name, source) for name in (ra_column, dec_column))
-    if ra.dtype.kind in "US" or dec.dtype.kind in "US":
-        try:
-            coords = SkyCoord(ra.astype(str), dec.astype(str), unit=(u.hourangle, u.deg))
-        except ValueError as error:
-            raise InputError(
-                f"cannot read sexagesimal positions ({error})", path=source, column=ra_column
-            ) from error
-        return coords
-    ra_deg, dec_deg = (
-        u.Quantity(table[name], u.deg).value
-        if getattr(table[name], "unit", None)
-        else np.asarray(values, float)
-        for name, values in ((ra_column, ra), (dec_column, dec))
-    )
-    outside = np.abs(dec_deg) > 90
+    ra = _angles(table, ra_column, u.hourangle, source)
+    dec = _angles(table, dec_column, u.deg, source)
+    outside = np.abs(dec) > 90 * u.deg
     if outside.any():
         raise InputError(
             "declination outside ±90°",
             path=source,
             column=dec_column,
-            value=float(dec_deg[outside][0]),
+            value=float(dec[outside][0].to_value(u.deg)),
         )
-    return SkyCoord(ra_deg * u.deg, dec_deg * u.deg)
+    return SkyCoord(ra, dec)
+
+
+_SEXAGESIMAL = re.compile(r"[:hdms°'\"]|\d\s+\d")
+
+
+def _angles(table, name, sexagesimal_unit, source):
+    """A column of angles: degrees unless it has a unit; text as numbers, or sexagesimal
+    (``12:30:00``, ``12h30m``, ``12 30 00``) in ``sexagesimal_unit`` (hours for RA)."""
+    column = table[name]
+    values = _check_filled(column, name, source)
+    if values.dtype.kind not in "US":
+        return u.Quantity(column, u.deg) if getattr(column, "unit", None) else values * u.deg
+    text = np.char.strip(values.astype(str))
+    sexagesimal = np.array([bool(_SEXAGESIMAL.search(t)) for t in text])
+    try:
+        if not sexagesimal.any():
+            return text.astype(float) * u.deg
+        if not sexagesimal.all():
+            raise ValueError("some values are sexagesimal and some are not")
+        return Angle(text, unit=sexagesimal_unit).to(u.deg)
+    except ValueError as error:
+        raise InputError(f"cannot read angles ({error})", path=source, column=name) from error
