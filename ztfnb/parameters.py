@@ -7,7 +7,9 @@ a quantity string of the wrong physical type, before any kernel starts.
 """
 
 import ast
+import copy
 import numbers
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -35,6 +37,14 @@ def notebook_parameters(notebook):
         name → ``{"type": str, "default": value, "help": str}``; ``default``
         is the Python value of the default (``None`` if not a literal).
     """
+    path = Path(notebook).resolve()
+    stat = path.stat()
+    # a batch checks every run against the same notebook: read it once while it is unchanged
+    return copy.deepcopy(_declared(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=16)
+def _declared(notebook, mtime_ns, size):
     from papermill import inspect_notebook  # papermill is slow to import; only the runner needs it
 
     declared = inspect_notebook(str(notebook))
