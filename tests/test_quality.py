@@ -453,3 +453,24 @@ def test_with_fewer_than_three_quadrants_the_plain_displacement_is_measured():
     assert (
         comparable and shape[0, 2] == pytest.approx(1.74, abs=0.01) and np.array_equal(raw, shape)
     )
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_solve_refuses_unknown_settings_and_a_missing_prior_before_any_work(
+    prior_night, fitted_prior, tmp_path, capsys
+):
+    name = QTable.read(prior_night / "exposures.ecsv")["exposure"][0]
+    catalog, gaia = prior_night / f"{name}.ldac", prior_night / "gaia.fits"
+    write_prior(tmp_path / "prior.fits", fitted_prior[1])
+    # SCAMP itself only warns about a keyword it does not know, and goes on without it
+    assert (
+        _solve(
+            [catalog], gaia, tmp_path / "prior.fits", tmp_path / "a", "--scamp", "CROSSID_RADIOUS=3"
+        )
+        == 2
+    )
+    assert "unknown SCAMP setting(s) CROSSID_RADIOUS" in capsys.readouterr().err
+    assert _solve([catalog], gaia, tmp_path / "none.fits", tmp_path / "b") == 2
+    assert "none.fits: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

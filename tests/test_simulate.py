@@ -418,3 +418,17 @@ def test_sigterm_during_simulate_leaves_no_temporary_folder(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM
     assert "terminated" in error and error.strip().count("\n") == 0
     assert os.listdir(tmp_path) == []
+
+
+def test_density_is_a_number_or_a_quantity_as_the_notebooks_write_it(tmp_path, capsys):
+    from ztfnb.cli import main
+
+    arguments = ["simulate", "--seed", "3", "--exposures", "1", "--failures", "0", "--quiet"]
+    assert main([*arguments, "--out", str(tmp_path / "a"), "--density", "300 deg-2"]) == 0
+    assert main([*arguments, "--out", str(tmp_path / "b"), "--density", "300"]) == 0
+    assert (tmp_path / "a" / "gaia.fits").read_bytes() == (
+        tmp_path / "b" / "gaia.fits"
+    ).read_bytes()
+    with pytest.raises(SystemExit):
+        main([*arguments, "--out", str(tmp_path / "c"), "--density", "3 m"])
+    assert "--density" in capsys.readouterr().err and not (tmp_path / "c").exists()

@@ -64,7 +64,11 @@ def _add_simulate(commands):
         "--failures", type=_non_negative_int, default=0, help="bad quadrants to inject (default 0)"
     )
     parser.add_argument(
-        "--density", type=float, default=1200.0, help="Gaia stars per deg² to G = 21 (default 1200)"
+        "--density",
+        type=_star_density,
+        default=1200.0,
+        help="Gaia stars per deg² to G = 21: a number, or with its unit as the notebooks write it "
+        "('1200 deg-2'); default 1200",
     )
 
     def night_date(text):
@@ -295,6 +299,22 @@ def _prior_ahead(args):
         f'{terms.n_stars} stars, rms {terms.rms:.3f}"'
     )
     return 0
+
+
+def _star_density(text):
+    """Stars per square degree, from ``1200`` or ``"1200 deg-2"`` (the notebooks' form)."""
+    import astropy.units as u
+
+    from ztfnb.quantity import ParameterError, parse_quantity
+
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            number = parse_quantity(text, u.deg**-2, name="--density").to_value(u.deg**-2)
+        except ParameterError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return number
 
 
 def _key_value(text):

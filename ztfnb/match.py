@@ -299,18 +299,21 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     quadrants = _predicted_quadrants(catalog, headers, config, centre)
     offset = None if search else _ZERO
     pairs = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset)[:2] for q in quadrants]
-    poor = _matched_poorly(quadrants, pairs) if search else []
-    if poor:
-        mapping = _exposure_map(quadrants, pairs, tree)
-        if mapping is not None:
-            for k in poor:
-                q = quadrants[k]
-                design = np.column_stack([np.ones_like(q.x), q.x, q.y])
-                again = match_quadrant(
-                    design @ mapping[0], design @ mapping[1], q.flux, tree, config
-                )
-                if again[0].size > pairs[k][0].size:
-                    pairs[k] = again[:2]
+    # each round's map comes from more quadrants, and reaches further from the axis
+    for _ in range(3 if search else 0):
+        poor = _matched_poorly(quadrants, pairs)
+        mapping = _exposure_map(quadrants, pairs, tree) if poor else None
+        if mapping is None:
+            break
+        improved = False
+        for k in poor:
+            q = quadrants[k]
+            design = np.column_stack([np.ones_like(q.x), q.x, q.y])
+            again = match_quadrant(design @ mapping[0], design @ mapping[1], q.flux, tree, config)
+            if again[0].size > pairs[k][0].size:
+                pairs[k], improved = again[:2], True
+        if not improved:
+            break
     parts = []
     for q, (det, ref) in zip(quadrants, pairs, strict=True):
         if det.size == 0:
@@ -408,10 +411,12 @@ def _exposure_map(quadrants, pairs, tree, minimum=20, clip=5.0):
     -------
     (cx, cy) or None
         ``reference ≈ cx[0] + cx[1] x + cx[2] y`` (and cy); None when fewer than
-        three quadrants matched well or they do not agree to a few arcseconds.
+        ``3 × minimum`` stars matched in well-matched quadrants (one quadrant of
+        a few hundred stars fixes a turn well enough to reach the next) or they
+        do not agree to a few arcseconds.
     """
     chosen = [(q, p) for q, p in zip(quadrants, pairs, strict=True) if p[0].size >= minimum]
-    if len(chosen) < 3:
+    if not chosen:
         return None
     x = np.concatenate([q.x[det] for q, (det, _) in chosen])
     y = np.concatenate([q.y[det] for q, (det, _) in chosen])

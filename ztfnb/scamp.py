@@ -6,6 +6,8 @@ and the reference catalogue from a file: it never touches the network.
 SCAMP exits 0 even when it failed, so success is judged from its XML.
 """
 
+import functools
+import re
 import shutil
 import subprocess
 import time
@@ -23,7 +25,9 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "ScampNotFoundError",
     "ScampRun",
+    "check_settings",
     "find_scamp",
+    "known_settings",
     "read_scamp_xml",
     "run_scamp",
     "scamp_version",
@@ -71,6 +75,37 @@ def scamp_version():
     )
     words = (result.stdout + result.stderr).split()
     return words[words.index("version") + 1] if "version" in words else None
+
+
+@functools.cache
+def known_settings():
+    """The configuration keywords this SCAMP knows, from its own ``scamp -dd``.
+
+    SCAMP only warns about an unknown keyword and goes on without it, so a
+    misspelt setting would pass unnoticed.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    result = subprocess.run(
+        [find_scamp(), "-dd"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+    )
+    return frozenset(re.findall(r"^([A-Z][A-Z0-9_]*)\s", result.stdout, flags=re.MULTILINE))
+
+
+def check_settings(options):
+    """Refuse SCAMP settings this SCAMP does not know, naming them.
+
+    Raises
+    ------
+    ValueError
+    """
+    unknown = sorted(set(options) - known_settings())
+    if unknown:
+        raise ValueError(
+            f"unknown SCAMP setting(s) {', '.join(unknown)} ('scamp -dd' lists those it knows)"
+        )
 
 
 @dataclass

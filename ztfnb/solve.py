@@ -35,13 +35,14 @@ from astropy.table import QTable
 
 from ztfnb.exposure import check_unique_names, read_exposure
 from ztfnb.io.atomic import atomic_path
+from ztfnb.io.errors import InputError
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.priorfile import read_prior
 from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.reference import field_reference
-from ztfnb.scamp import find_scamp, run_scamp
+from ztfnb.scamp import check_settings, find_scamp, run_scamp
 
 __all__ = ["SolveConfig", "judge_solution", "solve_exposure", "solve_night"]
 
@@ -327,9 +328,14 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
         ``suspect``, ``failed`` or ``error``), ``reason``, SCAMP's statistics
         and run time.
     """
-    find_scamp()  # a clear error before any work
+    find_scamp()  # clear errors before any work
     check_unique_names(catalogs)
     config = config or SolveConfig()
+    for _, options in config.passes():
+        check_settings(options)
+    read_prior(prior)
+    if not Path(gaia).is_file():
+        raise InputError("no such file", path=gaia)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     jobs = [_Job(Path(c), Path(prior), Path(gaia), out, config) for c in catalogs]
