@@ -234,21 +234,10 @@ def _manifest(folder):
         return None
 
 
-_DIGESTS = {}
-
-
 def _sha256(path):
-    """sha256 of a file, None if unreadable; remembered while its size and time are the same.
-
-    Every run of a batch names the same inputs (a night of catalogues): they
-    are read once per batch, not once per run.
-    """
+    """sha256 of a file, None if it cannot be read."""
     try:
-        stat = Path(path).stat()
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _DIGESTS:
-            _DIGESTS[key] = sha256(path)
-        return _DIGESTS[key]
+        return sha256(path)
     except OSError:
         return None
 

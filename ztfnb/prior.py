@@ -950,7 +950,8 @@ def _search_pointing(xis, etas, fluxes, tree, config, dec_deg):
     )
     turn_step = np.degrees(step / _TURN_SEARCH_RADIUS)
     best = (np.eye(2), found)
-    for turn in np.arange(-limit, limit + turn_step, turn_step):
+    steps = int(np.ceil(limit / turn_step))
+    for turn in np.linspace(-limit, limit, 2 * steps + 1):  # symmetric, zero included
         c, s = np.cos(np.deg2rad(turn)), np.sin(np.deg2rad(turn))
         matrix = np.array([[c, -s], [s, c]])
         x, y = matrix @ np.vstack([xis[near], etas[near]])

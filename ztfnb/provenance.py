@@ -85,13 +85,24 @@ def git_state(root):
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+_DIGESTS = {}
+
+
 def sha256(path, chunk=1 << 20):
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex sha256 of a file, remembered in this process while its size and time are the same.
+
+    The runs of a batch name the same inputs (a night of catalogues, 100 MB
+    of Gaia): a worker, and the check of which runs are done, read each once.
+    """
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def walk_files(folder, onerror=None):
