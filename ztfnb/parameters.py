@@ -34,8 +34,9 @@ def notebook_parameters(notebook):
     Returns
     -------
     dict
-        name → ``{"type": str, "default": value, "help": str}``; ``default``
-        is the Python value of the default (``None`` if not a literal).
+        name → ``{"type": str, "default": value, "literal": bool, "help": str}``;
+        ``default`` is the Python value of the default (``None``, and ``literal``
+        False, when it is an expression).
     """
     path = Path(notebook).resolve()
     stat = path.stat()
@@ -60,12 +61,13 @@ def _declared(notebook, mtime_ns, size):
     result = {}
     for name, info in declared.items():
         try:
-            default = ast.literal_eval(info["default"])
-        except (ValueError, SyntaxError):
-            default = None
+            default, literal = ast.literal_eval(info["default"]), True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            default, literal = None, False
         result[name] = {
             "type": (info.get("inferred_type_name") or "None").strip(),
             "default": default,
+            "literal": literal,
             "help": info.get("help", ""),
         }
     return result

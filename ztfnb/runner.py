@@ -15,7 +15,6 @@ and ``notebooks/``), so relative paths in parameters mean the same from
 wherever the command is started. The HTML references nothing on the network.
 """
 
-import ast
 import datetime
 import html
 import itertools
@@ -247,15 +246,11 @@ def notebook_defaults(notebook):
     dict
         name → value.
     """
-    from papermill import inspect_notebook
-
-    defaults = {}
-    for name, info in inspect_notebook(str(notebook)).items():
-        try:
-            defaults[name] = ast.literal_eval(info["default"])
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            continue
-    return defaults
+    return {
+        name: info["default"]
+        for name, info in notebook_parameters(notebook).items()
+        if info["literal"]
+    }
 
 
 def _named_path(value, root):
