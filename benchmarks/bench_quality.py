@@ -12,8 +12,8 @@ from benchmarks.timing import Comparison
 from ztfnb.analyses.prior import choose_calibration
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia
-from ztfnb.io.priorfile import write_prior
 from ztfnb.prior import fit_prior
+from ztfnb.prior.file import write_prior
 from ztfnb.quality import night_metrics
 from ztfnb.solve import solve_night
 

@@ -78,7 +78,7 @@ def solved_night(tmp_path_factory, prior_night, fitted_prior):
     if SCAMP_MISSING:
         pytest.skip("scamp is not installed (apt-get install scamp; 'make test' as root does it)")
     from ztfnb.analyses.quality import quality_report
-    from ztfnb.io.priorfile import write_prior
+    from ztfnb.prior.file import write_prior
 
     folder = tmp_path_factory.mktemp("solved") / "quality"
     folder.mkdir()

@@ -24,9 +24,9 @@ from ztfnb.io import (
     write_header_blocks,
     write_ldac,
 )
-from ztfnb.io.priorfile import read_prior, write_prior
 from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.prior import PriorFitConfig, ahead_headers, fit_prior, refine_pointing
+from ztfnb.prior.file import read_prior, write_prior
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.scamp import run_scamp
 from ztfnb.simulate import NightParameters, TrueMapping, simulate_night

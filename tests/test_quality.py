@@ -18,8 +18,8 @@ from ztfnb.analyses.quality import quality_report, score_verdict
 from ztfnb.cli import main
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, read_header_blocks, write_header_blocks
-from ztfnb.io.priorfile import write_prior
 from ztfnb.io.refcat import write_scamp_reference
+from ztfnb.prior.file import write_prior
 from ztfnb.quality import QualityConfig, fit_refraction_model, night_metrics, pixel_scale_change
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.scamp import run_scamp

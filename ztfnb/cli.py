@@ -249,8 +249,8 @@ def _prior_fit(args):
     from ztfnb.exposure import check_unique_names, read_exposure
     from ztfnb.io import read_gaia
     from ztfnb.io.atomic import check_writable
-    from ztfnb.io.priorfile import write_prior
     from ztfnb.prior import PriorFitConfig, fit_prior
+    from ztfnb.prior.file import write_prior
 
     check_writable(args.out)
     check_unique_names(args.catalogs)
@@ -277,9 +277,9 @@ def _prior_ahead(args):
     from ztfnb.exposure import read_exposure
     from ztfnb.io import read_gaia, write_header_blocks
     from ztfnb.io.atomic import check_writable
-    from ztfnb.io.priorfile import read_prior
     from ztfnb.observed import ObservedPlane
     from ztfnb.prior import ExposureTerms, ahead_headers, refine_pointing
+    from ztfnb.prior.file import read_prior
 
     check_writable(args.out)
     model = read_prior(args.prior)

@@ -38,9 +38,9 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
-from ztfnb.io.priorfile import read_prior
 from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.prior import ahead_headers, refine_pointing
+from ztfnb.prior.file import read_prior
 from ztfnb.reference import field_reference
 from ztfnb.scamp import check_settings, find_scamp, run_scamp
 

@@ -15,10 +15,10 @@ from astropy.wcs import WCS
 from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, write_header_blocks
-from ztfnb.io.priorfile import write_prior
 from ztfnb.io.summary import write_summary
 from ztfnb.observed import ObservedPlane
 from ztfnb.prior import PriorFitConfig, ahead_headers, fit_prior, refine_pointing
+from ztfnb.prior.file import write_prior
 from ztfnb.simulate.truth import TrueMapping
 
 __all__ = [

@@ -13,9 +13,9 @@ from ztfnb.analyses.prior import choose_calibration
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.priorfile import read_prior, write_prior
 from ztfnb.io.summary import write_summary
 from ztfnb.prior import fit_prior
+from ztfnb.prior.file import read_prior, write_prior
 from ztfnb.quality import QualityConfig, SolvedNight, night_metrics
 from ztfnb.review import ReviewLog, ReviewSession
 from ztfnb.simulate.failures import inject_solution_failures

@@ -93,7 +93,7 @@ def read_prior(path):
     InputError
         Not a ztfnb prior, or a required column or key missing.
     """
-    from ztfnb.prior import FocalPlaneModel
+    from ztfnb.prior.model import FocalPlaneModel
 
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,86 @@
+"""Calibration stars: each calibration exposure's detections matched to Gaia, in its observed plane."""
+
+from dataclasses import dataclass, replace
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import SkyCoord
+
+from ztfnb.io.errors import InputError
+from ztfnb.match import match_catalog
+from ztfnb.observed import ObservedPlane
+from ztfnb.reference import field_reference
+from ztfnb.tangent import gnomonic
+
+
+@dataclass
+class _Stars:
+    """Matched stars of all calibration exposures, flattened."""
+
+    exposure: np.ndarray
+    rcid: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    sigma: np.ndarray  # degrees
+    xi: np.ndarray  # Gaia in the exposure's observed plane, degrees
+    eta: np.ndarray
+    nominal_u: np.ndarray  # the header WCS's focal-plane position, degrees
+    nominal_v: np.ndarray
+
+
+def _reference(catalog, gaia, config):
+    """Gaia stars of the field at the exposure's epoch, brighter than the limit."""
+    return field_reference(gaia, catalog, config.reference_mag_limit)
+
+
+def _centroid_sigma(objects, rows, floor_deg, scale_deg):
+    error = np.asarray(objects["ERRAWIN_IMAGE"], float)[rows]
+    if "ERRBWIN_IMAGE" in objects.colnames:
+        minor = np.asarray(objects["ERRBWIN_IMAGE"], float)[rows]
+        # the minor axis where SExtractor gave one; the major alone (conservative) elsewhere
+        error = np.where(np.isfinite(minor), np.hypot(error, minor) / np.sqrt(2), error)
+    return np.hypot(error * scale_deg, floor_deg)
+
+
+def _weather(catalog, refraction):
+    """The exposure's weather, or a vacuum (no refraction) for the ZTF-style comparison."""
+    return catalog.weather if refraction else replace(catalog.weather, pressure=0 * u.hPa)
+
+
+def _match_exposure(catalog, gaia, config, index):
+    """Match one calibration exposure through its header WCS, quadrant by quadrant."""
+    reference = _reference(catalog, gaia, config.match)
+    pairs = match_catalog(catalog, reference, config=config.match)
+    if len(pairs) == 0:
+        raise InputError("no quadrant could be matched to Gaia", path=catalog.path)
+    ref = np.asarray(pairs["ref_index"], int)
+    observed = ObservedPlane.about(
+        catalog.pointing, catalog.mid_time, _weather(catalog, config.refraction)
+    )
+    ref_xi, ref_eta = observed.project(SkyCoord(reference["ra"][ref], reference["dec"][ref]))
+    ref_sigma = np.hypot(reference["ra_error"][ref], reference["dec_error"][ref]).to_value(
+        u.deg
+    ) / np.sqrt(2)
+    nominal_u, nominal_v = gnomonic(
+        pairs["ra"].value, pairs["dec"].value, catalog.pointing.ra.deg, catalog.pointing.dec.deg
+    )
+    sigma = np.empty(len(pairs))
+    for position in np.unique(pairs["extension"]):
+        mine = np.asarray(pairs["extension"]) == position
+        extension = catalog.extensions[position]
+        scale = np.sqrt(abs(np.linalg.det(extension.wcs.pixel_scale_matrix)))
+        sigma[mine] = _centroid_sigma(
+            extension.objects, np.asarray(pairs["row"])[mine], config.floor.to_value(u.deg), scale
+        )
+    stars = {
+        "exposure": np.full(len(pairs), index),
+        "rcid": np.asarray(pairs["rcid"], int),
+        "x": pairs["x"].value,
+        "y": pairs["y"].value,
+        "sigma": np.hypot(sigma, ref_sigma),
+        "xi": ref_xi,
+        "eta": ref_eta,
+        "nominal_u": nominal_u,
+        "nominal_v": nominal_v,
+    }
+    return stars, observed

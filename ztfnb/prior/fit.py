@@ -1,0 +1,443 @@
+"""The joint fit of the focal plane over calibration exposures (`fit_prior`)."""
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, Table
+
+from ztfnb._version import __version__
+from ztfnb.camera import NAXIS1, NAXIS2, ccdid_qid
+from ztfnb.io.errors import InputError
+from ztfnb.prior.calibration import _match_exposure, _Stars
+from ztfnb.prior.lsq import _poly_columns, _robust_sigma, _solve
+from ztfnb.prior.model import ExposureTerms, FocalPlaneModel, PriorFit, PriorFitConfig
+from ztfnb.tpv import term_powers
+
+__all__ = ["fit_prior"]
+
+_CENTRE = np.array([(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2])
+_KPIX = 1000.0  # pixel offsets are fitted in thousands of pixels, for conditioning
+
+
+class _JointFit:
+    """State of the two-stage fit over the flattened star arrays."""
+
+    def __init__(self, stars, planes, config):
+        self.s = stars
+        self.planes = list(planes)
+        self.shift = np.zeros((len(planes), 2))
+        self.n = stars.x.size
+        self.n_exposures = len(planes)
+        self.config = config
+        self.terms = term_powers(config.degree, include_linear=False)
+        self.pv = (np.zeros(len(self.terms)), np.zeros(len(self.terms)))
+        self.matrix = np.tile(np.eye(2), (self.n_exposures, 1, 1))
+        self.offset = np.zeros((self.n_exposures, 2))
+        self.used = np.ones(self.n, bool)
+        self.rcids = np.unique(stars.rcid)
+        self.quadrant_index = np.searchsorted(self.rcids, stars.rcid)
+        self.ccd_index = stars.rcid // 4
+        # nominal quadrant geometry: the header WCS, as an affine map of centred pixels
+        self.px = (stars.x - _CENTRE[0]) / _KPIX
+        self.py = (stars.y - _CENTRE[1]) / _KPIX
+        self.nominal = {}
+        for q, rcid in enumerate(self.rcids):
+            rows = self.quadrant_index == q
+            design = np.column_stack([np.ones(rows.sum()), self.px[rows], self.py[rows]])
+            self.nominal[rcid] = (
+                np.linalg.lstsq(design, stars.nominal_u[rows], rcond=None)[0],
+                np.linalg.lstsq(design, stars.nominal_v[rows], rcond=None)[0],
+            )
+        self.affine = {
+            rcid: self.nominal[rcid] for rcid in self.rcids
+        }  # current (a_u, a_v) per quadrant
+        self.from_ccd = {int(r): True for r in self.rcids}
+
+    # -- evaluation
+    def focal(self):
+        a_u = np.array([self.affine[r][0] for r in self.rcids])[self.quadrant_index]
+        a_v = np.array([self.affine[r][1] for r in self.rcids])[self.quadrant_index]
+        u_ = a_u[:, 0] + a_u[:, 1] * self.px + a_u[:, 2] * self.py
+        v_ = a_v[:, 0] + a_v[:, 1] * self.px + a_v[:, 2] * self.py
+        return u_, v_
+
+    def distortion(self, u_, v_):
+        return _poly_columns(u_, v_, self.terms) @ self.pv[0], _poly_columns(
+            v_, u_, self.terms
+        ) @ self.pv[1]
+
+    def predict(self):
+        u_, v_ = self.focal()
+        du, dv = self.distortion(u_, v_)
+        pu, pv = u_ + du, v_ + dv
+        m = self.matrix[self.s.exposure]
+        t = self.offset[self.s.exposure]
+        return m[:, 0, 0] * pu + m[:, 0, 1] * pv + t[:, 0], m[:, 1, 0] * pu + m[:, 1, 1] * pv + t[
+            :, 1
+        ]
+
+    def residuals(self):
+        xi, eta = self.predict()
+        return self.s.xi - xi, self.s.eta - eta
+
+    # -- design pieces shared by both stages
+    def _exposure_blocks(self, rows, first_column, u0, v0, used_rows):
+        e = self.s.exposure[used_rows]
+        base = first_column + 6 * e
+        n = rows.size
+        xi_rows, eta_rows = rows, rows + n
+        blocks = [
+            (xi_rows, base, np.ones(n)),
+            (eta_rows, base + 1, np.ones(n)),
+            (xi_rows, base + 2, u0),
+            (xi_rows, base + 3, v0),
+            (eta_rows, base + 4, u0),
+            (eta_rows, base + 5, v0),
+        ]
+        constraints = [
+            ([first_column + 6 * k + p for k in range(self.n_exposures)], np.ones(self.n_exposures))
+            for p in range(6)
+        ]
+        return blocks, constraints
+
+    def _store_exposure_terms(self, solution, first_column):
+        for k in range(self.n_exposures):
+            p = solution[first_column + 6 * k : first_column + 6 * k + 6]
+            self.offset[k] = p[:2]
+            self.matrix[k] = np.eye(2) + np.array([[p[2], p[3]], [p[4], p[5]]])
+
+    # -- stage 1: rigid CCDs + polynomial + exposure terms
+    def stage_ccd(self):
+        used = np.flatnonzero(self.used)
+        n = used.size
+        rows = np.arange(n)
+        nom_u = np.empty(n)
+        nom_v = np.empty(n)
+        for q, rcid in enumerate(self.rcids):
+            mine = self.quadrant_index[used] == q
+            a_u, a_v = self.nominal[rcid]
+            nom_u[mine] = a_u[0] + a_u[1] * self.px[used][mine] + a_u[2] * self.py[used][mine]
+            nom_v[mine] = a_v[0] + a_v[1] * self.px[used][mine] + a_v[2] * self.py[used][mine]
+        u0, v0 = self.focal()
+        u0, v0 = u0[used], v0[used]
+        ccd = self.ccd_index[used]
+        k = len(self.terms)
+        # columns: 16 CCDs × (tu, tv, a, b) | poly ξ (k) | poly η (k) | exposures × 6
+        c_poly = 64
+        c_exp = c_poly + 2 * k
+        n_columns = c_exp + 6 * self.n_exposures
+        xi_rows, eta_rows = rows, rows + n
+        blocks = [
+            (xi_rows, 4 * ccd, np.ones(n)),
+            (eta_rows, 4 * ccd + 1, np.ones(n)),
+            (xi_rows, 4 * ccd + 2, nom_u),
+            (xi_rows, 4 * ccd + 3, -nom_v),
+            (eta_rows, 4 * ccd + 2, nom_v),
+            (eta_rows, 4 * ccd + 3, nom_u),
+        ]
+        poly_u = _poly_columns(u0, v0, self.terms)
+        poly_v = _poly_columns(v0, u0, self.terms)
+        for j in range(k):
+            blocks.append((xi_rows, np.full(n, c_poly + j), poly_u[:, j]))
+            blocks.append((eta_rows, np.full(n, c_poly + k + j), poly_v[:, j]))
+        exposure_blocks, constraints = self._exposure_blocks(rows, c_exp, u0, v0, used)
+        blocks += exposure_blocks
+        target = np.concatenate([self.s.xi[used] - nom_u, self.s.eta[used] - nom_v])
+        weight = np.tile(1 / self.s.sigma[used] ** 2, 2)
+        solution = _solve(blocks, target, weight, n_columns, constraints)
+        for rcid in self.rcids:
+            c = rcid // 4
+            tu, tv, a, b = solution[4 * c : 4 * c + 4]
+            a_u, a_v = self.nominal[rcid]
+            # (I + [[a, −b], [b, a]]) · nominal + t
+            self.affine[rcid] = (
+                np.array(
+                    [
+                        a_u[0] * (1 + a) - b * a_v[0] + tu,
+                        a_u[1] * (1 + a) - b * a_v[1],
+                        a_u[2] * (1 + a) - b * a_v[2],
+                    ]
+                ),
+                np.array(
+                    [
+                        a_v[0] * (1 + a) + b * a_u[0] + tv,
+                        a_v[1] * (1 + a) + b * a_u[1],
+                        a_v[2] * (1 + a) + b * a_u[2],
+                    ]
+                ),
+            )
+        self.pv = (solution[c_poly : c_poly + k], solution[c_poly + k : c_poly + 2 * k])
+        self._store_exposure_terms(solution, c_exp)
+
+    # -- stage 2: each quadrant's own affine, polynomial held
+    def stage_quadrants(self):
+        counts = np.bincount(self.quadrant_index[self.used], minlength=self.rcids.size)
+        own = counts >= self.config.min_stars
+        used = np.flatnonzero(self.used & own[self.quadrant_index])
+        n = used.size
+        if n == 0:
+            return
+        rows = np.arange(n)
+        u0, v0 = self.focal()
+        du, dv = self.distortion(u0, v0)
+        u0, v0, du, dv = u0[used], v0[used], du[used], dv[used]
+        q = self.quadrant_index[used]
+        c_exp = 6 * self.rcids.size
+        n_columns = c_exp + 6 * self.n_exposures
+        px, py = self.px[used], self.py[used]
+        xi_rows, eta_rows = rows, rows + n
+        blocks = [
+            (xi_rows, 6 * q, np.ones(n)),
+            (xi_rows, 6 * q + 1, px),
+            (xi_rows, 6 * q + 2, py),
+            (eta_rows, 6 * q + 3, np.ones(n)),
+            (eta_rows, 6 * q + 4, px),
+            (eta_rows, 6 * q + 5, py),
+        ]
+        exposure_blocks, constraints = self._exposure_blocks(rows, c_exp, u0 + du, v0 + dv, used)
+        blocks += exposure_blocks
+        target = np.concatenate([self.s.xi[used] - du, self.s.eta[used] - dv])
+        weight = np.tile(1 / self.s.sigma[used] ** 2, 2)
+        solution = _solve(blocks, target, weight, n_columns, constraints)
+        for index, rcid in enumerate(self.rcids):
+            if own[index]:
+                p = solution[6 * index : 6 * index + 6]
+                self.affine[rcid] = (p[:3].copy(), p[3:].copy())
+                self.from_ccd[int(rcid)] = False
+        self._store_exposure_terms(solution, c_exp)
+
+    def recentre(self):
+        """Move each exposure's plane onto its fitted axis and re-express its stars there."""
+        for k in range(self.n_exposures):
+            new = self.planes[k].shifted(*self.offset[k])
+            rows = self.s.exposure == k
+            self.s.xi[rows], self.s.eta[rows] = self.planes[k].transfer(
+                self.s.xi[rows], self.s.eta[rows], new
+            )
+            self.planes[k] = new
+            self.shift[k] += self.offset[k]
+            self.offset[k] = 0.0
+
+    def reject(self):
+        """Drop outlying stars, and whole quadrant-exposure blocks that are off together."""
+        dxi, deta = self.residuals()
+        normalised = np.hypot(dxi, deta) / self.s.sigma / np.sqrt(2)
+        sigma = _robust_sigma(normalised[self.used]) if self.used.sum() > 10 else 1.0
+        self.used = normalised <= self.config.clip * max(sigma, 1e-6) + np.median(
+            normalised[self.used]
+        )
+        limit = self.config.block_offset.to_value(u.deg)
+        blocks = self.s.exposure * 64 + self.s.rcid
+        for block in np.unique(blocks):
+            rows = (blocks == block) & self.used
+            if rows.sum() < 5:
+                continue
+            median = np.hypot(np.median(dxi[rows]), np.median(deta[rows]))
+            error = 1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum())
+            if median > max(limit, 5 * error):
+                self.used[blocks == block] = False
+
+    def rms(self):
+        dxi, deta = self.residuals()
+        return float(np.sqrt(np.mean(dxi[self.used] ** 2))) * 3600, float(
+            np.sqrt(np.mean(deta[self.used] ** 2))
+        ) * 3600
+
+
+def fit_prior(catalogs, gaia, config=None, log=None):
+    """Fit the focal-plane prior jointly over calibration exposures.
+
+    Parameters
+    ----------
+    catalogs : list of `~ztfnb.exposure.ExposureCatalog`
+    gaia : `~astropy.table.QTable`
+        As read by `ztfnb.io.read_gaia`.
+    config : `PriorFitConfig`, optional
+    log : callable, optional
+
+    Returns
+    -------
+    `PriorFit`
+
+    Raises
+    ------
+    InputError
+        No Gaia stars near an exposure, nothing matched, or no quadrant with
+        enough matched stars.
+    """
+    config = config or PriorFitConfig()
+    say = log or (lambda message: None)
+    gathered, planes = [], []
+    for index, catalog in enumerate(catalogs):
+        stars, plane = _match_exposure(catalog, gaia, config, index)
+        gathered.append(stars)
+        planes.append(plane)
+        say(
+            f"{catalog.name}: {stars['x'].size} stars matched in {np.unique(stars['rcid']).size} quadrants"
+        )
+    stars = _Stars(**{key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]})
+    counts = {
+        int(r): int(c) for r, c in zip(*np.unique(stars.rcid, return_counts=True), strict=True)
+    }
+    if max(counts.values()) < config.min_stars:
+        worst = min(counts, key=counts.get)
+        raise InputError(
+            f"too few matched stars to fit: the best quadrant has {max(counts.values())} (rcid {worst} has {counts[worst]}); "
+            f"need {config.min_stars}"
+        )
+
+    fit = _JointFit(stars, planes, config)
+    stage_rms = {}
+    # reject with the solution of the current planes, then move the planes: moving the tangent
+    # point also turns its axes (meridian convergence), which only the next solve absorbs
+    for _ in range(config.iterations):
+        fit.stage_ccd()
+        fit.reject()
+        fit.recentre()
+    fit.stage_ccd()
+    stage_rms["rigid CCDs + polynomial"] = fit.rms()
+    for _ in range(config.iterations):
+        fit.stage_quadrants()
+        fit.reject()
+        fit.recentre()
+    fit.stage_quadrants()
+    stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
+    say(f"residual rms per axis: {stage_rms}")
+    _check_constrained(fit, catalogs, config)
+    missing = sorted(set(range(64)) - {int(r) for r in fit.rcids})
+    if missing:
+        say(
+            f"the prior covers {64 - len(missing)} of 64 quadrants: rcid {', '.join(map(str, missing))} "
+            "absent from every calibration catalogue"
+        )
+    return _package(fit, catalogs, config, stage_rms)
+
+
+def _check_constrained(fit, catalogs, config):
+    """Refuse a fit that rejection left without support: a prior written anyway would be wrong silently."""
+    rejected = 1 - fit.used.mean()
+    if rejected > config.max_rejected:
+        raise InputError(
+            f"{100 * rejected:.0f}% of the {fit.used.size} matched stars were rejected as outliers "
+            f"(at most {100 * config.max_rejected:.0f}%): the model does not describe them; "
+            f"is the distortion degree ({config.degree}) too low?",
+            path=", ".join(c.path.name for c in catalogs),
+        )
+    # every quadrant the catalogues hold must be constrained; one they all lack is left out
+    present = sorted({e.rcid for catalog in catalogs for e in catalog.extensions})
+    for rcid in present:
+        mine = fit.s.rcid == rcid
+        kept = int((mine & fit.used).sum())
+        if kept < config.min_quadrant_stars:
+            ccdid, qid = ccdid_qid(int(rcid))
+            holding = [c.path.name for c in catalogs if rcid in c.rcids]
+            raise InputError(
+                f"rcid {int(rcid)} (CCD {int(ccdid)}, quadrant {int(qid)}): {int(mine.sum())} "
+                f"stars matched to Gaia, {kept} left after outlier rejection; need "
+                f"{config.min_quadrant_stars}: add calibration exposures with stars there",
+                path=", ".join(holding),
+            )
+
+
+def _package(fit, catalogs, config, stage_rms):
+    rcids = fit.rcids
+    cds, crpixes = [], []
+    for rcid in rcids:
+        a_u, a_v = fit.affine[rcid]
+        cd = np.array([[a_u[1], a_u[2]], [a_v[1], a_v[2]]]) / _KPIX
+        cds.append(cd)
+        crpixes.append(_CENTRE - np.linalg.solve(cd, np.array([a_u[0], a_v[0]])))
+    pv1 = {0: 0.0, 1: 1.0, 2: 0.0} | {
+        term: float(fit.pv[0][j]) for j, (term, _, _) in enumerate(fit.terms)
+    }
+    pv2 = {0: 0.0, 1: 1.0, 2: 0.0} | {
+        term: float(fit.pv[1][j]) for j, (term, _, _) in enumerate(fit.terms)
+    }
+
+    dxi, deta = fit.residuals()
+    residuals = QTable(
+        {
+            "exposure": np.array([catalogs[e].name for e in fit.s.exposure]),
+            "rcid": fit.s.rcid.astype(np.int16),
+            "x": fit.s.x * u.pix,
+            "y": fit.s.y * u.pix,
+            "dxi": dxi * 3600 * u.arcsec,
+            "deta": deta * 3600 * u.arcsec,
+            "sigma": fit.s.sigma * 3600 * u.arcsec,
+            "used": fit.used,
+        }
+    )
+    rows = []
+    for rcid in rcids:
+        mine = (fit.s.rcid == rcid) & fit.used
+        ccdid, qid = ccdid_qid(rcid)
+        rows.append(
+            (
+                int(rcid),
+                int(ccdid),
+                int(qid),
+                int(mine.sum()),
+                int(((fit.s.rcid == rcid) & ~fit.used).sum()),
+                len(np.unique(fit.s.exposure[mine])),
+                float(np.sqrt(np.mean(dxi[mine] ** 2)) * 3600) if mine.any() else np.nan,
+                float(np.sqrt(np.mean(deta[mine] ** 2)) * 3600) if mine.any() else np.nan,
+                float(np.max(np.hypot(dxi[mine], deta[mine])) * 3600) if mine.any() else np.nan,
+                "ccd" if fit.from_ccd[int(rcid)] else "quadrant",
+            )
+        )
+    quadrants = Table(
+        rows=rows,
+        names=[
+            "rcid",
+            "ccdid",
+            "qid",
+            "n_stars",
+            "n_rejected",
+            "n_exposures",
+            "rms_xi",
+            "rms_eta",
+            "max_residual",
+            "placement",
+        ],
+    )
+    for name in ("rms_xi", "rms_eta", "max_residual"):
+        quadrants[name].unit = u.arcsec
+    model = FocalPlaneModel(
+        rcid=np.asarray(rcids, int),
+        crpix=np.array(crpixes),
+        cd=np.array(cds),
+        pv1=pv1,
+        pv2=pv2,
+        degree=config.degree,
+        quadrants=quadrants,
+        meta={
+            "ztfnb": __version__,
+            "frame": "refracted HADec (astropy), tangent plane about the pointing, lon = -HA",
+            "exposures": [c.name for c in catalogs],
+            "degree": config.degree,
+            "clip": config.clip,
+            "refraction": config.refraction,
+            "n_stars": int(fit.used.sum()),
+            "rms_xi": stage_rms["per-quadrant CRPIX/CD"][0],
+            "rms_eta": stage_rms["per-quadrant CRPIX/CD"][1],
+        },
+    )
+    exposures = []
+    for k_, catalog in enumerate(catalogs):
+        mine = (fit.s.exposure == k_) & fit.used
+        rms = (
+            float(np.sqrt(np.mean(np.concatenate([dxi[mine], deta[mine]]) ** 2)) * 3600)
+            if mine.any()
+            else np.nan
+        )
+        exposures.append(
+            ExposureTerms(
+                catalog.name,
+                fit.planes[k_],
+                fit.matrix[k_].copy(),
+                fit.offset[k_].copy(),
+                int(mine.sum()),
+                rms,
+                pointing_shift=fit.shift[k_].copy(),
+            )
+        )
+    return PriorFit(model, exposures, residuals, stage_rms)

@@ -1,0 +1,172 @@
+"""An exposure's own pointing offset, turn, scale and anisotropy, measured against Gaia (`refine_pointing`)."""
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import SkyCoord
+from scipy.spatial import cKDTree
+
+from ztfnb.io.errors import InputError
+from ztfnb.match import MatchConfig, Offset, find_offset, match_quadrant, usable_detections
+from ztfnb.observed import ObservedPlane
+from ztfnb.prior.calibration import _reference, _weather
+from ztfnb.prior.lsq import _robust_sigma
+from ztfnb.prior.model import ExposureTerms
+
+__all__ = ["refine_pointing"]
+
+_ARCSEC = 1 / 3600
+_NO_OFFSET = Offset(0.0, 0.0, 0, 0.0)
+
+
+def refine_pointing(model, catalog, gaia, config=None, refraction=None, iterations=3):
+    """Measure an exposure's own pointing offset, rotation, scale and anisotropy against Gaia.
+
+    The prior predicts every detection's position in the exposure's observed
+    plane; one offset search over all quadrants finds the pointing error; then,
+    ``iterations`` times, stars are paired quadrant by quadrant and ``M`` and
+    ``t`` fitted with outlier rejection, the plane moved onto the measured axis
+    and the predictions updated, so that quadrants far from the axis pair up
+    even when the first guess is several arcseconds off there.
+
+    Parameters
+    ----------
+    model : `FocalPlaneModel`
+    catalog : `~ztfnb.exposure.ExposureCatalog`
+    gaia : `~astropy.table.QTable`
+    config : `~ztfnb.match.MatchConfig`, optional
+    refraction : bool, optional
+        Default: as the prior was fitted.
+    iterations : int
+
+    Returns
+    -------
+    `ExposureTerms`
+
+    Raises
+    ------
+    InputError
+        When no offset is found or too few stars match.
+    """
+    config = config or MatchConfig()
+    refraction = model.meta.get("refraction", True) if refraction is None else refraction
+    plane = ObservedPlane.about(catalog.pointing, catalog.mid_time, _weather(catalog, refraction))
+    reference = _reference(catalog, gaia, config)
+    ref_xi, ref_eta = plane.project(SkyCoord(reference["ra"], reference["dec"]))
+    predicted = []
+    for extension in catalog.extensions:
+        if extension.rcid not in model.rcid:
+            continue
+        usable = np.flatnonzero(usable_detections(extension.objects, config))
+        xi, eta = model.plane(extension.rcid, extension.x[usable], extension.y[usable])
+        pixel = np.sqrt(abs(np.linalg.det(model.cd[model._row(extension.rcid)])))
+        error = np.asarray(extension.objects["ERRAWIN_IMAGE"], float)[usable] * pixel
+        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
+        predicted.append((xi, eta, flux, 1 / (error**2 + (0.03 * _ARCSEC) ** 2)))
+    if not predicted:
+        raise InputError("none of the catalogue's quadrants is in the prior", path=catalog.path)
+    fluxes, xis, etas = (np.concatenate([p[i] for p in predicted]) for i in (2, 0, 1))
+    tree = cKDTree(np.column_stack([ref_xi, ref_eta]))
+    start, found = _search_pointing(xis, etas, fluxes, tree, config, catalog.pointing.dec.deg)
+    if not found.found:
+        raise InputError(
+            f"could not find the pointing offset against Gaia within {config.search_radius} "
+            f"(peak of {found.peak} pairs over a background of {found.background:.1f})",
+            path=catalog.path,
+        )
+    matrix, offset, shift = start, np.array([found.dx, found.dy]), np.zeros(2)
+    for iteration in range(iterations + 1):
+        pairs = [
+            _pair(matrix, offset, xi, eta, flux, weight, tree, config)
+            for xi, eta, flux, weight in predicted
+        ]
+        pu, pv, ref_index, w = (np.concatenate([p[i] for p in pairs]) for i in range(4))
+        if pu.size < 20:
+            raise InputError(
+                f"only {pu.size} stars matched Gaia: cannot measure the pointing", path=catalog.path
+            )
+        matrix, offset, used, rms = _fit_affine(pu, pv, ref_xi[ref_index], ref_eta[ref_index], w)
+        if iteration == iterations:
+            break  # the last fit's terms belong to the current plane
+        # project about the measured axis, not the commanded one; moving the plane also turns
+        # its axes (meridian convergence), which the next fit absorbs
+        moved = plane.shifted(*offset)
+        ref_xi, ref_eta = plane.transfer(ref_xi, ref_eta, moved)
+        tree = cKDTree(np.column_stack([ref_xi, ref_eta]))
+        matrix = _turned(plane, moved, matrix)
+        plane, shift, offset = moved, shift + offset, np.zeros(2)
+    return ExposureTerms(
+        catalog.name, plane, matrix, offset, int(used.sum()), rms, pointing_shift=shift
+    )
+
+
+#: Detections within this radius of the axis (degrees) search the turn of a field near a pole.
+_TURN_SEARCH_RADIUS = 0.7
+#: Largest turn searched, degrees.
+_MAX_TURN = 10.0
+
+
+def _search_pointing(xis, etas, fluxes, tree, config, dec_deg):
+    """The pointing offset (and the field's turn, near a pole) as a starting matrix and offset.
+
+    The peak of all displacements from predictions to Gaia gives the offset.
+    Near a pole the plane about the commanded pointing is turned against the
+    one about the true axis by meridian convergence (20″ of pointing error at
+    Dec 89.7° turns it by a degree), which smears that peak; then trial turns
+    up to what the search radius allows at this Dec are tried on the
+    detections near the axis, in steps that keep the smear within a bin.
+
+    Returns
+    -------
+    matrix : `~numpy.ndarray`, (2, 2)
+    found : `~ztfnb.match.Offset`
+    """
+    radius, step = config.search_radius.to_value(u.deg), config.search_bin.to_value(u.deg)
+    bright = np.argsort(fluxes)[::-1][: 10 * config.bright]
+    found = find_offset(xis[bright], etas[bright], tree, radius, step)
+    if found.found:
+        return np.eye(2), found
+    near = np.flatnonzero(np.hypot(xis, etas) < _TURN_SEARCH_RADIUS)
+    near = near[np.argsort(fluxes[near])[::-1][: 10 * config.bright]]
+    limit = min(
+        _MAX_TURN, np.degrees(np.deg2rad(radius) * np.tan(np.deg2rad(min(abs(dec_deg), 89.99))))
+    )
+    turn_step = np.degrees(step / _TURN_SEARCH_RADIUS)
+    best = (np.eye(2), found)
+    steps = int(np.ceil(limit / turn_step))
+    for turn in np.linspace(-limit, limit, 2 * steps + 1):  # symmetric, zero included
+        c, s = np.cos(np.deg2rad(turn)), np.sin(np.deg2rad(turn))
+        matrix = np.array([[c, -s], [s, c]])
+        x, y = matrix @ np.vstack([xis[near], etas[near]])
+        trial = find_offset(x, y, tree, radius, step)
+        if trial.found and trial.peak > best[1].peak:
+            best = (matrix, trial)
+    return best
+
+
+def _turned(old, new, matrix, step=1e-3):
+    """The matrix re-expressed in a moved plane, whose axes are turned by meridian convergence."""
+    x, y = old.transfer(np.array([0.0, step, 0.0]), np.array([0.0, 0.0, step]), new)
+    jacobian = np.array([[x[1] - x[0], x[2] - x[0]], [y[1] - y[0], y[2] - y[0]]]) / step
+    return jacobian @ matrix
+
+
+def _pair(matrix, offset, xi, eta, flux, weight, tree, config):
+    """Pairs of one quadrant's predictions, moved by the current terms, with reference stars."""
+    moved_xi = matrix[0, 0] * xi + matrix[0, 1] * eta + offset[0]
+    moved_eta = matrix[1, 0] * xi + matrix[1, 1] * eta + offset[1]
+    det, ref, _ = match_quadrant(moved_xi, moved_eta, flux, tree, config, offset=_NO_OFFSET)
+    return xi[det], eta[det], ref, weight[det]
+
+
+def _fit_affine(pu, pv, tx, ty, weight, rounds=4, clip=5.0):
+    """Weighted affine fit ``target = M · p + t`` with outlier rejection."""
+    used = np.ones(pu.size, bool)
+    full = np.column_stack([np.ones(pu.size), pu, pv])
+    for _ in range(rounds):
+        root = np.sqrt(weight[used])[:, None]
+        cx = np.linalg.lstsq(full[used] * root, tx[used] * root[:, 0], rcond=None)[0]
+        cy = np.linalg.lstsq(full[used] * root, ty[used] * root[:, 0], rcond=None)[0]
+        residual = np.hypot(tx - full @ cx, ty - full @ cy)
+        used = residual <= clip * _robust_sigma(residual[used]) + np.median(residual[used])
+    rms = float(np.sqrt(np.mean(residual[used] ** 2) / 2) * 3600)
+    return np.array([[cx[1], cx[2]], [cy[1], cy[2]]]), np.array([cx[0], cy[0]]), used, rms
