@@ -12,7 +12,7 @@ telescope's pointing, or in the refracted frame) is the caller's choice.
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import astropy.units as u
 import numpy as np
@@ -21,6 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
+from ztfnb.pose import Pose, PoseConfig, central_sample, find_pose
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -64,6 +65,10 @@ class MatchConfig:
         Fewest pairs in the offset peak for it to count.
     reference_mag_limit : `~astropy.units.Quantity`
         Faintest Gaia G used (fainter stars are rarely detected and only confuse).
+    pose : `~ztfnb.pose.PoseConfig` or None
+        How the header's turn, scale and parity are searched before the
+        offsets (`ztfnb.pose`); None to trust them (solutions, not rough
+        headers).
     """
 
     snr_min: float = 10.0
@@ -77,6 +82,7 @@ class MatchConfig:
     bright: int = 300
     min_peak: int = 6
     reference_mag_limit: u.Quantity = 20.5 * u.mag
+    pose: PoseConfig | None = field(default_factory=PoseConfig)
 
 
 def usable_detections(objects, config=None):
@@ -297,6 +303,9 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     ref_x, ref_y = gnomonic(ref_ra, ref_dec, *centre)
     tree = cKDTree(np.column_stack([ref_x, ref_y]))
     quadrants = _predicted_quadrants(catalog, headers, config, centre)
+    pose = Pose()
+    if search and config.pose is not None:
+        quadrants, pose = _correct_pose(quadrants, ref_x, ref_y, reference, tree, config)
     offset = None if search else _ZERO
     pairs = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset)[:2] for q in quadrants]
     # each round's map comes from more quadrants, and reaches further from the axis
@@ -336,8 +345,9 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
         )
     columns = ["extension", "rcid", "row", "x", "y", "ref_index", "ra", "dec", "dra", "ddec"]
     if not parts:
-        return QTable({name: np.zeros(0) for name in columns})
+        return QTable({name: np.zeros(0) for name in columns}, meta={"pose": pose})
     table = QTable({name: np.concatenate([p[name] for p in parts]) for name in columns})
+    table.meta["pose"] = pose
     for name, unit in (
         ("x", u.pix),
         ("y", u.pix),
@@ -436,3 +446,49 @@ def _exposure_map(quadrants, pairs, tree, minimum=20, clip=5.0):
 
 
 _ZERO = Offset(0.0, 0.0, 0, 0.0)
+
+
+def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
+    """The header's turn, scale and parity against the reference, taken out of every quadrant.
+
+    The pose is measured on the bright detections near the axis and applied
+    about the axis, as a wrong plate scale, a turned camera or a mirrored
+    readout in the header act. It is found modulo 180°: the half-turn whose
+    offset search on those detections peaks higher is kept.
+
+    Returns
+    -------
+    quadrants : list of `_Quadrant`
+        With positions corrected (unchanged when no pose was found or it is
+        no change).
+    pose : `~ztfnb.pose.Pose`
+        As applied (``turn`` in [−180°, 180°)), or as found when not applied.
+    """
+    magnitude = (
+        np.asarray(u.Quantity(reference["phot_g_mean_mag"], u.mag).value)
+        if "phot_g_mean_mag" in reference.colnames
+        else np.zeros(len(ref_x))
+    )
+    slack = config.search_radius.to_value(u.deg)
+    det_x, det_y, group, sample_x, sample_y = central_sample(
+        [(q.x, q.y, q.flux) for q in quadrants], ref_x, ref_y, magnitude, slack, config.pose
+    )
+    pose = find_pose(det_x, det_y, sample_x, sample_y, group, config.pose)
+    if not pose.found(config.pose) or pose.is_identity():
+        return quadrants, pose
+    offsets = [
+        find_offset(
+            *pose.apply(det_x, det_y, half_turns=half),
+            tree,
+            slack,
+            config.search_bin.to_value(u.deg),
+        )
+        for half in (0, 1)
+    ]
+    half = int(offsets[1].peak > offsets[0].peak)
+    pose = replace(pose, turn=(pose.turn + 180.0 * half + 180.0) % 360.0 - 180.0)
+    moved = []
+    for q in quadrants:
+        x, y = pose.apply(q.x, q.y)
+        moved.append(replace(q, x=x, y=y))
+    return moved, pose

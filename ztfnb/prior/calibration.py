@@ -10,7 +10,6 @@ from ztfnb.io.errors import InputError
 from ztfnb.match import match_catalog
 from ztfnb.observed import ObservedPlane
 from ztfnb.reference import field_reference
-from ztfnb.tangent import gnomonic
 
 
 @dataclass
@@ -24,8 +23,6 @@ class _Stars:
     sigma: np.ndarray  # degrees
     xi: np.ndarray  # Gaia in the exposure's observed plane, degrees
     eta: np.ndarray
-    nominal_u: np.ndarray  # the header WCS's focal-plane position, degrees
-    nominal_v: np.ndarray
 
 
 def _reference(catalog, gaia, config):
@@ -61,9 +58,6 @@ def _match_exposure(catalog, gaia, config, index):
     ref_sigma = np.hypot(reference["ra_error"][ref], reference["dec_error"][ref]).to_value(
         u.deg
     ) / np.sqrt(2)
-    nominal_u, nominal_v = gnomonic(
-        pairs["ra"].value, pairs["dec"].value, catalog.pointing.ra.deg, catalog.pointing.dec.deg
-    )
     sigma = np.empty(len(pairs))
     for position in np.unique(pairs["extension"]):
         mine = np.asarray(pairs["extension"]) == position
@@ -80,7 +74,5 @@ def _match_exposure(catalog, gaia, config, index):
         "sigma": np.hypot(sigma, ref_sigma),
         "xi": ref_xi,
         "eta": ref_eta,
-        "nominal_u": nominal_u,
-        "nominal_v": nominal_v,
     }
     return stars, observed

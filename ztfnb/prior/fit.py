@@ -5,7 +5,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ztfnb._version import __version__
-from ztfnb.camera import NAXIS1, NAXIS2, ccdid_qid
+from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
 from ztfnb.prior.calibration import _match_exposure, _Stars
 from ztfnb.prior.lsq import _poly_columns, _robust_sigma, _solve
@@ -35,22 +35,30 @@ class _JointFit:
         self.used = np.ones(self.n, bool)
         self.rcids = np.unique(stars.rcid)
         self.quadrant_index = np.searchsorted(self.rcids, stars.rcid)
-        self.ccd_index = stars.rcid // 4
-        # nominal quadrant geometry: the header WCS, as an affine map of centred pixels
         self.px = (stars.x - _CENTRE[0]) / _KPIX
         self.py = (stars.y - _CENTRE[1]) / _KPIX
-        self.nominal = {}
-        for q, rcid in enumerate(self.rcids):
-            rows = self.quadrant_index == q
-            design = np.column_stack([np.ones(rows.sum()), self.px[rows], self.py[rows]])
-            self.nominal[rcid] = (
-                np.linalg.lstsq(design, stars.nominal_u[rows], rcond=None)[0],
-                np.linalg.lstsq(design, stars.nominal_v[rows], rcond=None)[0],
-            )
-        self.affine = {
-            rcid: self.nominal[rcid] for rcid in self.rcids
-        }  # current (a_u, a_v) per quadrant
-        self.from_ccd = {int(r): True for r in self.rcids}
+        # each quadrant's geometry from its own matched stars, not from the header: a rough
+        # header's per-quadrant plate scale, turn or parity may be wrong, or written about any
+        # reference pixel; the similarity part of that fit is the nominal placement below
+        self.affine = {rcid: self._initial_affine(q) for q, rcid in enumerate(self.rcids)}
+        self.nominal = {rcid: _similarity_part(*self.affine[rcid]) for rcid in self.rcids}
+        self.affine = dict(self.nominal)
+        self.from_similarity = {int(r): True for r in self.rcids}
+
+    def _initial_affine(self, q, clip=5.0, rounds=4):
+        """A robust affine fit of one quadrant's stars, all exposures pooled: (a_u, a_v)."""
+        rows = np.flatnonzero(self.quadrant_index == q)
+        design = np.column_stack([np.ones(rows.size), self.px[rows], self.py[rows]])
+        keep = np.ones(rows.size, bool)
+        for _ in range(rounds):
+            a_u = np.linalg.lstsq(design[keep], self.s.xi[rows][keep], rcond=None)[0]
+            a_v = np.linalg.lstsq(design[keep], self.s.eta[rows][keep], rcond=None)[0]
+            residual = np.hypot(self.s.xi[rows] - design @ a_u, self.s.eta[rows] - design @ a_v)
+            spread = _robust_sigma(residual[keep])
+            keep = residual <= np.median(residual[keep]) + clip * max(spread, 1e-9)
+            if keep.sum() < 3:
+                break
+        return a_u, a_v
 
     # -- evaluation
     def focal(self):
@@ -105,34 +113,39 @@ class _JointFit:
             self.offset[k] = p[:2]
             self.matrix[k] = np.eye(2) + np.array([[p[2], p[3]], [p[4], p[5]]])
 
-    # -- stage 1: rigid CCDs + polynomial + exposure terms
-    def stage_ccd(self):
+    # -- stage 1: each quadrant placed as a similarity of its nominal + polynomial + exposure terms
+    def stage_similarity(self):
+        """Fix the distortion polynomial with every quadrant allowed to move, turn and scale.
+
+        A similarity cannot take up the shear that the distortion makes across
+        the field (radial distortion stretches radially twice as much as
+        tangentially), so the polynomial is fixed by the shear and the
+        curvature; a quadrant's own header errors (plate scale, turn) and a
+        non-rigid mounting are taken up by its similarity, not by the polynomial.
+        """
         used = np.flatnonzero(self.used)
         n = used.size
         rows = np.arange(n)
-        nom_u = np.empty(n)
-        nom_v = np.empty(n)
-        for q, rcid in enumerate(self.rcids):
-            mine = self.quadrant_index[used] == q
-            a_u, a_v = self.nominal[rcid]
-            nom_u[mine] = a_u[0] + a_u[1] * self.px[used][mine] + a_u[2] * self.py[used][mine]
-            nom_v[mine] = a_v[0] + a_v[1] * self.px[used][mine] + a_v[2] * self.py[used][mine]
+        q = self.quadrant_index[used]
+        nominal = np.array([np.concatenate(self.nominal[r]) for r in self.rcids])[q]
+        px, py = self.px[used], self.py[used]
+        nom_u = nominal[:, 0] + nominal[:, 1] * px + nominal[:, 2] * py
+        nom_v = nominal[:, 3] + nominal[:, 4] * px + nominal[:, 5] * py
         u0, v0 = self.focal()
         u0, v0 = u0[used], v0[used]
-        ccd = self.ccd_index[used]
         k = len(self.terms)
-        # columns: 16 CCDs × (tu, tv, a, b) | poly ξ (k) | poly η (k) | exposures × 6
-        c_poly = 64
+        # columns: quadrants × (tu, tv, a, b) | poly ξ (k) | poly η (k) | exposures × 6
+        c_poly = 4 * self.rcids.size
         c_exp = c_poly + 2 * k
         n_columns = c_exp + 6 * self.n_exposures
         xi_rows, eta_rows = rows, rows + n
         blocks = [
-            (xi_rows, 4 * ccd, np.ones(n)),
-            (eta_rows, 4 * ccd + 1, np.ones(n)),
-            (xi_rows, 4 * ccd + 2, nom_u),
-            (xi_rows, 4 * ccd + 3, -nom_v),
-            (eta_rows, 4 * ccd + 2, nom_v),
-            (eta_rows, 4 * ccd + 3, nom_u),
+            (xi_rows, 4 * q, np.ones(n)),
+            (eta_rows, 4 * q + 1, np.ones(n)),
+            (xi_rows, 4 * q + 2, nom_u),
+            (xi_rows, 4 * q + 3, -nom_v),
+            (eta_rows, 4 * q + 2, nom_v),
+            (eta_rows, 4 * q + 3, nom_u),
         ]
         poly_u = _poly_columns(u0, v0, self.terms)
         poly_v = _poly_columns(v0, u0, self.terms)
@@ -144,26 +157,13 @@ class _JointFit:
         target = np.concatenate([self.s.xi[used] - nom_u, self.s.eta[used] - nom_v])
         weight = np.tile(1 / self.s.sigma[used] ** 2, 2)
         solution = _solve(blocks, target, weight, n_columns, constraints)
-        for rcid in self.rcids:
-            c = rcid // 4
-            tu, tv, a, b = solution[4 * c : 4 * c + 4]
+        for index, rcid in enumerate(self.rcids):
+            tu, tv, a, b = solution[4 * index : 4 * index + 4]
             a_u, a_v = self.nominal[rcid]
             # (I + [[a, −b], [b, a]]) · nominal + t
             self.affine[rcid] = (
-                np.array(
-                    [
-                        a_u[0] * (1 + a) - b * a_v[0] + tu,
-                        a_u[1] * (1 + a) - b * a_v[1],
-                        a_u[2] * (1 + a) - b * a_v[2],
-                    ]
-                ),
-                np.array(
-                    [
-                        a_v[0] * (1 + a) + b * a_u[0] + tv,
-                        a_v[1] * (1 + a) + b * a_u[1],
-                        a_v[2] * (1 + a) + b * a_u[2],
-                    ]
-                ),
+                (1 + a) * a_u - b * a_v + np.array([tu, 0.0, 0.0]),
+                (1 + a) * a_v + b * a_u + np.array([tv, 0.0, 0.0]),
             )
         self.pv = (solution[c_poly : c_poly + k], solution[c_poly + k : c_poly + 2 * k])
         self._store_exposure_terms(solution, c_exp)
@@ -202,7 +202,7 @@ class _JointFit:
             if own[index]:
                 p = solution[6 * index : 6 * index + 6]
                 self.affine[rcid] = (p[:3].copy(), p[3:].copy())
-                self.from_ccd[int(rcid)] = False
+                self.from_similarity[int(rcid)] = False
         self._store_exposure_terms(solution, c_exp)
 
     def recentre(self):
@@ -225,16 +225,25 @@ class _JointFit:
         self.used = normalised <= self.config.clip * max(sigma, 1e-6) + np.median(
             normalised[self.used]
         )
-        limit = self.config.block_offset.to_value(u.deg)
-        blocks = self.s.exposure * 64 + self.s.rcid
+        # whole quadrants of an exposure that are off together (a readout glitch): judged
+        # against the scatter of all such blocks actually reached, so that a stage whose model
+        # leaves every block a little off never drops them all
+        blocks = self.s.exposure * N_QUADRANTS + self.s.rcid
+        keys, offsets, errors = [], [], []
         for block in np.unique(blocks):
             rows = (blocks == block) & self.used
             if rows.sum() < 5:
                 continue
-            median = np.hypot(np.median(dxi[rows]), np.median(deta[rows]))
-            error = 1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum())
-            if median > max(limit, 5 * error):
-                self.used[blocks == block] = False
+            keys.append(block)
+            offsets.append(np.hypot(np.median(dxi[rows]), np.median(deta[rows])))
+            errors.append(1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum()))
+        if len(keys) < 3:
+            return
+        offsets, errors = np.array(offsets), np.array(errors)
+        typical = np.median(offsets) + self.config.clip * _robust_sigma(offsets)
+        limit = np.maximum(max(self.config.block_offset.to_value(u.deg), typical), 5 * errors)
+        for block in np.array(keys)[offsets > limit]:
+            self.used[blocks == block] = False
 
     def rms(self):
         dxi, deta = self.residuals()
@@ -290,11 +299,11 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     # reject with the solution of the current planes, then move the planes: moving the tangent
     # point also turns its axes (meridian convergence), which only the next solve absorbs
     for _ in range(config.iterations):
-        fit.stage_ccd()
+        fit.stage_similarity()
         fit.reject()
         fit.recentre()
-    fit.stage_ccd()
-    stage_rms["rigid CCDs + polynomial"] = fit.rms()
+    fit.stage_similarity()
+    stage_rms["quadrant similarities + polynomial"] = fit.rms()
     for _ in range(config.iterations):
         fit.stage_quadrants()
         fit.reject()
@@ -381,7 +390,7 @@ def _package(fit, catalogs, config, stage_rms):
                 float(np.sqrt(np.mean(dxi[mine] ** 2)) * 3600) if mine.any() else np.nan,
                 float(np.sqrt(np.mean(deta[mine] ** 2)) * 3600) if mine.any() else np.nan,
                 float(np.max(np.hypot(dxi[mine], deta[mine])) * 3600) if mine.any() else np.nan,
-                "ccd" if fit.from_ccd[int(rcid)] else "quadrant",
+                "similarity" if fit.from_similarity[int(rcid)] else "affine",
             )
         )
     quadrants = Table(
@@ -441,3 +450,18 @@ def _package(fit, catalogs, config, stage_rms):
             )
         )
     return PriorFit(model, exposures, residuals, stage_rms)
+
+
+def _similarity_part(a_u, a_v):
+    """The similarity (or, for the other parity, anti-similarity) nearest an affine map."""
+    linear = np.array([[a_u[1], a_u[2]], [a_v[1], a_v[2]]])
+    if np.linalg.det(linear) > 0:  # [[a, −b], [b, a]]
+        a, b = (linear[0, 0] + linear[1, 1]) / 2, (linear[1, 0] - linear[0, 1]) / 2
+        nearest = np.array([[a, -b], [b, a]])
+    else:  # [[a, b], [b, −a]]
+        a, b = (linear[0, 0] - linear[1, 1]) / 2, (linear[0, 1] + linear[1, 0]) / 2
+        nearest = np.array([[a, b], [b, -a]])
+    return (
+        np.array([a_u[0], nearest[0, 0], nearest[0, 1]]),
+        np.array([a_v[0], nearest[1, 0], nearest[1, 1]]),
+    )

@@ -33,8 +33,9 @@ class PriorFitConfig:
     floor : `~astropy.units.Quantity`
         Added in quadrature to SExtractor's centroid errors (image motion).
     min_stars : int
-        Fewest matched stars for a quadrant's own CRPIX and CD; with fewer it
-        keeps its CCD's rigid placement.
+        Fewest matched stars for a quadrant's own CRPIX and CD (an affine
+        map); with fewer it keeps the similarity (shift, turn, scale) fitted
+        with the polynomial.
     min_quadrant_stars : int
         Fewest stars a quadrant present in the catalogues may keep after outlier
         rejection; with fewer the fit is refused rather than written.
@@ -45,8 +46,9 @@ class PriorFitConfig:
         calibration exposure); one without the refraction model, ZTF's way,
         ≈16% up to airmass 1.5; a quadratic for the cubic camera ≈40%.
     block_offset : `~astropy.units.Quantity`
-        A quadrant of one exposure whose median residual exceeds this (and
-        five times its error) is dropped as bad data.
+        A quadrant of one exposure whose median residual exceeds this, five
+        times its error and the spread of all quadrant-exposure medians
+        actually reached (``clip`` robust sigmas) is dropped as bad data.
     refraction : bool
         Fit in the refracted frame (default). ``False`` fits in the frame
         without refraction, as the ZTF prior did: kept for comparison.
