@@ -85,3 +85,26 @@ def solved_night(tmp_path_factory, prior_night, fitted_prior):
     write_prior(folder / "prior.fits", fitted_prior[1])
     report = quality_report(prior_night, folder, prior_path=folder / "prior.fits", inject=6, seed=3)
     return folder, report
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory):
+    """A factory of small nights shared by the session: ``simulated(**fields)`` → the night's folder.
+
+    The keywords are `~ztfnb.simulate.NightParameters` fields; ``seed`` defaults
+    to 1, ``exposures`` to 1 and ``density`` to 200 stars per deg² (a night in a
+    few seconds), the rest to `NightParameters`' own defaults. Each distinct
+    set of parameters is simulated once per session, so tests (a matrix over
+    the options of ``ztfnb simulate``) can share nights; don't change the
+    files.
+    """
+    nights = {}
+
+    def night(**fields):
+        parameters = NightParameters(**{"seed": 1, "exposures": 1, "density": 200.0, **fields})
+        if parameters not in nights:
+            folder = tmp_path_factory.mktemp("simulated") / "night"
+            nights[parameters] = simulate_night(folder, parameters)
+        return nights[parameters]
+
+    return night

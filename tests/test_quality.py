@@ -306,7 +306,7 @@ def test_corner_displacement_is_measured_beyond_the_exposures_own_correction():
     """A prior 20" off in pointing and turned 30": only a quadrant whose corner took off moved."""
     from astropy.coordinates import SkyCoord
 
-    from ztfnb.quality import _PROBES, _corner_displacements
+    from ztfnb.quality.metrics import _PROBES, _corner_displacements
     from ztfnb.tangent import gnomonic_inverse
 
     pointing = SkyCoord(359.8 * u.deg, 45.0 * u.deg)
@@ -441,7 +441,7 @@ def test_quality_refuses_an_unwritable_output_before_any_work(prior_night, tmp_p
 
 
 def test_with_fewer_than_three_quadrants_the_plain_displacement_is_measured():
-    from ztfnb.quality import _corner_displacements
+    from ztfnb.quality.metrics import _corner_displacements
 
     pointing = __import__("astropy.coordinates", fromlist=["SkyCoord"]).SkyCoord(
         10 * u.deg, 20 * u.deg

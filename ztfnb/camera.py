@@ -9,7 +9,9 @@ value as stored. ``eta = NS``.
 
 Pixels follow the FITS convention (1-based centres). Every quadrant is read out
 with ``x`` increasing to the East and ``y`` to the South, as in the P48's
-PTF headers (``CD1_1 > 0``, ``CD2_2 < 0``).
+PTF headers (``CD1_1 > 0``, ``CD2_2 < 0``). :meth:`FocalPlane.mirrored` gives a
+camera of the other parity (``x`` read out towards the West), for testing code
+against cameras that are not ZTF's.
 
 Focal-plane coordinates ``(u, v)`` are in degrees on the nominal gnomonic
 tangent plane about the boresight, before any optical distortion.
@@ -43,6 +45,8 @@ _SCALE_DEG = PIXEL_SCALE.to_value(u.deg)
 _PIXEL_CENTRE = np.array([(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2])
 #: Readout orientation: pixel x towards +xi (East), pixel y towards −eta (South).
 _READOUT_PARITY = np.diag([1.0, -1.0])
+#: The same as the diagonal of a `Quadrant`'s ``parity``.
+_READOUT_SIGNS = (1.0, -1.0)
 
 
 def rcid_of(ccdid, qid):
@@ -76,12 +80,17 @@ class Quadrant:
         Rotation of the pixel axes from the nominal orientation, degrees.
     scale : float
         Pixel scale, degrees per pixel.
+    parity : tuple of float
+        Signs of the pixel axes along (u, v) before the rotation: ``(1, -1)``, ZTF's
+        readout (x East, y South, ``det(cd) < 0``); ``(-1, -1)`` is the mirrored
+        readout of :meth:`mirrored` (x West, ``det(cd) > 0``).
     """
 
     rcid: int
     center: tuple
     rotation: float = 0.0
     scale: float = _SCALE_DEG
+    parity: tuple = _READOUT_SIGNS
 
     @property
     def ccdid(self):
@@ -96,7 +105,16 @@ class Quadrant:
         """The 2×2 linear map from pixel offsets to (u, v), degrees per pixel."""
         theta = np.deg2rad(self.rotation)
         rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-        return self.scale * rotation @ _READOUT_PARITY
+        parity = (
+            _READOUT_PARITY
+            if tuple(self.parity) == _READOUT_SIGNS
+            else np.diag(np.asarray(self.parity, float))
+        )
+        return self.scale * rotation @ parity
+
+    def mirrored(self):
+        """The same quadrant, same place, with its pixel x axis read out the other way."""
+        return replace(self, parity=(-float(self.parity[0]), float(self.parity[1])))
 
     @property
     def crpix(self):
@@ -169,6 +187,15 @@ class FocalPlane:
     def nominal(cls):
         """The real camera's layout from the packaged quadrant-corner table."""
         return _nominal_focal_plane()
+
+    def mirrored(self):
+        """A copy whose quadrants read out their pixel x axis the other way (the other parity).
+
+        Every quadrant keeps its centre, rotation and scale; pixel ``(x, y)`` of
+        the copy sees what pixel ``(NAXIS1 + 1 − x, y)`` of the original sees, and
+        ``det(cd)`` changes sign. Mirroring twice gives the original back.
+        """
+        return FocalPlane(tuple(q.mirrored() for q in self.quadrants))
 
     def ccd_center(self, ccdid):
         """Focal-plane (u, v) in degrees of a CCD's centre (the mean of its quadrants' centres)."""

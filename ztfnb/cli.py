@@ -94,7 +94,109 @@ def _add_simulate(commands):
         help="replace an output folder holding a previous simulated night (never other files)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    other = parser.add_argument_group(
+        "options that make other nights",
+        "the same camera layout, but a rough header written differently, a turned or mirrored "
+        "camera, poorer centroids; all off by default, and then the night is byte for byte "
+        "the one made without them",
+    )
+    other.add_argument(
+        "--header-scale-error",
+        metavar="F",
+        type=_night_option("header_scale_error"),
+        default=0.0,
+        help="the rough header's plate scale is (1+F) times the camera's for the whole exposure, "
+        "quadrants placed about the boresight with it (a fraction within ±0.1, e.g. 0.015; "
+        '-0.0119 is a header written with 1.0"/px for the 1.012"/px camera; default 0)',
+    )
+    other.add_argument(
+        "--header-rotation-error",
+        metavar="DEG",
+        type=_night_option("header_rotation_error"),
+        default=0.0,
+        help="the rough header turned by DEG degrees about the boresight for the whole exposure "
+        "(positive East towards North; within ±10; default 0)",
+    )
+    other.add_argument(
+        "--header-quadrant-scale-error",
+        metavar="F",
+        type=_night_option("header_quadrant_scale_error"),
+        default=0.0,
+        help="rms fraction of a scale error drawn per exposure and quadrant for its header CD, "
+        "about its CRPIX (0 to 0.1, e.g. 0.001; default 0)",
+    )
+    other.add_argument(
+        "--header-quadrant-rotation-error",
+        metavar="DEG",
+        type=_night_option("header_quadrant_rotation_error"),
+        default=0.0,
+        help="rms degrees of a rotation drawn per exposure and quadrant for its header CD, "
+        "about its CRPIX (0 to 10, e.g. 0.05; default 0)",
+    )
+    other.add_argument(
+        "--header-crpix",
+        choices=("boresight", "centre", "corner"),
+        default="boresight",
+        help="the rough header's reference pixel: the boresight (CRVAL TELRAD/TELDECD, ZTF's), "
+        "the quadrant's centre pixel or its first pixel (1, 1), CRVAL the sky position the "
+        "header puts there (default boresight)",
+    )
+    other.add_argument(
+        "--mirrored",
+        action="store_true",
+        help="the camera reads every quadrant's pixel x axis out the other way (the other "
+        "parity, det(CD) > 0); the rough header knows",
+    )
+    other.add_argument(
+        "--field-rotation",
+        metavar="DEG",
+        type=_night_option("field_rotation"),
+        default=0.0,
+        help="the camera turned by DEG degrees relative to the mount on every exposure "
+        "(a rotator offset), unknown to the rough header (within ±10, e.g. 0.3; default 0)",
+    )
+    other.add_argument(
+        "--field-rotation-scatter",
+        metavar="DEG",
+        type=_night_option("field_rotation_scatter"),
+        default=0.0,
+        help="rms degrees of a further camera rotation drawn per exposure (flexure, polar "
+        "misalignment), unknown to the rough header (0 to 10, e.g. 0.05; default 0)",
+    )
+    other.add_argument(
+        "--centroid-noise",
+        metavar="F",
+        type=_night_option("centroid_noise"),
+        default=1.0,
+        help="factor on the centroid errors, reported and actual, image motion included, as "
+        "poorer seeing would make them (0.1 to 10, e.g. 2-3; default 1, ZTF's)",
+    )
+    other.add_argument(
+        "--no-weather",
+        action="store_true",
+        help="headers without PRESSURE, TEMPTURE, HUMIDITY (ztfnb then assumes Palomar's "
+        "standard atmosphere)",
+    )
     parser.set_defaults(handler=_simulate)
+
+
+def _night_option(name):
+    """An argparse type for a number option of the simulator, checked by its own rule."""
+
+    def number(text):
+        from ztfnb.simulate.night import option_rule
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        rule = option_rule(name, value)
+        if rule is not None:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+        return value
+
+    number.__name__ = name  # argparse names the type in some messages
+    return number
 
 
 def _simulate(args):
@@ -107,6 +209,16 @@ def _simulate(args):
         failures=args.failures,
         density=args.density,
         date=args.date,
+        header_scale_error=args.header_scale_error,
+        header_rotation_error=args.header_rotation_error,
+        header_quadrant_scale_error=args.header_quadrant_scale_error,
+        header_quadrant_rotation_error=args.header_quadrant_rotation_error,
+        header_crpix=args.header_crpix,
+        mirrored=args.mirrored,
+        field_rotation=args.field_rotation,
+        field_rotation_scatter=args.field_rotation_scatter,
+        centroid_noise=args.centroid_noise,
+        no_weather=args.no_weather,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     # a batch system's time limit or a kill sends SIGTERM: as an exception it unwinds

@@ -40,6 +40,8 @@ OBJECT_COLUMNS = {
 }
 
 _PIXEL_ARCSEC = PIXEL_SCALE.to_value(u.arcsec)
+#: Per-star centroid scatter from the atmosphere in ZTF's typical conditions, arcseconds.
+IMAGE_MOTION = 0.035
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ class DetectionModel:
     image_motion : float
         Per-star centroid scatter from the atmosphere that SExtractor's errors
         do not include, arcseconds.
+    centroid_noise : float
+        Factor on the centroid errors SExtractor reports for stars and
+        galaxies (and on their actual scatter): 1 in ZTF's typical
+        conditions, 2–3 for a telescope with poorer seeing. `for_conditions`
+        scales ``image_motion`` by it too.
     """
 
     fwhm: float
@@ -68,14 +75,27 @@ class DetectionModel:
     limiting_mag: float
     saturation: float = 50000.0
     sky: float = 600.0
-    image_motion: float = 0.035
+    image_motion: float = IMAGE_MOTION
+    centroid_noise: float = 1.0
 
     @classmethod
-    def for_conditions(cls, fwhm_arcsec, airmass):
-        """Conditions of a 30 s ZTF exposure in a given seeing and airmass."""
+    def for_conditions(cls, fwhm_arcsec, airmass, centroid_noise=1.0):
+        """Conditions of a 30 s ZTF exposure in a given seeing and airmass.
+
+        ``centroid_noise`` scales the centroid errors, reported and unreported
+        (image motion), as poorer seeing would; the photometry stays ZTF's.
+        """
         zero_point = 26.3 - 0.1 * (airmass - 1)
         limiting = 20.6 - 0.15 * (airmass - 1) - 2.5 * np.log10(fwhm_arcsec / 2.0)
-        return cls(fwhm=fwhm_arcsec, zero_point=zero_point, limiting_mag=limiting)
+        if centroid_noise == 1:
+            return cls(fwhm=fwhm_arcsec, zero_point=zero_point, limiting_mag=limiting)
+        return cls(
+            fwhm=fwhm_arcsec,
+            zero_point=zero_point,
+            limiting_mag=limiting,
+            image_motion=IMAGE_MOTION * centroid_noise,
+            centroid_noise=float(centroid_noise),
+        )
 
     @property
     def fwhm_pixels(self):
@@ -188,7 +208,7 @@ def _measure_stars(x, y, flux, source_id, model, rng):
         ) / total
         measured_flux[bright] = total
     snr = model.snr(measured_flux)
-    error = np.hypot(0.6 * model.fwhm_pixels / snr, 0.01)
+    error = np.hypot(0.6 * model.fwhm_pixels / snr, 0.01) * model.centroid_noise
     motion = model.image_motion / _PIXEL_ARCSEC
     centroid_x += rng.normal(0, 1, n) * np.hypot(error, motion)
     centroid_y += rng.normal(0, 1, n) * np.hypot(error, motion)
@@ -228,7 +248,7 @@ def _galaxies(model, rng):
     mag = rng.uniform(17.5, model.limiting_mag, n)
     flux = model.flux(mag)
     snr = model.snr(flux) * 0.7
-    error = 1.5 * model.fwhm_pixels / snr
+    error = 1.5 * model.fwhm_pixels / snr * model.centroid_noise
     return {
         "x": x + rng.normal(0, 1, n) * error,
         "y": y + rng.normal(0, 1, n) * error,

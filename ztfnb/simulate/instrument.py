@@ -83,12 +83,21 @@ def true_distortion():
 
 
 @cache
-def true_camera():
+def true_camera(mirrored=False):
     """The real positions of the 64 quadrants: the layout table plus small deviations.
 
     Each CCD is shifted by ≈2 px rms, rotated by ≈0.002° rms and rescaled by
     ≈3×10⁻⁵ rms (its height in the focal plane), drawn once from :data:`CAMERA_SEED`.
+
+    Parameters
+    ----------
+    mirrored : bool
+        The same camera with every quadrant's pixel x axis read out the other
+        way (`~ztfnb.camera.FocalPlane.mirrored`): the same silicon in the same
+        places, the other parity.
     """
+    if mirrored:
+        return true_camera().mirrored()
     rng = np.random.default_rng(CAMERA_SEED)
     pixel = FocalPlane.nominal()[0].scale
     return FocalPlane.nominal().with_ccd_offsets(

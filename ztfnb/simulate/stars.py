@@ -95,7 +95,7 @@ def _position_error_mas(g):
     return 0.02 + 0.35 * 10 ** (0.4 * (g - 20.0))
 
 
-def make_star_field(centers, density, rng, first_source_id=1):
+def make_star_field(centers, density, rng, first_source_id=1, half_size=FIELD_HALF_SIZE):
     """Stars covering squares of sky about each centre, uniform over their union.
 
     Parameters
@@ -106,6 +106,9 @@ def make_star_field(centers, density, rng, first_source_id=1):
         Catalogue stars per unit solid angle (all magnitudes to G = 21).
     rng : `numpy.random.Generator`
     first_source_id : int
+    half_size : float
+        Half-size of each square, degrees (larger for a camera turned far from
+        its nominal orientation, whose corners reach farther along the axes).
 
     Returns
     -------
@@ -114,12 +117,12 @@ def make_star_field(centers, density, rng, first_source_id=1):
     per_deg2 = density.to_value(u.deg**-2)
     lon, lat = [], []
     for index, center in enumerate(centers):
-        n = rng.poisson(per_deg2 * _square_area_deg2(FIELD_HALF_SIZE))
-        ra, dec = _uniform_in_square(center, FIELD_HALF_SIZE, n, rng)
+        n = rng.poisson(per_deg2 * _square_area_deg2(half_size))
+        ra, dec = _uniform_in_square(center, half_size, n, rng)
         keep = np.ones(ra.size, bool)
         for earlier in centers[:index]:
             xi, eta = gnomonic(ra, dec, *earlier)
-            keep &= ~((np.abs(xi) <= FIELD_HALF_SIZE) & (np.abs(eta) <= FIELD_HALF_SIZE))
+            keep &= ~((np.abs(xi) <= half_size) & (np.abs(eta) <= half_size))
         lon.append(ra[keep])
         lat.append(dec[keep])
     true_ra = np.concatenate(lon) if lon else np.zeros(0)

@@ -8,6 +8,9 @@
   better than a milliarcsecond (tested).
 - ``DETECTIONS``: for every catalogue row, its Gaia ``source_id`` (−1 for
   galaxies and cosmic rays), its kind and its true pixel position.
+- ``HEADER_ERRORS`` (only in nights simulated with per-quadrant header errors):
+  per quadrant, the fractional scale error and the rotation (degrees) by which
+  its rough header's CD was turned about CRPIX.
 
 `TrueMapping` reads the grid and evaluates the true pixel → sky mapping.
 """
@@ -68,7 +71,7 @@ def truth_grid(projection, rcids):
     )
 
 
-def write_truth(path, exposure, projection, grid, detections):
+def write_truth(path, exposure, projection, grid, detections, header_errors=None):
     """Write an exposure's truth file atomically.
 
     Parameters
@@ -80,6 +83,8 @@ def write_truth(path, exposure, projection, grid, detections):
         From `truth_grid`.
     detections : `~astropy.table.Table`
         Columns ``rcid, NUMBER, source_id, kind, x_true, y_true``.
+    header_errors : `~astropy.table.Table`, optional
+        Columns ``rcid, scale_error, rotation_error``: written as ``HEADER_ERRORS``.
     """
     boresight = projection.boresight
     weather = exposure.weather
@@ -100,8 +105,13 @@ def write_truth(path, exposure, projection, grid, detections):
     grid_hdu.name = "GRID"
     detections_hdu = fits.table_to_hdu(detections)
     detections_hdu.name = "DETECTIONS"
+    hdus = [primary, grid_hdu, detections_hdu]
+    if header_errors is not None:
+        errors_hdu = fits.table_to_hdu(header_errors)
+        errors_hdu.name = "HEADER_ERRORS"
+        hdus.append(errors_hdu)
     with atomic_path(path) as temporary:
-        fits.HDUList([primary, grid_hdu, detections_hdu]).writeto(temporary)
+        fits.HDUList(hdus).writeto(temporary)
 
 
 class TrueMapping:

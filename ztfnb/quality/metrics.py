@@ -1,4 +1,4 @@
-"""Judging astrometric solutions: metrics per quadrant, a refraction model per night, a verdict.
+"""Measuring astrometric solutions: per quadrant, against Gaia and against the prior.
 
 For every exposure and quadrant, from a solved header (any SCAMP ``.head``)
 and, when there, the prior it started from (``.ahead``):
@@ -17,42 +17,33 @@ and, when there, the prior it started from (``.ahead``):
 - the airmass of the quadrant's own centre (the telescope's single value is
   wrong for the outer CCDs of a 7° field).
 
-Per exposure, the mean scale change is fitted against airmass across the
-night with a differential-refraction model, ``c0 + c1 (1 + X²)/2``, and
-outliers found. Then a verdict per quadrant: ``flag`` and ``reason``.
+`SolvedNight` gives star-level matches of any exposure of a solved night.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import AltAz, SkyCoord
-from astropy.table import QTable, Table, vstack
+from astropy.table import QTable
 from astropy.wcs import WCS
 
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
-from ztfnb.exposure import check_unique_names
 from ztfnb.io.errors import InputError
 from ztfnb.io.headers import check_wcs_keywords, read_header_blocks
-from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detections
+from ztfnb.match import affine_fit, match_catalog, usable_detections
+from ztfnb.quality.verdict import QualityConfig
 from ztfnb.reference import field_reference
 from ztfnb.scamp import read_scamp_xml
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic
 
 __all__ = [
-    "QualityConfig",
+    "SCALE_GRID",
     "SolvedNight",
     "exposure_matches",
     "exposure_metrics",
-    "exposure_scale_change",
-    "fit_refraction_model",
-    "night_metrics",
     "pixel_scale_change",
-    "refraction_coefficients",
-    "verdict",
-    "verified_quadrants",
 ]
 
 #: ZTF's pixel-scale grid: x every 128 px (25 points), y every 140 px (23 points),
@@ -62,54 +53,6 @@ _CORNERS = np.array(
     [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5], [0.5, NAXIS2 + 0.5]]
 )
 _PROBES = np.vstack([_CORNERS, [[(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2]]])
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    """Thresholds of the verdict (a quadrant is flagged when any is crossed).
-
-    Attributes
-    ----------
-    max_rms : `~astropy.units.Quantity`
-        Residual rms per axis.
-    max_offset : `~astropy.units.Quantity`
-        Median residual over the quadrant.
-    max_corner_error : `~astropy.units.Quantity`
-        Smooth residual field at a corner.
-    max_scale_change : float
-        Percent, prior → solution (ZTF: over 1% makes an image unusable).
-    max_scale_deviation : float
-        Percent, from the exposure's median scale change.
-    max_displacement : `~astropy.units.Quantity`
-        Prior → solution at a corner, beyond the exposure's affine map.
-    min_matched : int
-    min_matched_fraction : float
-        Of the exposure's median matched fraction.
-    refraction_outlier : float
-        Robust sigmas from the night's refraction model (exposures).
-    refraction_floor : float
-        Percent: smaller departures from the model are never outliers.
-    corner_fraction : float
-        Size of a corner region, as a fraction of the quadrant's sides.
-    match : `~ztfnb.match.MatchConfig`
-    """
-
-    max_rms: u.Quantity = 0.2 * u.arcsec
-    max_offset: u.Quantity = 0.15 * u.arcsec
-    max_corner_error: u.Quantity = 0.25 * u.arcsec
-    max_scale_change: float = 1.0
-    max_scale_deviation: float = 0.1
-    max_displacement: u.Quantity = 0.5 * u.arcsec
-    min_matched: int = 30
-    min_matched_fraction: float = 0.5
-    refraction_outlier: float = 5.0
-    refraction_floor: float = 0.02
-    corner_fraction: float = 0.25
-    match: MatchConfig = field(
-        default_factory=lambda: MatchConfig(
-            search_radius=60 * u.arcsec, match_radius=3 * u.arcsec, final_radius=2 * u.arcsec
-        )
-    )
 
 
 def _wcs(header):
@@ -458,301 +401,6 @@ def _as_table(rows):
     table["prior_comparable"] = np.array([r.get("prior_comparable", False) for r in rows])
     table["unsolved"] = np.array([r.get("unsolved", False) for r in rows])
     return table
-
-
-def fit_refraction_model(exposures, config=None):
-    """Fit the night's scale change against airmass and mark outlying exposures.
-
-    The mean pixel-scale change of an exposure follows differential
-    refraction, ``c0 + c1 (1 + X²)/2`` (percent), the isotropic part of a
-    compression by ``A sec²z`` vertically and ``A`` horizontally. With a
-    refraction-aware prior ``c1`` is near zero; with one that ignores
-    refraction it is about −100 A ≈ −0.02 %.
-
-    Parameters
-    ----------
-    exposures : `~astropy.table.QTable`
-        Columns ``airmass`` and ``scale_change`` (percent).
-    config : `QualityConfig`, optional
-
-    Returns
-    -------
-    table : `~astropy.table.QTable`
-        The input with ``scale_model``, ``scale_residual`` and ``refraction_outlier``.
-    coefficients : tuple of float
-        ``(c0, c1)``.
-    """
-    config = config or QualityConfig()
-    table = QTable(exposures, copy=True)
-    x = (1 + np.asarray(table["airmass"], float) ** 2) / 2
-    y = u.Quantity(table["scale_change"], u.percent).value
-    good = np.isfinite(x) & np.isfinite(y)
-    keep = good.copy()
-    coefficients = (np.nan, np.nan)
-    for _ in range(5):
-        if keep.sum() >= 3:
-            slope, intercept = np.polyfit(x[keep], y[keep], 1)
-        elif keep.sum() >= 1:
-            slope, intercept = 0.0, float(np.median(y[keep]))
-        else:
-            break
-        coefficients = (intercept, slope)
-        residual = y - (intercept + slope * x)
-        scale = 1.4826 * np.median(np.abs(residual[keep])) if keep.sum() >= 3 else 0.0
-        keep = good & (
-            np.abs(residual) <= max(config.refraction_outlier * scale, config.refraction_floor)
-        )
-    model = coefficients[0] + coefficients[1] * x
-    table["scale_model"] = model * u.percent
-    table["scale_residual"] = (y - model) * u.percent
-    table["refraction_outlier"] = good & ~keep
-    table.meta["refraction_model"] = {
-        "c0": float(coefficients[0]),
-        "c1": float(coefficients[1]),
-        "form": "scale_change = c0 + c1 (1 + airmass**2) / 2, percent",
-    }
-    return table, coefficients
-
-
-def refraction_coefficients(exposures, config=None):
-    """The refraction model ``(c0, c1)`` of a per-exposure table read back from disk.
-
-    From the table's metadata when `fit_refraction_model` wrote it there,
-    else fitted again.
-    """
-    model = exposures.meta.get("refraction_model")
-    if isinstance(model, dict) and {"c0", "c1"} <= set(model):
-        return float(model["c0"]), float(model["c1"])
-    return fit_refraction_model(exposures, config)[1]
-
-
-def verified_quadrants(metrics, config=None):
-    """Quadrants whose solution Gaia confirms: enough stars, small rms and offset.
-
-    Exposure-wide references (the exposure's scale change) are taken from
-    these, so that a majority of failed quadrants cannot set them.
-    """
-    config = config or QualityConfig()
-    limit_rms = config.max_rms.to_value(u.arcsec)
-    with np.errstate(invalid="ignore"):
-        return (
-            (np.asarray(metrics["n_matched"]) >= config.min_matched)
-            & (u.Quantity(metrics["rms_ra"], u.arcsec).value <= limit_rms)
-            & (u.Quantity(metrics["rms_dec"], u.arcsec).value <= limit_rms)
-            & (
-                u.Quantity(metrics["offset"], u.arcsec).value
-                <= config.max_offset.to_value(u.arcsec)
-            )
-            & ~np.asarray(metrics["absent"], bool)
-        )
-
-
-def exposure_scale_change(metrics, config=None):
-    """Each exposure's pixel-scale change (percent): the median of its verified quadrants.
-
-    Returns
-    -------
-    `~numpy.ndarray`
-        One value per exposure, in the order of ``np.unique(metrics["exposure"])``;
-        the median over all its quadrants where none is verified, NaN without a prior.
-    """
-    change = u.Quantity(metrics["scale_change"], u.percent).value
-    verified = verified_quadrants(metrics, config) & np.isfinite(change)
-    names = np.asarray(metrics["exposure"])
-    values = []
-    for name in np.unique(names):
-        mine = (names == name) & np.isfinite(change)
-        chosen = mine & verified if (mine & verified).any() else mine
-        values.append(np.median(change[chosen]) if chosen.any() else np.nan)
-    return np.array(values)
-
-
-def verdict(metrics, config=None, exposures=None):
-    """Flag quadrants whose solution should not be used, saying why.
-
-    Parameters
-    ----------
-    metrics : `~astropy.table.QTable`
-        From `exposure_metrics` (one or many exposures).
-    config : `QualityConfig`, optional
-    exposures : `~astropy.table.QTable`, optional
-        From `fit_refraction_model`: quadrants of outlying exposures are flagged.
-
-    Returns
-    -------
-    `~astropy.table.QTable`
-        ``metrics`` with ``flag``, ``reason`` and ``badness`` (largest ratio of
-        a metric to its threshold).
-    """
-    config = config or QualityConfig()
-    table = QTable(metrics, copy=True)
-    n = len(table)
-    reasons = [[] for _ in range(n)]
-    badness = np.zeros(n)
-
-    def check(values, limit, message):
-        values = np.asarray(values, float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.abs(values) / limit
-        for i in np.flatnonzero(ratio > 1):
-            reasons[i].append(message(values[i]))
-        np.fmax.at(badness, np.arange(n), np.nan_to_num(ratio))
-
-    check(table["rms_ra"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms RA {v:.2f}"')
-    check(table["rms_dec"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms Dec {v:.2f}"')
-    check(table["offset"].value, config.max_offset.to_value(u.arcsec), lambda v: f'offset {v:.2f}"')
-    check(
-        table["corner_error"].value,
-        config.max_corner_error.to_value(u.arcsec),
-        lambda v: f'corner off by {v:.2f}"',
-    )
-    check(
-        table["scale_change"].value,
-        config.max_scale_change,
-        lambda v: f"pixel scale changed {v:+.2f}%",
-    )
-    comparable = (
-        np.asarray(table["prior_comparable"], bool)
-        if "prior_comparable" in table.colnames
-        else np.ones(n, bool)
-    )
-    check(
-        np.where(comparable, table["corner_displacement"].value, np.nan),
-        config.max_displacement.to_value(u.arcsec),
-        lambda v: f'moved {v:.2f}" from the prior at a corner',
-    )
-
-    deviation = (
-        table["scale_change"].value
-        - exposure_scale_change(table, config)[np.unique(table["exposure"], return_inverse=True)[1]]
-    )
-    check(
-        deviation,
-        config.max_scale_deviation,
-        lambda v: f"pixel scale {v:+.2f}% from the exposure's",
-    )
-
-    median_fraction = {}
-    for name in np.unique(table["exposure"]):
-        rows = (table["exposure"] == name) & ~np.asarray(table["absent"])
-        median_fraction[name] = np.median(table["matched_fraction"][rows]) if rows.any() else 1.0
-    unsolved = (
-        np.asarray(table["unsolved"], bool) if "unsolved" in table.colnames else np.zeros(n, bool)
-    )
-    for i, row in enumerate(table):
-        if unsolved[i] and not row["absent"]:
-            reasons[i].append("no solution (no .head)")
-            badness[i] = max(badness[i], 10)
-            continue
-        if row["absent"]:
-            reasons[i].append("quadrant absent from the catalogue")
-            badness[i] = max(badness[i], 10)
-            continue
-        if row["n_matched"] < config.min_matched:
-            reasons[i].append(f"only {row['n_matched']} stars matched")
-            badness[i] = max(badness[i], config.min_matched / max(row["n_matched"], 1))
-        elif (
-            row["matched_fraction"] < config.min_matched_fraction * median_fraction[row["exposure"]]
-        ):
-            reasons[i].append(f"matched fraction {row['matched_fraction']:.2f}")
-            badness[i] = max(
-                badness[i],
-                config.min_matched_fraction
-                * median_fraction[row["exposure"]]
-                / max(row["matched_fraction"], 1e-3),
-            )
-    if exposures is not None and "refraction_outlier" in exposures.colnames:
-        outliers = {
-            row["exposure"]: row["scale_residual"] for row in exposures if row["refraction_outlier"]
-        }
-        for i, name in enumerate(table["exposure"]):
-            if name in outliers:
-                reasons[i].append(
-                    f"exposure off the night's refraction model by {outliers[name].value:+.3f}%"
-                )
-    table["flag"] = np.array([bool(r) for r in reasons])
-    table["reason"] = ["; ".join(r) for r in reasons]
-    table["badness"] = badness
-    return table
-
-
-def night_metrics(catalogs, gaia, heads_dir, config=None, log=None):
-    """Metrics, refraction model and verdict for a night (``ztfnb quality``).
-
-    Parameters
-    ----------
-    catalogs : list of `~ztfnb.exposure.ExposureCatalog`
-    gaia : `~astropy.table.QTable`
-    heads_dir : path-like
-        Holds ``<catalogue stem>.head`` (and ``.ahead``, ``.xml`` when there).
-    config : `QualityConfig`, optional
-    log : callable, optional
-
-    Returns
-    -------
-    quadrants : `~astropy.table.QTable`
-        Per exposure and quadrant, with the verdict.
-    exposures : `~astropy.table.QTable`
-        Per exposure: airmass, scale change, the refraction model and outliers.
-    coefficients : tuple
-    """
-    config = config or QualityConfig()
-    heads_dir = Path(heads_dir)
-    tables = []
-    exposure_rows = []
-    check_unique_names([catalog.path for catalog in catalogs])
-    for catalog in catalogs:
-        head = heads_dir / f"{catalog.name}.head"
-        if not head.is_file():
-            # SCAMP failed on it: every quadrant is flagged, the night goes on
-            if log:
-                log(f"{catalog.name}: no solved header {head}: every quadrant flagged")
-            tables.append(_unsolved_metrics(catalog))
-            exposure_rows.append(
-                (catalog.name, float(catalog.header.get("AIRMASS", np.nan)), np.nan, np.nan, 0)
-            )
-            continue
-        ahead = heads_dir / f"{catalog.name}.ahead"
-        xml = heads_dir / f"{catalog.name}.xml"
-        metrics = exposure_metrics(
-            catalog,
-            gaia,
-            head,
-            ahead if ahead.is_file() else None,
-            xml if xml.is_file() else None,
-            config,
-        )
-        tables.append(metrics)
-        present = ~np.asarray(metrics["absent"])
-        exposure_rows.append(
-            (
-                catalog.name,
-                float(catalog.header.get("AIRMASS", np.nan)),
-                float(np.nanmedian(metrics["airmass"][present])),
-                float(exposure_scale_change(metrics, config)[0]),
-                int(metrics["n_matched"].sum()),
-            )
-        )
-        if log:
-            log(f"{catalog.name}: {int(present.sum())} quadrants measured")
-    exposures = QTable(
-        rows=exposure_rows,
-        names=["exposure", "telescope_airmass", "airmass", "scale_change", "n_matched"],
-    )
-    exposures["scale_change"] = np.asarray(exposures["scale_change"], float) * u.percent
-    exposures, coefficients = fit_refraction_model(exposures, config)
-    quadrants = verdict(vstack(tables), config, exposures)
-    flags = Table(
-        {
-            "exposure": exposures["exposure"],
-            "n_flagged": [
-                int(np.sum(quadrants["flag"][quadrants["exposure"] == e]))
-                for e in exposures["exposure"]
-            ],
-        }
-    )
-    exposures["n_flagged"] = flags["n_flagged"]
-    return quadrants, exposures, coefficients
 
 
 class SolvedNight:
