@@ -451,13 +451,50 @@ def test_a_field_at_the_pole_finds_its_pointing_and_turn(fitted_prior, tmp_path,
         assert quality["worst"].max() < GOAL * u.arcsec, name
 
 
+def _mirrored_readout(path, out):
+    """A copy of a catalogue read out the other way along x, its header saying so."""
+    extensions = []
+    for extension in read_ldac(path):
+        header, objects = extension.header.copy(), extension.objects.copy()
+        objects["XWIN_IMAGE"] = header["NAXIS1"] + 1 - objects["XWIN_IMAGE"]
+        header["CRPIX1"] = header["NAXIS1"] + 1 - header["CRPIX1"]
+        header["CD1_1"], header["CD2_1"] = -header["CD1_1"], -header["CD2_1"]
+        extensions.append(extension.__class__(header, objects, index=len(extensions)))
+    write_ldac(out, extensions)
+    return out
+
+
 def test_a_fit_the_model_cannot_describe_is_refused(prior_night, fitted_prior, tmp_path):
+    """Calibration catalogues from two cameras (one read out the other way) share no quadrant
+    geometry: half the stars cannot be fitted, and the prior is refused, not written."""
     calibration, _ = fitted_prior
     gaia = read_gaia(prior_night / "gaia.fits")
-    catalogs = [read_exposure(prior_night / f"{n}.ldac") for n in calibration[:2]]
-    # a quadratic cannot follow the camera's cubic distortion: most of the field is "outliers"
-    with pytest.raises(InputError, match=r"% of the \d+ matched stars were rejected.*degree \(2\)"):
-        fit_prior(catalogs, gaia, PriorFitConfig(degree=2))
+    mirrored = _mirrored_readout(prior_night / f"{calibration[1]}.ldac", tmp_path / "m.ldac")
+    catalogs = [read_exposure(prior_night / f"{calibration[0]}.ldac"), read_exposure(mirrored)]
+    with pytest.raises(InputError, match=r"% of the \d+ matched stars were rejected"):
+        fit_prior(catalogs, gaia)
+    # each alone is a camera the model describes, mirrored or not
+    fit = fit_prior([catalogs[1]], gaia)
+    assert max(fit.stage_rms["per-quadrant CRPIX/CD"]) < 0.1
+    assert np.all(np.linalg.det(fit.model.cd) > 0)
+
+
+def test_a_quadratic_is_held_by_the_quadrants_own_terms_to_a_tenth_of_an_arcsecond(
+    prior_night, fitted_prior
+):
+    """The camera is cubic; with per-quadrant CRPIX and CD a quadratic leaves only the cubic's
+    curvature within each quadrant: worse than the cubic, not wrong."""
+    calibration, cubic = fitted_prior
+    gaia = read_gaia(prior_night / "gaia.fits")
+    quadratic = fit_prior(
+        [read_exposure(prior_night / f"{n}.ldac") for n in calibration], gaia, PriorFitConfig(degree=2)
+    )
+    name = str(QTable.read(prior_night / "exposures.ecsv")["exposure"][0])
+    worst = {
+        degree: _accuracy(prior_night, name, fit.model, gaia)[0]["worst"].max()
+        for degree, fit in ((2, quadratic), (3, cubic))
+    }
+    assert worst[3] < 0.03 * u.arcsec < worst[2] < 0.2 * u.arcsec
 
 
 def test_a_quadrant_with_too_few_stars_is_named_not_left_wrong(prior_night, fitted_prior, tmp_path):

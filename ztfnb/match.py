@@ -21,7 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
-from ztfnb.pose import Pose, PoseConfig, central_sample, find_pose
+from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -470,10 +470,12 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
         else np.zeros(len(ref_x))
     )
     slack = config.search_radius.to_value(u.deg)
-    det_x, det_y, group, sample_x, sample_y = central_sample(
+    samples = pose_samples(
         [(q.x, q.y, q.flux) for q in quadrants], ref_x, ref_y, magnitude, slack, config.pose
     )
-    pose = find_pose(det_x, det_y, sample_x, sample_y, group, config.pose)
+    pose = find_pose(samples, config.pose)
+    det_x = np.concatenate([sample.det_x for sample in samples]) if samples else np.zeros(0)
+    det_y = np.concatenate([sample.det_y for sample in samples]) if samples else np.zeros(0)
     if not pose.found(config.pose) or pose.is_identity():
         return quadrants, pose
     offsets = [

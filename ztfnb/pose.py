@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft, ndimage
 
-__all__ = ["Pose", "PoseConfig", "central_sample", "find_pose"]
+__all__ = ["Pose", "PoseConfig", "Sample", "find_pose", "pose_samples"]
 
 #: Cells over which the correlation's broad structure is averaged.
 _SURROUNDINGS = 15
@@ -63,6 +63,12 @@ class PoseConfig:
         Reference stars per unit area, as a multiple of the detections' (the
         reference goes deeper and in another band; saturated detections are
         left out).
+    regions : int
+        With few detections near the axis (a partial catalogue), the
+        quadrants nearest the axis searched each on its own.
+    max_turn : float
+        Degrees: how far such a quadrant may be turned about the axis, for
+        the reference stars that may be its.
     """
 
     max_scale: float = 1.2
@@ -75,6 +81,8 @@ class PoseConfig:
     radius: float = 1.0
     detections: int = 30
     reference_factor: float = 4.0
+    regions: int = 4
+    max_turn: float = 10.0
 
     def __post_init__(self):
         if not 1.0 < self.max_scale <= 2.0:
@@ -168,22 +176,41 @@ def _pairs(x, y, shortest, longest, group=None):
         keep = (length >= shortest) & (length <= longest)
         logs.append(np.log(length[keep]))
         angles.append(np.degrees(np.arctan2(dy[keep], dx[keep])) % 180.0)
+    if not logs:
+        return np.zeros(0), np.zeros(0)
     return np.concatenate(logs), np.concatenate(angles)
 
 
-def find_pose(det_x, det_y, ref_x, ref_y, det_group=None, config=None, parities=(False, True)):
+@dataclass(frozen=True)
+class Sample:
+    """Detections and the reference stars that may be theirs, for `find_pose`.
+
+    Attributes
+    ----------
+    det_x, det_y : `~numpy.ndarray`
+        Bright detections, degrees (a few tens per quadrant).
+    det_group : `~numpy.ndarray` of int
+        Detections form pairs only within a group (a quadrant, whose header
+        may be placed independently of the others).
+    ref_x, ref_y : `~numpy.ndarray`
+        Reference stars over the region the detections may truly be in, to a
+        depth that holds their counterparts, degrees.
+    """
+
+    det_x: np.ndarray
+    det_y: np.ndarray
+    det_group: np.ndarray
+    ref_x: np.ndarray
+    ref_y: np.ndarray
+
+
+def find_pose(samples, config=None, parities=(False, True)):
     """The turn, scale and parity that most pairs of detections share with reference pairs.
 
     Parameters
     ----------
-    det_x, det_y : `~numpy.ndarray`
-        Bright detections, degrees (a few tens per quadrant).
-    ref_x, ref_y : `~numpy.ndarray`
-        Reference stars over the region the detections may truly be in, to a
-        depth that holds their counterparts, degrees.
-    det_group : `~numpy.ndarray` of int, optional
-        Detections form pairs only within a group (a quadrant, whose header
-        may be placed independently of the others).
+    samples : list of `Sample`
+        Each a region; their correlations add (they must share the pose).
     config : `PoseConfig`, optional
     parities : tuple of bool
         Which parities to try (``True``: detections mirrored).
@@ -194,15 +221,7 @@ def find_pose(det_x, det_y, ref_x, ref_y, det_group=None, config=None, parities=
         The strongest; check `Pose.found`.
     """
     config = config or PoseConfig()
-    det_x, det_y = np.asarray(det_x, float), np.asarray(det_y, float)
-    ref_x, ref_y = np.asarray(ref_x, float), np.asarray(ref_y, float)
-    det_log, det_angle = _pairs(det_x, det_y, config.min_pair, config.max_pair, det_group)
     window = np.log(config.max_scale)
-    ref_log, ref_angle = _pairs(
-        ref_x, ref_y, config.min_pair / config.max_scale, config.max_pair * config.max_scale
-    )
-    if det_log.size < 10 or ref_log.size < 10:
-        return Pose()
     lags = int(np.ceil(window / config.scale_bin))
     low = np.log(config.min_pair) - window
     n_log = fft.next_fast_len(
@@ -213,15 +232,31 @@ def find_pose(det_x, det_y, ref_x, ref_y, det_group=None, config=None, parities=
     def histogram(logs, angles):
         rows = np.clip(((logs - low) / config.scale_bin).astype(int), 0, n_log - 1)
         columns = (angles / config.turn_bin).astype(int) % n_turn
-        return np.bincount(rows * n_turn + columns, minlength=n_log * n_turn).reshape(n_log, n_turn)
+        counts = np.bincount(rows * n_turn + columns, minlength=n_log * n_turn)
+        return fft.rfft2(counts.reshape(n_log, n_turn).astype(float))
 
-    reference = fft.rfft2(histogram(ref_log, ref_angle).astype(float))
+    pairs, spectra = [], {parity: 0 for parity in parities}
+    for sample in samples:
+        det = _pairs(sample.det_x, sample.det_y, config.min_pair, config.max_pair, sample.det_group)
+        ref = _pairs(
+            sample.ref_x,
+            sample.ref_y,
+            config.min_pair / config.max_scale,
+            config.max_pair * config.max_scale,
+        )
+        if det[0].size < 10 or ref[0].size < 10:
+            continue
+        pairs.append((det, ref))
+        reference = histogram(*ref)
+        for mirrored in parities:
+            angles = (-det[1]) % 180.0 if mirrored else det[1]
+            # correlation[Δlog, Δturn] = Σ det[log, turn] · ref[log + Δlog, turn + Δturn]
+            spectra[mirrored] = spectra[mirrored] + np.conj(histogram(det[0], angles)) * reference
     best = Pose()
+    if not pairs:
+        return best
     for mirrored in parities:
-        angles = (-det_angle) % 180.0 if mirrored else det_angle
-        detections = fft.rfft2(histogram(det_log, angles).astype(float))
-        # correlation[Δlog, Δturn] = Σ det[log, turn] · ref[log + Δlog, turn + Δturn]
-        correlation = fft.irfft2(np.conj(detections) * reference, s=(n_log, n_turn))
+        correlation = fft.irfft2(spectra[mirrored], s=(n_log, n_turn))
         # lags −lags … +lags in order (the log axis is padded, so they do not wrap)
         searched = np.roll(correlation, lags, axis=0)[: 2 * lags + 1]
         # a peak can straddle bins: smooth over 2 × 2 (the turn axis wraps)
@@ -237,12 +272,14 @@ def find_pose(det_x, det_y, ref_x, ref_y, det_group=None, config=None, parities=
         peak = excess[i, j]
         if peak <= best.peak:
             continue
-        centre_log = (i - lags + 0.5) * config.scale_bin
-        centre_turn = (j + 0.5) * config.turn_bin
-        scale, turn = _refine(det_log, angles, ref_log, ref_angle, centre_log, centre_turn, config)
+        centre = ((i - lags + 0.5) * config.scale_bin, (j + 0.5) * config.turn_bin)
+        near = [_near_peak(det, ref, centre, mirrored, config) for det, ref in pairs]
+        dlog, dturn = (np.concatenate([n[k] for n in near]) for k in (0, 1))
+        if dlog.size == 0:
+            continue
         best = Pose(
-            scale=scale,
-            turn=turn,
+            scale=float(np.exp(np.median(dlog))),
+            turn=float((centre[1] + np.median(dturn) + 90.0) % 180.0 - 90.0),
             mirrored=bool(mirrored),
             peak=float(peak),
             significance=float(peak / spread) if spread > 0 else 0.0,
@@ -250,32 +287,36 @@ def find_pose(det_x, det_y, ref_x, ref_y, det_group=None, config=None, parities=
     return best
 
 
-def _refine(det_log, det_angle, ref_log, ref_angle, centre_log, centre_turn, config):
-    """Median (log scale, turn) of the pairs of pairs near the correlation's peak."""
+def _near_peak(det, ref, centre, mirrored, config):
+    """Log scale ratios and turns (from the peak's) of the pairs of pairs in the peak's cells."""
+    det_log, det_angle = det[0], (-det[1]) % 180.0 if mirrored else det[1]
+    ref_log, ref_angle = ref
     order = np.argsort(ref_log)
     sorted_log = ref_log[order]
     width = 1.5 * config.scale_bin
-    first = np.searchsorted(sorted_log, det_log + centre_log - width, side="left")
-    last = np.searchsorted(sorted_log, det_log + centre_log + width, side="right")
+    first = np.searchsorted(sorted_log, det_log + centre[0] - width, side="left")
+    last = np.searchsorted(sorted_log, det_log + centre[0] + width, side="right")
     counts = last - first
     total = int(counts.sum())
-    if total == 0:
-        return float(np.exp(centre_log)), float((centre_turn + 90.0) % 180.0 - 90.0)
     det_index = np.repeat(np.arange(det_log.size), counts)
     # positions first[k], first[k] + 1, … for each detection pair k, without a Python loop
     starts = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
     ref_index = order[starts + np.arange(total)]
-    offset = (ref_angle[ref_index] - det_angle[det_index] - centre_turn + 90.0) % 180.0 - 90.0
-    near = np.abs(offset) <= 1.5 * config.turn_bin
-    if not near.any():
-        return float(np.exp(centre_log)), float((centre_turn + 90.0) % 180.0 - 90.0)
-    dlog = ref_log[ref_index[near]] - det_log[det_index[near]]
-    turn = (centre_turn + np.median(offset[near]) + 90.0) % 180.0 - 90.0
-    return float(np.exp(np.median(dlog))), float(turn)
+    turn = (ref_angle[ref_index] - det_angle[det_index] - centre[1] + 90.0) % 180.0 - 90.0
+    near = np.abs(turn) <= 1.5 * config.turn_bin
+    return ref_log[ref_index[near]] - det_log[det_index[near]], turn[near]
 
 
-def central_sample(quadrants, ref_x, ref_y, ref_mag, slack, config=None):
+def pose_samples(quadrants, ref_x, ref_y, ref_mag, slack, config=None):
     """Bright detections near the axis, per quadrant, and the reference stars they may be.
+
+    With a whole camera, one sample: the detections within ``config.radius``
+    of the axis and the reference stars within that radius times the largest
+    scale, plus ``slack``, which holds their counterparts under any turn,
+    scale or mirroring about the axis. With few detections there (a partial
+    catalogue), up to ``config.regions`` quadrants nearest the axis, each with
+    the reference stars that a turn up to ``config.max_turn`` and the largest
+    scale about the axis can bring onto it.
 
     Parameters
     ----------
@@ -290,20 +331,57 @@ def central_sample(quadrants, ref_x, ref_y, ref_mag, slack, config=None):
 
     Returns
     -------
-    det_x, det_y, det_group, ref_x, ref_y : `~numpy.ndarray`
-        For `find_pose`.
+    list of `Sample`
     """
     config = config or PoseConfig()
-    xs, ys, groups = [], [], []
-    for label, (x, y, flux) in enumerate(quadrants):
-        inside = np.flatnonzero(np.hypot(x, y) <= config.radius)
-        bright = inside[np.argsort(np.asarray(flux)[inside])[::-1][: config.detections]]
-        xs.append(np.asarray(x)[bright])
-        ys.append(np.asarray(y)[bright])
-        groups.append(np.full(bright.size, label))
-    det_x, det_y, det_group = (np.concatenate(a) if a else np.zeros(0) for a in (xs, ys, groups))
-    reach = config.radius * config.max_scale + slack
-    near = np.flatnonzero(np.hypot(ref_x, ref_y) <= reach)
-    count = int(config.reference_factor * det_x.size * (reach / config.radius) ** 2)
-    chosen = near[np.argsort(np.asarray(ref_mag)[near])[:count]]
-    return det_x, det_y, det_group, np.asarray(ref_x)[chosen], np.asarray(ref_y)[chosen]
+    ref_x, ref_y, ref_mag = (np.asarray(a, float) for a in (ref_x, ref_y, ref_mag))
+    brightest = []
+    for x, y, flux in quadrants:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        order = np.argsort(np.asarray(flux))[::-1]
+        inside = order[np.hypot(x[order], y[order]) <= config.radius][: config.detections]
+        brightest.append((x, y, order[: config.detections], inside))
+    central = [(x[i], y[i], np.full(i.size, k)) for k, (x, y, _, i) in enumerate(brightest)]
+    det_x, det_y, group = (np.concatenate(parts) for parts in zip(*central, strict=True))
+    if det_x.size >= 3 * config.detections:
+        reach = config.radius * config.max_scale + slack
+        return [
+            _with_reference(
+                det_x, det_y, group, (0.0, 0.0), reach, config.radius, ref_x, ref_y, ref_mag, config
+            )
+        ]
+    samples = []
+    nearest = sorted(
+        (k for k, (x, _, b, _) in enumerate(brightest) if b.size >= 5),
+        key=lambda k: np.median(np.hypot(brightest[k][0], brightest[k][1])),
+    )
+    for k in nearest[: config.regions]:
+        x, y, bright, _ = brightest[k]
+        centre = (float(np.mean(x)), float(np.mean(y)))
+        size = float(np.max(np.hypot(x - centre[0], y - centre[1])))
+        distance = float(np.hypot(*centre))
+        moved = distance * (config.max_scale - 1 + np.sin(np.deg2rad(config.max_turn)))
+        reach = size * config.max_scale + moved + slack
+        samples.append(
+            _with_reference(
+                x[bright],
+                y[bright],
+                np.zeros(bright.size, int),
+                centre,
+                reach,
+                size,
+                ref_x,
+                ref_y,
+                ref_mag,
+                config,
+            )
+        )
+    return samples
+
+
+def _with_reference(det_x, det_y, group, centre, reach, size, ref_x, ref_y, ref_mag, config):
+    """A sample: the detections and the brightest reference stars within ``reach`` of ``centre``."""
+    near = np.flatnonzero(np.hypot(ref_x - centre[0], ref_y - centre[1]) <= reach)
+    count = int(config.reference_factor * det_x.size * (reach / max(size, 1e-9)) ** 2)
+    chosen = near[np.argsort(ref_mag[near])[:count]]
+    return Sample(det_x, det_y, group, ref_x[chosen], ref_y[chosen])

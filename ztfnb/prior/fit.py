@@ -227,7 +227,9 @@ class _JointFit:
         )
         # whole quadrants of an exposure that are off together (a readout glitch): judged
         # against the scatter of all such blocks actually reached, so that a stage whose model
-        # leaves every block a little off never drops them all
+        # leaves every block a little off never drops them all; and only the worst block of a
+        # quadrant per round, because a quadrant's placement is shared by its exposures and a
+        # glitch in one pulls the others off until it is dropped
         blocks = self.s.exposure * N_QUADRANTS + self.s.rcid
         keys, offsets, errors = [], [], []
         for block in np.unique(blocks):
@@ -239,10 +241,14 @@ class _JointFit:
             errors.append(1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum()))
         if len(keys) < 3:
             return
-        offsets, errors = np.array(offsets), np.array(errors)
+        keys, offsets, errors = np.array(keys), np.array(offsets), np.array(errors)
         typical = np.median(offsets) + self.config.clip * _robust_sigma(offsets)
         limit = np.maximum(max(self.config.block_offset.to_value(u.deg), typical), 5 * errors)
-        for block in np.array(keys)[offsets > limit]:
+        bad = np.flatnonzero(offsets > limit)
+        worst = {}
+        for index in bad[np.argsort(-offsets[bad])]:
+            worst.setdefault(keys[index] % N_QUADRANTS, keys[index])
+        for block in worst.values():
             self.used[blocks == block] = False
 
     def rms(self):
@@ -328,6 +334,7 @@ def _check_constrained(fit, catalogs, config):
         raise InputError(
             f"{100 * rejected:.0f}% of the {fit.used.size} matched stars were rejected as outliers "
             f"(at most {100 * config.max_rejected:.0f}%): the model does not describe them; "
+            "are the catalogues from one camera, read out the same way? "
             f"is the distortion degree ({config.degree}) too low?",
             path=", ".join(c.path.name for c in catalogs),
         )

@@ -43,8 +43,10 @@ class PriorFitConfig:
         Largest share of matched stars that rejection may drop; more means the
         model does not describe the data (a distortion degree too low, say),
         and the fit is refused. A good fit drops under 1% (bad quadrants of a
-        calibration exposure); one without the refraction model, ZTF's way,
-        ≈16% up to airmass 1.5; a quadratic for the cubic camera ≈40%.
+        calibration exposure); catalogues of two cameras (one read out the
+        other way) ≈50%. (A quadratic for the cubic camera is not refused: the
+        quadrants' own CRPIX and CD take up all but the cubic's curvature,
+        ≈0.1″ at worst.)
     block_offset : `~astropy.units.Quantity`
         A quadrant of one exposure whose median residual exceeds this, five
         times its error and the spread of all quadrant-exposure medians

@@ -8,6 +8,7 @@ from scipy.spatial import cKDTree
 from ztfnb.io.errors import InputError
 from ztfnb.match import MatchConfig, Offset, find_offset, match_quadrant, usable_detections
 from ztfnb.observed import ObservedPlane
+from ztfnb.pose import PoseConfig, find_pose, pose_samples
 from ztfnb.prior.calibration import _reference, _weather
 from ztfnb.prior.lsq import _robust_sigma
 from ztfnb.prior.model import ExposureTerms
@@ -64,9 +65,9 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
         predicted.append((xi, eta, flux, 1 / (error**2 + (0.03 * _ARCSEC) ** 2)))
     if not predicted:
         raise InputError("none of the catalogue's quadrants is in the prior", path=catalog.path)
-    fluxes, xis, etas = (np.concatenate([p[i] for p in predicted]) for i in (2, 0, 1))
     tree = cKDTree(np.column_stack([ref_xi, ref_eta]))
-    start, found = _search_pointing(xis, etas, fluxes, tree, config, catalog.pointing.dec.deg)
+    ref_mag = np.asarray(u.Quantity(reference["phot_g_mean_mag"], u.mag).value)
+    start, found = _search_pointing(predicted, ref_xi, ref_eta, ref_mag, tree, config)
     if not found.found:
         raise InputError(
             f"could not find the pointing offset against Gaia within {config.search_radius} "
@@ -99,21 +100,21 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
     )
 
 
-#: Detections within this radius of the axis (degrees) search the turn of a field near a pole.
-_TURN_SEARCH_RADIUS = 0.7
-#: Largest turn searched, degrees.
-_MAX_TURN = 10.0
+#: The pose searched for an exposure against the prior: the prior knows the plate scale and the
+#: parity; the turn may be anything (a rotator, a remounted camera, a field near the pole).
+_POSE = PoseConfig(max_scale=1.05)
 
 
-def _search_pointing(xis, etas, fluxes, tree, config, dec_deg):
-    """The pointing offset (and the field's turn, near a pole) as a starting matrix and offset.
+def _search_pointing(predicted, ref_xi, ref_eta, ref_mag, tree, config):
+    """The exposure's turn against the prior, as a starting matrix, and its pointing offset.
 
-    The peak of all displacements from predictions to Gaia gives the offset.
-    Near a pole the plane about the commanded pointing is turned against the
-    one about the true axis by meridian convergence (20″ of pointing error at
-    Dec 89.7° turns it by a degree), which smears that peak; then trial turns
-    up to what the search radius allows at this Dec are tried on the
-    detections near the axis, in steps that keep the smear within a bin.
+    The turn (and any scale change) comes from the pose search in pair space
+    (`ztfnb.pose`) on the detections near the axis, which a shift does not
+    disturb; near a pole the plane about the commanded pointing is turned
+    against the one about the true axis by meridian convergence (20″ of
+    pointing error at Dec 89.7° turns it by a degree), elsewhere a field can
+    be turned by the mount or a rotator. The offset is then the peak of all
+    displacements from the turned predictions to Gaia.
 
     Returns
     -------
@@ -121,26 +122,19 @@ def _search_pointing(xis, etas, fluxes, tree, config, dec_deg):
     found : `~ztfnb.match.Offset`
     """
     radius, step = config.search_radius.to_value(u.deg), config.search_bin.to_value(u.deg)
-    bright = np.argsort(fluxes)[::-1][: 10 * config.bright]
-    found = find_offset(xis[bright], etas[bright], tree, radius, step)
-    if found.found:
-        return np.eye(2), found
-    near = np.flatnonzero(np.hypot(xis, etas) < _TURN_SEARCH_RADIUS)
-    near = near[np.argsort(fluxes[near])[::-1][: 10 * config.bright]]
-    limit = min(
-        _MAX_TURN, np.degrees(np.deg2rad(radius) * np.tan(np.deg2rad(min(abs(dec_deg), 89.99))))
+    samples = pose_samples(
+        [(xi, eta, flux) for xi, eta, flux, _ in predicted], ref_xi, ref_eta, ref_mag, radius, _POSE
     )
-    turn_step = np.degrees(step / _TURN_SEARCH_RADIUS)
-    best = (np.eye(2), found)
-    steps = int(np.ceil(limit / turn_step))
-    for turn in np.linspace(-limit, limit, 2 * steps + 1):  # symmetric, zero included
-        c, s = np.cos(np.deg2rad(turn)), np.sin(np.deg2rad(turn))
-        matrix = np.array([[c, -s], [s, c]])
-        x, y = matrix @ np.vstack([xis[near], etas[near]])
-        trial = find_offset(x, y, tree, radius, step)
-        if trial.found and trial.peak > best[1].peak:
-            best = (matrix, trial)
-    return best
+    pose = find_pose(samples, _POSE, parities=(False,))
+    xis, etas, fluxes = (np.concatenate([p[i] for p in predicted]) for i in range(3))
+    bright = np.argsort(fluxes)[::-1][: 10 * config.bright]
+    turns = (0,) if not pose.found(_POSE) or pose.is_identity() else (0, 1)
+    trials = []
+    for half in turns:
+        matrix = np.eye(2) if len(turns) == 1 else pose.matrix * (-1.0) ** half
+        x, y = matrix @ np.vstack([xis[bright], etas[bright]])
+        trials.append((matrix, find_offset(x, y, tree, radius, step)))
+    return max(trials, key=lambda trial: trial[1].peak)
 
 
 def _turned(old, new, matrix, step=1e-3):
