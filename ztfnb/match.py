@@ -21,7 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
-from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples
+from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples, region_sample
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -254,16 +254,38 @@ def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
     x = det_x + offset.dx
     y = det_y + offset.dy
     det_index, ref_index = mutual_nearest(x, y, ref_tree, config.match_radius.to_value(u.deg))
-    for radius in (config.match_radius, config.final_radius):
-        if len(det_index) < 6:
+    # affine corrections, repeated while they gain pairs (from a smeared offset only the
+    # quadrant's middle pairs at first, and each map reaches further out), then with enough
+    # pairs a quadratic one before the tightest pairing: a header written about a point on the
+    # quadrant differs from the truth by a curvature of up to 2″ (another point's tangent plane)
+    x, y = x - np.mean(x), y - np.mean(y)
+    previous = -1
+    for _ in range(_AFFINE_ROUNDS):
+        if len(det_index) < 6 or len(det_index) <= previous:
             break
-        reference = ref_tree.data[ref_index]
-        cx, cy = affine_fit(x[det_index], y[det_index], reference[:, 0], reference[:, 1])
-        design = np.column_stack([np.ones_like(x), x, y])
-        det_index, ref_index = mutual_nearest(
-            design @ cx, design @ cy, ref_tree, radius.to_value(u.deg)
+        previous = len(det_index)
+        det_index, ref_index = _refit_and_pair(
+            x, y, det_index, ref_index, ref_tree, config.match_radius, quadratic=False
+        )
+    if len(det_index) >= 6:
+        det_index, ref_index = _refit_and_pair(
+            x, y, det_index, ref_index, ref_tree, config.final_radius, len(det_index) >= 30
         )
     return det_index, ref_index, offset
+
+
+#: Most affine pairing rounds in `match_quadrant` before the final, quadratic one.
+_AFFINE_ROUNDS = 4
+
+
+def _refit_and_pair(x, y, det_index, ref_index, ref_tree, radius, quadratic):
+    """Fit the pairs' map (affine or quadratic), move every detection by it, pair again."""
+    columns = [np.ones_like(x), x, y] + ([x * x, x * y, y * y] if quadratic else [])
+    design = np.column_stack(columns)
+    reference = ref_tree.data[ref_index]
+    cx = np.linalg.lstsq(design[det_index], reference[:, 0], rcond=None)[0]
+    cy = np.linalg.lstsq(design[det_index], reference[:, 1], rcond=None)[0]
+    return mutual_nearest(design @ cx, design @ cy, ref_tree, radius.to_value(u.deg))
 
 
 def match_catalog(catalog, reference, headers=None, config=None, search=True):
@@ -323,6 +345,13 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
                 pairs[k], improved = again[:2], True
         if not improved:
             break
+    # a quadrant whose own header is off (its plate scale or turn, not the exposure's)
+    if search and config.pose is not None:
+        magnitude = _magnitudes(reference)
+        for k in _matched_poorly(quadrants, pairs):
+            again = _match_by_own_pose(quadrants[k], ref_x, ref_y, magnitude, tree, config)
+            if again[0].size > pairs[k][0].size:
+                pairs[k] = again
     parts = []
     for q, (det, ref) in zip(quadrants, pairs, strict=True):
         if det.size == 0:
@@ -464,11 +493,7 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
     pose : `~ztfnb.pose.Pose`
         As applied (``turn`` in [−180°, 180°)), or as found when not applied.
     """
-    magnitude = (
-        np.asarray(u.Quantity(reference["phot_g_mean_mag"], u.mag).value)
-        if "phot_g_mean_mag" in reference.colnames
-        else np.zeros(len(ref_x))
-    )
+    magnitude = _magnitudes(reference)
     slack = config.search_radius.to_value(u.deg)
     samples = pose_samples(
         [(q.x, q.y, q.flux) for q in quadrants], ref_x, ref_y, magnitude, slack, config.pose
@@ -494,3 +519,42 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
         x, y = pose.apply(q.x, q.y)
         moved.append(replace(q, x=x, y=y))
     return moved, pose
+
+
+def _magnitudes(reference):
+    """Gaia G of the reference (to choose its brightest stars), zeros without it."""
+    if "phot_g_mean_mag" in reference.colnames:
+        return np.asarray(u.Quantity(reference["phot_g_mean_mag"], u.mag).value)
+    return np.zeros(len(reference))
+
+
+def _match_by_own_pose(q, ref_x, ref_y, magnitude, tree, config):
+    """Pair a quadrant after finding its own turn, scale and parity (`ztfnb.pose`).
+
+    The pose is applied about the axis (a header whose CD is wrong about a
+    reference pixel at the boresight misplaces the whole quadrant) or about
+    the quadrant's centre (one written about a pixel on the quadrant), in
+    either half-turn: the choice whose offset search peaks highest is kept.
+
+    Returns
+    -------
+    det_index, ref_index : `~numpy.ndarray` of int
+    """
+    slack = config.search_radius.to_value(u.deg)
+    sample = region_sample(q.x, q.y, q.flux, ref_x, ref_y, magnitude, slack, config.pose)
+    pose = find_pose([sample], config.pose)
+    if not pose.found(config.pose):
+        return np.zeros(0, int), np.zeros(0, int)
+    bright = np.argsort(q.flux)[::-1][: config.bright]
+    trials = []
+    for centre in ((0.0, 0.0), (float(np.mean(q.x)), float(np.mean(q.y)))):
+        for half in (0, 1):
+            x, y = pose.apply(q.x, q.y, centre, half_turns=half)
+            found = find_offset(
+                x[bright], y[bright], tree, slack, config.search_bin.to_value(u.deg)
+            )
+            trials.append((found.peak, x, y, found))
+    _, x, y, found = max(trials, key=lambda trial: trial[0])
+    if not found.found:
+        return np.zeros(0, int), np.zeros(0, int)
+    return match_quadrant(x, y, q.flux, tree, config, offset=found)[:2]

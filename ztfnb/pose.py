@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft, ndimage
 
-__all__ = ["Pose", "PoseConfig", "Sample", "find_pose", "pose_samples"]
+__all__ = ["Pose", "PoseConfig", "Sample", "find_pose", "pose_samples", "region_sample"]
 
 #: Cells over which the correlation's broad structure is averaged.
 _SURROUNDINGS = 15
@@ -157,7 +157,7 @@ class Pose:
 
     def describe(self):
         parity = ", mirrored" if self.mirrored else ""
-        return f"scale {self.scale:.4f}, turn {self.turn:+.3f}°{parity}"
+        return f"scale ×{self.scale:.4f}, turn {self.turn:+.3f}°{parity}"
 
 
 def _pairs(x, y, shortest, longest, group=None):
@@ -350,33 +350,47 @@ def pose_samples(quadrants, ref_x, ref_y, ref_mag, slack, config=None):
                 det_x, det_y, group, (0.0, 0.0), reach, config.radius, ref_x, ref_y, ref_mag, config
             )
         ]
-    samples = []
     nearest = sorted(
         (k for k, (x, _, b, _) in enumerate(brightest) if b.size >= 5),
         key=lambda k: np.median(np.hypot(brightest[k][0], brightest[k][1])),
     )
-    for k in nearest[: config.regions]:
-        x, y, bright, _ = brightest[k]
-        centre = (float(np.mean(x)), float(np.mean(y)))
-        size = float(np.max(np.hypot(x - centre[0], y - centre[1])))
-        distance = float(np.hypot(*centre))
-        moved = distance * (config.max_scale - 1 + np.sin(np.deg2rad(config.max_turn)))
-        reach = size * config.max_scale + moved + slack
-        samples.append(
-            _with_reference(
-                x[bright],
-                y[bright],
-                np.zeros(bright.size, int),
-                centre,
-                reach,
-                size,
-                ref_x,
-                ref_y,
-                ref_mag,
-                config,
-            )
-        )
-    return samples
+    return [
+        region_sample(*quadrants[k], ref_x, ref_y, ref_mag, slack, config)
+        for k in nearest[: config.regions]
+    ]
+
+
+def region_sample(x, y, flux, ref_x, ref_y, ref_mag, slack, config=None):
+    """One quadrant's brightest detections and the reference stars that may be theirs.
+
+    Those within its reach: its size times the largest scale, plus how far a
+    turn up to ``config.max_turn`` and that scale about the axis can move it,
+    plus ``slack``.
+
+    Returns
+    -------
+    `Sample`
+    """
+    config = config or PoseConfig()
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    bright = np.argsort(np.asarray(flux))[::-1][: config.detections]
+    centre = (float(np.mean(x)), float(np.mean(y)))
+    size = float(np.max(np.hypot(x - centre[0], y - centre[1])))
+    distance = float(np.hypot(*centre))
+    moved = distance * (config.max_scale - 1 + np.sin(np.deg2rad(config.max_turn)))
+    reach = size * config.max_scale + moved + slack
+    return _with_reference(
+        x[bright],
+        y[bright],
+        np.zeros(bright.size, int),
+        centre,
+        reach,
+        size,
+        np.asarray(ref_x, float),
+        np.asarray(ref_y, float),
+        np.asarray(ref_mag, float),
+        config,
+    )
 
 
 def _with_reference(det_x, det_y, group, centre, reach, size, ref_x, ref_y, ref_mag, config):

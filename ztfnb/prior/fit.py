@@ -283,11 +283,17 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     say = log or (lambda message: None)
     gathered, planes = [], []
     for index, catalog in enumerate(catalogs):
-        stars, plane = _match_exposure(catalog, gaia, config, index)
+        stars, plane, pose = _match_exposure(catalog, gaia, config, index)
         gathered.append(stars)
         planes.append(plane)
+        header = (
+            f"; the header's WCS corrected by {pose.describe()} (found against Gaia)"
+            if pose is not None and pose.found(config.match.pose) and not pose.is_identity()
+            else ""
+        )
         say(
-            f"{catalog.name}: {stars['x'].size} stars matched in {np.unique(stars['rcid']).size} quadrants"
+            f"{catalog.name}: {stars['x'].size} stars matched in "
+            f"{np.unique(stars['rcid']).size} quadrants{header}"
         )
     stars = _Stars(**{key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]})
     counts = {
