@@ -277,9 +277,19 @@ def find_pose(samples, config=None, parities=(False, True)):
         dlog, dturn = (np.concatenate([n[k] for n in near]) for k in (0, 1))
         if dlog.size == 0:
             continue
+        # the median of the pairs of pairs in a window that narrows about it: chance pairs
+        # spread evenly over the window and would pull a wide one's median to its centre
+        at = np.array([centre[0], 0.0])
+        for width in (1.5, 0.75, 0.4):
+            inside = (np.abs(dlog - at[0]) <= width * config.scale_bin) & (
+                np.abs(dturn - at[1]) <= width * config.turn_bin
+            )
+            if inside.sum() < 3:
+                break
+            at = np.array([np.median(dlog[inside]), np.median(dturn[inside])])
         best = Pose(
-            scale=float(np.exp(np.median(dlog))),
-            turn=float((centre[1] + np.median(dturn) + 90.0) % 180.0 - 90.0),
+            scale=float(np.exp(at[0])),
+            turn=float((centre[1] + at[1] + 90.0) % 180.0 - 90.0),
             mirrored=bool(mirrored),
             peak=float(peak),
             significance=float(peak / spread) if spread > 0 else 0.0,
