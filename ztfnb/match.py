@@ -325,7 +325,7 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     ref_x, ref_y = gnomonic(ref_ra, ref_dec, *centre)
     tree = cKDTree(np.column_stack([ref_x, ref_y]))
     quadrants = _predicted_quadrants(catalog, headers, config, centre)
-    pose = Pose()
+    pose, as_written = Pose(), quadrants
     if search and config.pose is not None:
         quadrants, pose = _correct_pose(quadrants, ref_x, ref_y, reference, tree, config)
     offset = None if search else _ZERO
@@ -349,7 +349,8 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     if search and config.pose is not None:
         magnitude = _magnitudes(reference)
         for k in _matched_poorly(quadrants, pairs):
-            again = _match_by_own_pose(quadrants[k], ref_x, ref_y, magnitude, tree, config)
+            # from the header as written: the exposure's pose may have moved it the wrong way
+            again = _match_by_own_pose(as_written[k], ref_x, ref_y, magnitude, tree, config)
             if again[0].size > pairs[k][0].size:
                 pairs[k] = again
     parts = []
@@ -481,9 +482,11 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
     """The header's turn, scale and parity against the reference, taken out of every quadrant.
 
     The pose is measured on the bright detections near the axis and applied
-    about the axis, as a wrong plate scale, a turned camera or a mirrored
-    readout in the header act. It is found modulo 180°: the half-turn whose
-    offset search on those detections peaks higher is kept.
+    to each quadrant about the axis, as a wrong plate scale, a turned camera
+    or a mirrored readout in the header act, or about the quadrant's centre,
+    as a wrong CD written about a pixel on the quadrant acts, whichever lets
+    its offset be found. It is found modulo 180°: the half-turn whose offset
+    search on those detections peaks higher is kept.
 
     Returns
     -------
@@ -514,9 +517,18 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
     ]
     half = int(offsets[1].peak > offsets[0].peak)
     pose = replace(pose, turn=(pose.turn + 180.0 * half + 180.0) % 360.0 - 180.0)
+    # about the axis (a wrong plate scale or a turned camera moves whole quadrants) or about
+    # the quadrant's own centre (a header written about a pixel on it, its CD wrong): the one
+    # whose offset search peaks higher
     moved = []
+    bin_deg = config.search_bin.to_value(u.deg)
     for q in quadrants:
-        x, y = pose.apply(q.x, q.y)
+        bright = np.argsort(q.flux)[::-1][: config.bright]
+        placed = []
+        for centre in ((0.0, 0.0), (float(np.mean(q.x)), float(np.mean(q.y)))):
+            x, y = pose.apply(q.x, q.y, centre)
+            placed.append((find_offset(x[bright], y[bright], tree, slack, bin_deg).peak, x, y))
+        _, x, y = max(placed, key=lambda trial: trial[0])
         moved.append(replace(q, x=x, y=y))
     return moved, pose
 
