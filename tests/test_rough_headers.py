@@ -8,15 +8,23 @@ simulator's truth: which Gaia star each detection is, and the true pixel → sky
 mapping; and by the real SCAMP.
 """
 
+import shutil
+
 import astropy.units as u
 import numpy as np
 import pytest
-from astropy.table import Table
+from astropy.table import QTable, Table
 
+from tests.conftest import needs_scamp
+from ztfnb.analyses.prior import ahead_accuracy, choose_calibration
 from ztfnb.exposure import read_exposure
-from ztfnb.io import read_gaia
+from ztfnb.io import read_gaia, read_header_blocks, read_ldac, write_header_blocks, write_ldac
+from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.match import MatchConfig, match_catalog, usable_detections
-from ztfnb.reference import field_reference
+from ztfnb.prior import ahead_headers, fit_prior, refine_pointing
+from ztfnb.reference import field_reference, reference_at_epoch, select_cone
+from ztfnb.scamp import run_scamp
+from ztfnb.simulate import TrueMapping
 
 GOAL = 0.1 * u.arcsec  # the prior's worst error on held-back exposures
 SOLVED = 0.2 * u.arcsec  # SCAMP's, from the .ahead with MATCH N
@@ -115,3 +123,79 @@ def test_matching_finds_the_stars_whatever_the_header(simulated, case):
         assert pose.scale == pytest.approx(1 / (1 + options["header_scale_error"]), abs=2e-3)
     if "mirrored" in options:
         assert not pose.mirrored  # the header says how the camera reads out
+
+
+#: Nights for the whole chain: prior fit on the two lowest airmasses, .ahead and SCAMP on the
+#: rest (across RA = 0 with a dead channel, and near the pole when five exposures).
+CHAINS = {
+    # mirrored, header scale +1.5 %, camera turned 0.3 deg (+0.2 deg rms per exposure),
+    # per-quadrant CD 0.1 %, no weather keys, centroid noise x3
+    "all at once": {
+        "seed": 31,
+        "exposures": 5,
+        "mirrored": True,
+        "header_scale_error": 0.015,
+        "field_rotation": 0.3,
+        "field_rotation_scatter": 0.2,
+        "header_quadrant_scale_error": 0.001,
+        "no_weather": True,
+        "centroid_noise": 3.0,
+    },
+    "per-quadrant CD, CRPIX at a corner, noise x0.5": {
+        "seed": 32,
+        "exposures": 4,
+        "header_quadrant_scale_error": 0.001,
+        "header_crpix": "corner",
+        "centroid_noise": 0.5,
+    },
+}
+
+
+def _without_a_channel(path, out, position):
+    """A copy of a catalogue whose readout channel at ``position`` is dead."""
+    extensions = [e for e in read_ldac(path) if e.index != position]
+    write_ldac(out, [e.__class__(e.header, e.objects, index=k) for k, e in enumerate(extensions)])
+    return out
+
+
+@pytest.mark.slow
+@needs_scamp
+@pytest.mark.parametrize("case", list(CHAINS))
+def test_prior_and_scamp_on_held_back_exposures(simulated, case, tmp_path):
+    night = simulated(density=700.0, **CHAINS[case])
+    exposures = QTable.read(night / "exposures.ecsv")
+    gaia = read_gaia(night / "gaia.fits")
+    # calibrated on survey fields, so that the fields across RA = 0 and near the pole are new
+    calibration = choose_calibration(exposures[exposures["kind"] == "survey"], 2)
+    fit = fit_prior([read_exposure(night / f"{n}.ldac") for n in calibration], gaia)
+    held_back = [row for row in exposures if row["exposure"] not in calibration]
+    assert "ra_wrap" in {row["kind"] for row in held_back}
+    for row in held_back:
+        name = str(row["exposure"])
+        path = tmp_path / f"{name}.ldac"
+        if row["kind"] == "ra_wrap":
+            _without_a_channel(night / f"{name}.ldac", path, position=27)
+        else:
+            shutil.copy(night / f"{name}.ldac", path)
+        catalog = read_exposure(path)
+        truth = TrueMapping.read(night / "truth" / f"{name}.fits")
+        terms = refine_pointing(fit.model, catalog, gaia)
+        headers = ahead_headers(fit.model, catalog, terms)
+        prior = ahead_accuracy(headers, catalog, truth)
+        assert prior["worst"].max() <= GOAL, (case, row["kind"], prior["worst"].max())
+        # the real SCAMP from it, no pattern matching
+        write_header_blocks(tmp_path / f"{name}.ahead", headers)
+        reference = reference_at_epoch(
+            select_cone(gaia, catalog.pointing, 5.6 * u.deg), catalog.mid_time
+        )
+        write_scamp_reference(
+            tmp_path / "gaia.ldac", reference[reference["phot_g_mean_mag"] < 20 * u.mag]
+        )
+        run = run_scamp(
+            path,
+            tmp_path / "gaia.ldac",
+            {"MATCH": "N", "DISTORT_DEGREES": "3", "STABILITY_TYPE": "PRE-DISTORTED"},
+        )
+        assert run.solved, run.stderr[-1500:]
+        solved = ahead_accuracy(read_header_blocks(run.head), catalog, truth)
+        assert np.sum(solved["worst"] > SOLVED) == 0, (case, row["kind"], solved["worst"].max())
