@@ -358,6 +358,7 @@ def _add_prior(commands):
 
 
 def _prior_fit(args):
+    from ztfnb.camera import N_QUADRANTS
     from ztfnb.exposure import check_unique_names, read_exposure
     from ztfnb.io import read_gaia
     from ztfnb.io.atomic import check_writable
@@ -375,7 +376,7 @@ def _prior_fit(args):
     quadrants = fit.model.quadrants
     rms = np.hypot(quadrants["rms_xi"], quadrants["rms_eta"]) / np.sqrt(2)
     worst = int(np.nanargmax(rms))
-    missing = sorted(set(range(64)) - {int(r) for r in quadrants["rcid"]})
+    missing = sorted(set(range(N_QUADRANTS)) - {int(r) for r in quadrants["rcid"]})
     print(
         f"{args.out}: {len(quadrants)} quadrants, {fit.model.meta['n_stars']} stars from {len(catalogs)} exposures; "
         f'residual rms per axis {fit.model.meta["rms_xi"]:.3f}" / {fit.model.meta["rms_eta"]:.3f}"; '

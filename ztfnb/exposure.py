@@ -17,7 +17,7 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 from astropy.wcs import WCS, FITSFixedWarning
 
-from ztfnb.camera import ccdid_qid, rcid_of
+from ztfnb.camera import N_QUADRANTS, ccdid_qid, rcid_of
 from ztfnb.io.errors import InputError
 from ztfnb.io.ldac import read_ldac, require_columns
 from ztfnb.site import Weather, weather_from_header
@@ -183,8 +183,10 @@ def _rcid(header, path, extension):
         rcid = int(rcid_of(ccdid, qid))
     else:
         raise InputError("missing keyword RCID (or CCDID and QID)", path=path, extension=extension)
-    if not 0 <= rcid < 64:
-        raise InputError("RCID outside 0-63", path=path, extension=extension, value=rcid)
+    if not 0 <= rcid < N_QUADRANTS:
+        raise InputError(
+            f"RCID outside 0-{N_QUADRANTS - 1}", path=path, extension=extension, value=rcid
+        )
     if has_ccd:
         expected = tuple(int(v) for v in ccdid_qid(rcid))
         if expected != (ccdid, qid):

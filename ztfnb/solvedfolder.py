@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable
 
+from ztfnb.camera import N_QUADRANTS
 from ztfnb.io.errors import InputError
 
 __all__ = ["METRICS_COLUMNS", "SolvedFolder"]
@@ -282,7 +283,12 @@ def _read_table(path, columns):
             raise InputError("missing column", path=path, column=column)
     if "rcid" in columns:
         rcid = np.asarray(table["rcid"])
-        bad = (rcid < 0) | (rcid > 63)
+        bad = (rcid < 0) | (rcid >= N_QUADRANTS)
         if np.any(bad):
-            raise InputError("rcid must be 0-63", path=path, column="rcid", value=int(rcid[bad][0]))
+            raise InputError(
+                f"rcid must be 0-{N_QUADRANTS - 1}",
+                path=path,
+                column="rcid",
+                value=int(rcid[bad][0]),
+            )
     return table

@@ -7,7 +7,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table, vstack
 
-from ztfnb.camera import FocalPlane
+from ztfnb.camera import N_QUADRANTS, FocalPlane
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 from ztfnb.io.summary import write_summary
@@ -67,7 +67,7 @@ class NightOverview:
 
     def counts_for(self, exposure):
         """Detections per quadrant of one exposure as an array of 64 (NaN where missing)."""
-        values = np.full(64, np.nan)
+        values = np.full(N_QUADRANTS, np.nan)
         rows = self.counts[self.counts["exposure"] == exposure]
         values[np.asarray(rows["rcid"])] = rows["n_detections"]
         return values

@@ -324,10 +324,10 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
     say(f"residual rms per axis: {stage_rms}")
     _check_constrained(fit, catalogs, config)
-    missing = sorted(set(range(64)) - {int(r) for r in fit.rcids})
+    missing = sorted(set(range(N_QUADRANTS)) - {int(r) for r in fit.rcids})
     if missing:
         say(
-            f"the prior covers {64 - len(missing)} of 64 quadrants: rcid {', '.join(map(str, missing))} "
+            f"the prior covers {N_QUADRANTS - len(missing)} of {N_QUADRANTS} quadrants: rcid {', '.join(map(str, missing))} "
             "absent from every calibration catalogue"
         )
     return _package(fit, catalogs, config, stage_rms)

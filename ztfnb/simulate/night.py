@@ -178,8 +178,10 @@ class NightParameters:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not 1 <= self.exposures <= 1000:
             raise ValueError(f"exposures must be between 1 and 1000, got {self.exposures}")
-        if not 0 <= self.failures <= self.exposures * 64:
-            raise ValueError(f"failures must be between 0 and 64 × exposures, got {self.failures}")
+        if not 0 <= self.failures <= self.exposures * N_QUADRANTS:
+            raise ValueError(
+                f"failures must be between 0 and {N_QUADRANTS} × exposures, got {self.failures}"
+            )
         if not 10 <= self.density <= 1e5:
             raise ValueError(f"density must be 10–100000 stars per deg², got {self.density}")
         try:
