@@ -225,31 +225,88 @@ class _JointFit:
         self.used = normalised <= self.config.clip * max(sigma, 1e-6) + np.median(
             normalised[self.used]
         )
-        # whole quadrants of an exposure that are off together (a readout glitch): judged
-        # against the scatter of all such blocks actually reached, so that a stage whose model
-        # leaves every block a little off never drops them all; and only the worst block of a
-        # quadrant per round, because a quadrant's placement is shared by its exposures and a
-        # glitch in one pulls the others off until it is dropped
+        # whole quadrants of an exposure that are off together (a readout glitch)
+        for block in self._glitched_blocks(dxi, deta):
+            self.used[self.s.exposure * N_QUADRANTS + self.s.rcid == block] = False
+
+    def _glitched_blocks(self, dxi, deta):
+        """Quadrant-exposure blocks that are off against the quadrant's other exposures.
+
+        A quadrant's placement is shared by its exposures, so a glitch in one
+        pulls the others part of the way: a block is judged by how far it is
+        from the quadrant's other blocks, against the scatter of that across
+        all blocks actually reached (a stage whose model leaves every block a
+        little off never drops them all), and only the worst block of a
+        quadrant goes per round. With two exposures both are equally far from
+        each other: the one farther from where its CCD-mates put the quadrant
+        (a CCD is one piece of silicon) is the one that moved. A quadrant seen in
+        one exposure only is kept whatever its mates say: a glitch cannot be
+        told from the camera then.
+        """
         blocks = self.s.exposure * N_QUADRANTS + self.s.rcid
+        rigid = self._rigid_deviation()
         keys, offsets, errors = [], [], []
         for block in np.unique(blocks):
             rows = (blocks == block) & self.used
             if rows.sum() < 5:
                 continue
             keys.append(block)
-            offsets.append(np.hypot(np.median(dxi[rows]), np.median(deta[rows])))
+            offsets.append(
+                np.array([np.median(dxi[rows]), np.median(deta[rows])])
+                + rigid.get(int(block % N_QUADRANTS), 0.0)
+            )
             errors.append(1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum()))
         if len(keys) < 3:
-            return
+            return []
         keys, offsets, errors = np.array(keys), np.array(offsets), np.array(errors)
-        typical = np.median(offsets) + self.config.clip * _robust_sigma(offsets)
+        quadrant = keys % N_QUADRANTS
+        apart = np.empty(keys.size)
+        for rcid in np.unique(quadrant):
+            mine = quadrant == rcid
+            # a quadrant seen once cannot be told from its camera: it is kept
+            centre = np.median(offsets[mine], axis=0) if mine.sum() > 1 else offsets[mine][0]
+            apart[mine] = np.hypot(*(offsets[mine] - centre).T)
+        typical = np.median(apart) + self.config.clip * _robust_sigma(apart)
         limit = np.maximum(max(self.config.block_offset.to_value(u.deg), typical), 5 * errors)
-        bad = np.flatnonzero(offsets > limit)
         worst = {}
-        for index in bad[np.argsort(-offsets[bad])]:
-            worst.setdefault(keys[index] % N_QUADRANTS, keys[index])
-        for block in worst.values():
-            self.used[blocks == block] = False
+        for index in np.flatnonzero(apart > limit):
+            pair = np.sum(quadrant == quadrant[index]) == 2
+            score = np.hypot(*offsets[index]) if pair else apart[index]
+            if score > worst.get(quadrant[index], (-1.0, None))[0]:
+                worst[quadrant[index]] = (score, keys[index])
+        return [block for _, block in worst.values()]
+
+    def _rigid_deviation(self):
+        """How far each quadrant sits from where its CCD-mates put it, degrees.
+
+        The quadrants of a CCD share its pixel grid: one linear map, and
+        centres a whole quadrant apart. Only for CCDs with three quadrants or
+        more whose linear maps agree (read out the same way).
+
+        Returns
+        -------
+        dict
+            rcid → (2,) array, the quadrant's placement minus its CCD's.
+        """
+        deviation = {}
+        ccd = {int(r): int(ccdid_qid(int(r))[0]) for r in self.rcids}
+        step = np.array([NAXIS1, NAXIS2]) / _KPIX
+        for chip in set(ccd.values()):
+            mates = [int(r) for r in self.rcids if ccd[int(r)] == chip]
+            if len(mates) < 3:
+                continue
+            centre = {r: np.array([self.affine[r][0][0], self.affine[r][1][0]]) for r in mates}
+            linear = {r: np.array([self.affine[r][0][1:], self.affine[r][1][1:]]) for r in mates}
+            mean = np.mean([linear[r] for r in mates], axis=0)
+            if max(np.abs(linear[r] - mean).max() for r in mates) > 1e-3 * np.abs(mean).max():
+                continue
+            inverse = np.linalg.inv(mean)
+            first = mates[0]
+            grid = {r: np.round(inverse @ (centre[r] - centre[first]) / step) * step for r in mates}
+            origin = np.median([centre[r] - mean @ grid[r] for r in mates], axis=0)
+            for r in mates:
+                deviation[r] = centre[r] - (origin + mean @ grid[r])
+        return deviation
 
     def rms(self):
         dxi, deta = self.residuals()
