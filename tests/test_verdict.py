@@ -103,6 +103,36 @@ def test_thresholds_take_numbers_quantities_and_text_and_refuse_nonsense_by_name
             MetricsConfig(**{field: value})
 
 
+def test_the_command_line_and_the_notebook_take_their_defaults_from_the_config(capsys):
+    from ztfnb.cli import build_parser
+    from ztfnb.quality import QualityConfig
+    from ztfnb.runner import notebook_defaults
+
+    parser = build_parser()
+    base = ["quality", "c.ldac", "--heads", "h", "--gaia", "g.fits", "--out", "m.ecsv"]
+    options = QualityConfig.options()
+    args = parser.parse_args(base)
+    assert all(getattr(args, o["name"]) is None for o in options)  # nothing re-typed here
+    for spelling in (["--max-rms", "0.2"], ["--max-rms", "0.2 arcsec"], ["--max-rms=200 mas"]):
+        given = vars(parser.parse_args(base + spelling))
+        assert QualityConfig(**{"max_rms": given["max_rms"]}).max_rms == 0.2 * u.arcsec
+    for spelling in ("--max-offset", "--max-corner", "--max-scale-change"):
+        assert spelling in [o["option"] for o in options]  # the spellings users know
+    with pytest.raises(SystemExit):
+        parser.parse_args(["quality", "--help"])
+    help_text = capsys.readouterr().out
+    defaults = QualityConfig()
+    for option in options:
+        assert f"(default {option['default']})" in " ".join(help_text.split()), option
+    assert "(default 0.1 arcsec)" in " ".join(help_text.split())
+
+    notebook = notebook_defaults("notebooks/02_quality_review.ipynb")
+    shared = [o["name"] for o in options if o["name"] in notebook]
+    assert {"significance", "min_effect", "max_rms", "max_scale_change"} <= set(shared)
+    for name in shared:
+        assert getattr(QualityConfig(**{name: notebook[name]}), name) == getattr(defaults, name)
+
+
 def test_what_most_quadrants_agree_on_survives_a_majority_that_failed():
     from ztfnb.quality.robust import consensus
 
