@@ -435,7 +435,7 @@ def _extra_error(groups, min_stars):
             values.append(0.0)
             continue
         low, high = 0.0, np.sqrt(np.median(squared) / _CHI2_2_MEDIAN) * 2 + 1e-6
-        for _ in range(40):
+        for _ in range(24):  # to 10⁻⁷ of the bracket
             middle = (low + high) / 2
             low, high = (middle, high) if excess(middle) > 0 else (low, middle)
         values.append((low + high) / 2)
