@@ -16,6 +16,7 @@ from ztfnb.quality.metrics import (
 )
 from ztfnb.quality.refraction import (
     NO_ZVACSCL,
+    exposure_zenith_scale,
     fit_refraction_model,
     fit_zenith_model,
     refraction_constants,
@@ -95,7 +96,7 @@ def night_metrics(catalogs, gaia, heads_dir, config=None, log=None, metrics_conf
                 "airmass": float(np.nanmedian(metrics["airmass"][present])),
                 "extra_error": float(metrics["extra_error"][0].to_value(u.arcsec)),
                 "scale_change": float(exposure_consensus(metrics, "scale_change")[0][0]),
-                "zenith_scale": float(exposure_consensus(metrics, "zenith_scale")[0][0]),
+                "zenith_scale": exposure_zenith_scale(metrics, a, b),
                 "n_matched": int(metrics["n_matched"].sum()),
             }
         )

@@ -30,10 +30,11 @@ import numpy as np
 from astropy.table import QTable
 
 from ztfnb.quality.metrics import PPM
-from ztfnb.quality.robust import MAD_SIGMA
+from ztfnb.quality.robust import MAD_SIGMA, consensus
 from ztfnb.quality.verdict import QualityConfig
 
 __all__ = [
+    "exposure_zenith_scale",
     "fit_refraction_model",
     "fit_zenith_model",
     "refraction_coefficients",
@@ -91,6 +92,45 @@ def _repeated_median(x, y):
         return float(np.median(y)), 0.0
     slope = float(np.nanmedian(np.nanmedian(slopes, axis=1)))
     return float(np.median(y - slope * x)), slope
+
+
+def exposure_zenith_scale(metrics, a, b):
+    """An exposure's pixel scale relative to the zenith, at its own airmass (ppm).
+
+    Across a 7° field differential refraction makes the quadrants' own values
+    differ by hundreds of ppm (400 to 750 at airmass 2, with their own
+    airmass). Each quadrant is brought to the exposure's airmass (the median
+    of its quadrants', the exposures table's ``airmass``) along the weather's
+    curve, ``a (g(X_q) − g(X))`` with g = `zenith_curve`; then the value most
+    quadrants agree on (`~ztfnb.quality.robust.consensus`). The curve only
+    moves values about the field's centre, and leaves the exposure's own value
+    free to show another ``A``: an ``A`` ten percent off moves quadrants by
+    ten percent of their spread, as much one way as the other. On the default
+    night this takes the exposures' scatter about the night's model from
+    2.8 ppm (the plain median) to 0.7.
+
+    Parameters
+    ----------
+    metrics : `~astropy.table.QTable`
+        One exposure's quadrants: ``airmass``, ``zenith_scale`` (ppm), ``absent``.
+    a, b : float
+        erfa's refraction constants at the exposure's weather, ppm.
+
+    Returns
+    -------
+    float
+        NaN without a zenith-relative scale.
+    """
+    present = ~np.asarray(metrics["absent"], bool)
+    airmass = np.asarray(metrics["airmass"], float)
+    values = u.Quantity(metrics["zenith_scale"], PPM).value
+    usable = present & np.isfinite(values) & np.isfinite(airmass)
+    if not usable.any():
+        return np.nan
+    centre = float(np.median(airmass[present & np.isfinite(airmass)]))
+    beta = b / a if a > 0 else 0.0
+    shift = a * (zenith_curve(airmass[usable], beta) - zenith_curve(centre, beta))
+    return float(consensus(values[usable] - shift)[0])
 
 
 def _robust_line(x, y, outlier, floor, rounds=5):
