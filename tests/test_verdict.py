@@ -15,6 +15,7 @@ from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, read_header_blocks, write_header_blocks
 from ztfnb.prior import ahead_headers, refine_pointing
+from ztfnb.prior.file import write_prior
 from ztfnb.quality import QualityConfig, night_metrics, verdict
 from ztfnb.quality.metrics import _wcs, pixel_scale_change
 from ztfnb.simulate.detections import IMAGE_MOTION
@@ -152,14 +153,20 @@ NOISE = (0.5, 1.0, 3.0)
 
 
 @pytest.fixture(scope="module")
-def judged(simulated, tmp_path_factory):
-    """``judged(noise)``: a small night at that centroid noise, solved from its own prior and judged.
+def judged(simulated, fitted_prior, tmp_path_factory):
+    """``judged(noise)``: a small night at that centroid noise, solved by SCAMP and judged.
 
     Four exposures at 800 stars per deg², eight data failures (two of each kind),
     sixteen solutions spoiled after solving; one report per noise level per module.
+    The prior is fitted once on another night of the same camera (``fitted_prior``), as
+    ZTF's was: fitted on two of these four exposures, a data failure on one of them would
+    go into the prior and spoil that quadrant on every exposure (the verdict sees it, the
+    failure table does not say it), which is the prior's story, not the verdict's.
     """
     if SCAMP_MISSING:
         pytest.skip("scamp is not installed (apt-get install scamp; 'make test' as root does it)")
+    prior = tmp_path_factory.mktemp("prior") / "prior.fits"
+    write_prior(prior, fitted_prior[1])
     reports = {}
 
     def judge(noise):
@@ -168,7 +175,7 @@ def judged(simulated, tmp_path_factory):
             out = tmp_path_factory.mktemp("judged")
             reports[noise] = (
                 night,
-                quality_report(night, out, calibration_count=2, inject=16, seed=8, workers=2),
+                quality_report(night, out, prior_path=prior, inject=16, seed=8, workers=2),
             )
         return reports[noise]
 
