@@ -103,8 +103,8 @@ def _draw_prior_scale(ax, exposures, coefficients, highlight):
     ax.legend(fontsize=8)
 
 
-def _draw_zenith_scale(ax, exposures, highlight):
-    """Each exposure's pixel scale relative to the zenith, with the fitted and predicted models."""
+def _zenith_points(exposures):
+    """Airmass, the scales brought to the night's median weather, outliers, and the model (ppm)."""
     airmass = np.asarray(exposures["airmass"], float)
     scale = u.Quantity(exposures["zenith_scale"], _PPM).value
     model = exposures.meta.get("zenith_model") or {}
@@ -113,6 +113,17 @@ def _draw_zenith_scale(ax, exposures, highlight):
         if "zenith_outlier" in exposures.colnames
         else np.zeros(len(exposures), bool)
     )
+    c0, night = float(model.get("c0", np.nan)), float(model.get("A_predicted", np.nan))
+    if np.isfinite(c0) and np.isfinite(night) and "a_predicted" in exposures.colnames:
+        # the model gives each exposure its own weather's A: shown at the night's median one
+        own = u.Quantity(exposures["a_predicted"], _PPM).value
+        scale = np.where(own > 0, c0 + (scale - c0) * night / own, scale)
+    return airmass, scale, outlier, model
+
+
+def _draw_zenith_scale(ax, exposures, highlight):
+    """Each exposure's pixel scale relative to the zenith, with the fitted and predicted models."""
+    airmass, scale, outlier, model = _zenith_points(exposures)
     if not np.isfinite(scale).any():
         ax.text(
             0.5,
@@ -124,7 +135,8 @@ def _draw_zenith_scale(ax, exposures, highlight):
         )
         ax.set_xlabel("airmass")
         return
-    ax.plot(airmass[~outlier], scale[~outlier], "o", color="C0", label="exposures")
+    label = "exposures (at the night's median weather)"
+    ax.plot(airmass[~outlier], scale[~outlier], "o", color="C0", label=label)
     if outlier.any():
         ax.plot(airmass[outlier], scale[outlier], "o", color="C3", label="off the model")
     grid = np.linspace(1.0, max(2.3, np.nanmax(airmass)), 100)
@@ -160,13 +172,32 @@ def plot_zenith_scale(exposures, highlight=None):
     Each exposure's solutions over the prior's camera alone in a vacuum
     (``zenith_scale``), which differential refraction makes
     ``c0 + A (1 + X²)/2`` (and a small ``B tan³z`` term,
-    `~ztfnb.quality.refraction.zenith_curve`); the fitted curve is at the
-    night's median weather (the model scales each exposure by its own
-    predicted ``A``), the predicted one uses erfa's ``A`` for that weather
-    with the fitted ``c0``.
+    `~ztfnb.quality.refraction.zenith_curve`). The model gives each exposure
+    the ``A`` of its own weather and filter; the points are shown at the
+    night's median weather, with the fitted curve and erfa's ``A`` for that
+    weather (with the fitted ``c0``). Below, each exposure's departure from
+    the model, and the floor an outlier must pass.
     """
-    figure, ax = new_axes(6.5, 4.2)
-    _draw_zenith_scale(ax, exposures, highlight)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.5, 5.4), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    _draw_zenith_scale(top, exposures, highlight)
+    top.set_xlabel("")
+    airmass, _, outlier, _ = _zenith_points(exposures)
+    residual = (
+        u.Quantity(exposures["zenith_residual"], _PPM).value
+        if "zenith_residual" in exposures.colnames
+        else np.full(len(exposures), np.nan)
+    )
+    floor = str(exposures.meta.get("verdict", {}).get("zenith_floor", "")).split()
+    if floor and floor[0].replace(".", "", 1).isdigit():
+        bottom.axhspan(-float(floor[0]), float(floor[0]), color="0.92", label="floor")
+    bottom.axhline(0, color="0.3", lw=0.8)
+    bottom.plot(airmass[~outlier], residual[~outlier], "o", color="C0", ms=4)
+    bottom.plot(airmass[outlier], residual[outlier], "o", color="C3", ms=4)
+    bottom.set_xlabel("airmass")
+    bottom.set_ylabel("off the model (ppm)")
     return figure
 
 

@@ -98,7 +98,7 @@ def exposure_zenith_scale(metrics, a, b):
     """An exposure's pixel scale relative to the zenith, at its own airmass (ppm).
 
     Across a 7° field differential refraction makes the quadrants' own values
-    differ by hundreds of ppm (400 to 750 at airmass 2, with their own
+    differ by hundreds of ppm (530 to 880 at airmass 2.2, with their own
     airmass). Each quadrant is brought to the exposure's airmass (the median
     of its quadrants', the exposures table's ``airmass``) along the weather's
     curve, ``a (g(X_q) − g(X))`` with g = `zenith_curve`; then the value most
