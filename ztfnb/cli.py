@@ -499,14 +499,21 @@ def _solve(args):
 
 
 def _add_quality(commands):
+    from ztfnb.quality import QualityConfig
+
     parser = commands.add_parser(
         "quality",
         help="measure solved headers against Gaia and flag the bad quadrants",
         description="For each exposure and quadrant, from DIR/<catalogue stem>.head (and .ahead, .xml when present): "
-        "matches to Gaia through the solution (rms, offsets, matched fraction), corners against the centre, "
-        "pixel-scale change prior -> solution on ZTF's 23 x 25 grid, corner displacement, SCAMP's statistics, the "
-        "quadrant's own airmass; a refraction model of scale change against airmass across the night; a verdict "
-        "(columns exposure, rcid, flag, reason). Writes METRICS.ecsv and METRICS.exposures.ecsv.",
+        "matches to Gaia through the solution (rms, offsets, matched fraction, each star's expected error: "
+        "SExtractor's, Gaia's at the epoch, and the exposure's extra error), corners against the centre, "
+        "pixel-scale change prior -> solution on ZTF's 23 x 25 grid, corner displacement, the pixel scale "
+        "relative to the zenith (from the .ahead's ZVACSCL), SCAMP's statistics, the quadrant's own airmass; "
+        "per night, the scale change and the scale relative to the zenith against airmass (the refraction "
+        "constant A fitted beside the one the weather predicts); a verdict (columns exposure, rcid, flag, "
+        "reason) that flags a quadrant significantly worse than its errors and its exposure predict AND by "
+        "enough to matter. Writes METRICS.ecsv and METRICS.exposures.ecsv, the thresholds used in their "
+        "metadata.",
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
     parser.add_argument(
@@ -516,36 +523,39 @@ def _add_quality(commands):
         "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
     )
     parser.add_argument("--out", required=True, type=Path, metavar="METRICS.ecsv")
-    parser.add_argument(
-        "--max-rms", type=float, default=0.2, help="rms per axis, arcsec (default 0.2)"
+    thresholds = parser.add_argument_group(
+        "verdict",
+        "thresholds (numbers in the unit shown, or quantities such as '0.2 arcsec'; 'off' turns an "
+        "absolute limit off)",
     )
-    parser.add_argument(
-        "--max-offset", type=float, default=0.15, help="median offset, arcsec (default 0.15)"
-    )
-    parser.add_argument(
-        "--max-corner", type=float, default=0.25, help="error at a corner, arcsec (default 0.25)"
-    )
-    parser.add_argument(
-        "--max-scale-change", type=float, default=1.0, help="percent (default 1, as ZTF)"
-    )
+    for option in QualityConfig.options():
+        thresholds.add_argument(
+            option["option"],
+            dest=option["name"],
+            default=None,
+            metavar="VALUE",
+            help=f"{option['help']} (default {option['default']})".replace("%", "%%"),
+        )
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_quality)
 
 
 def _quality(args):
-    import astropy.units as u
-
     from ztfnb.exposure import read_exposure
     from ztfnb.io import read_gaia
     from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
 
-    config = QualityConfig(
-        max_rms=args.max_rms * u.arcsec,
-        max_offset=args.max_offset * u.arcsec,
-        max_corner_error=args.max_corner * u.arcsec,
-        max_scale_change=args.max_scale_change,
-    )
+    given = {
+        option["name"]: getattr(args, option["name"])
+        for option in QualityConfig.options()
+        if getattr(args, option["name"]) is not None
+    }
+    try:
+        config = QualityConfig(**given)
+    except ValueError as error:
+        print(f"ztfnb quality: {error}", file=sys.stderr)
+        return EXIT_USAGE
     exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
     for path in (args.out, exposures_path):
         check_writable(path)
@@ -559,8 +569,10 @@ def _quality(args):
             table.write(temporary, format="ascii.ecsv", overwrite=True)
     flagged = int(quadrants["flag"].sum())
     outliers = int(exposures["refraction_outlier"].sum())
+    off_zenith = int(exposures["zenith_outlier"].sum())
     print(
-        f"{args.out}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the refraction model"
+        f"{args.out}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the "
+        f"refraction model, {off_zenith} off the zenith-relative scale model"
     )
     return 0
 

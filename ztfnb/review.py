@@ -172,7 +172,9 @@ class ReviewSession:
     quadrants : `~astropy.table.QTable`
         Metrics with the verdict (`ztfnb.quality.night_metrics`).
     exposures : `~astropy.table.QTable`
-        Per-exposure table with the refraction model.
+        Per-exposure table with the scale models (``meta["refraction_model"]``,
+        and ``meta["zenith_model"]`` when the night has a scale relative to
+        the zenith).
     log : `ReviewLog` or path-like
     matches : callable, optional
         ``matches(exposure)`` → star-level pairs of that exposure
@@ -183,11 +185,13 @@ class ReviewSession:
 
     METRICS = (
         "badness",
+        "chi2",
         "rms_ra",
         "rms_dec",
         "offset",
         "corner_error",
         "scale_change",
+        "zenith_scale",
         "corner_displacement",
         "matched_fraction",
         "airmass",
@@ -206,6 +210,17 @@ class ReviewSession:
             self.select(queue["exposure"][0], queue["rcid"][0])
         elif len(self.quadrants):
             self.select(self.quadrants["exposure"][0], self.quadrants["rcid"][0])
+
+    @property
+    def metrics(self):
+        """The metrics a map can be coloured by: those of `METRICS` the table has."""
+        return tuple(name for name in self.METRICS if name in self.quadrants.colnames)
+
+    @property
+    def zenith(self):
+        """The night's zenith-relative scale model (``A`` fitted and predicted, ppm), or None."""
+        model = self.exposures.meta.get("zenith_model")
+        return dict(model) if isinstance(model, dict) else None
 
     def queue(self, only_flagged=False, undecided=False):
         """Quadrants worst first, with the latest decision on each.

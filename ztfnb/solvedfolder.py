@@ -133,7 +133,7 @@ class SolvedFolder:
                 path=where,
             )
 
-    def load(self, config=None, log=None):
+    def load(self, config=None, log=None, metrics_config=None):
         """The verdict tables: read, or measured when the folder has none.
 
         Parameters
@@ -141,6 +141,8 @@ class SolvedFolder:
         config : `~ztfnb.quality.QualityConfig`, optional
             Thresholds, when measuring.
         log : callable, optional
+        metrics_config : `~ztfnb.quality.MetricsConfig`, optional
+            How to measure, when measuring.
 
         Returns
         -------
@@ -151,12 +153,12 @@ class SolvedFolder:
         from ztfnb.quality import refraction_coefficients
 
         if self.metrics is None:
-            return self._measure(config, log)
+            return self._measure(config, log, metrics_config)
         quadrants = _read_table(self.metrics, METRICS_COLUMNS)
         exposures = _read_table(self.exposures, EXPOSURES_COLUMNS)
         return quadrants, exposures, refraction_coefficients(exposures)
 
-    def measured(self, folder, config=None, log=None):
+    def measured(self, folder, config=None, log=None, metrics_config=None):
         """Measure the solutions now and keep the tables in ``folder``.
 
         Returns
@@ -166,7 +168,7 @@ class SolvedFolder:
         """
         from ztfnb.io.atomic import atomic_path
 
-        quadrants, exposures, _ = self._measure(config, log)
+        quadrants, exposures, _ = self._measure(config, log, metrics_config)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in (("metrics.ecsv", quadrants), ("exposures.ecsv", exposures)):
@@ -174,16 +176,26 @@ class SolvedFolder:
                 table.write(temporary, format="ascii.ecsv", overwrite=True)
         return replace(self, metrics=folder / "metrics.ecsv", exposures=folder / "exposures.ecsv")
 
-    def _measure(self, config, log):
+    def _measure(self, config, log, metrics_config=None):
         from ztfnb.exposure import read_exposure
         from ztfnb.io import read_gaia
         from ztfnb.quality import night_metrics
 
         catalogs = [read_exposure(path) for path in self.catalogs.values()]
-        return night_metrics(catalogs, read_gaia(self.gaia), self.heads, config, log=log)
+        return night_metrics(
+            catalogs,
+            read_gaia(self.gaia),
+            self.heads,
+            config,
+            log=log,
+            metrics_config=metrics_config,
+        )
 
     def matches(self, config=None):
-        """``matches(exposure)`` → star-level pairs, or None without Gaia or catalogues."""
+        """``matches(exposure)`` → star-level pairs, or None without Gaia or catalogues.
+
+        ``config``: a `~ztfnb.quality.MetricsConfig` (how to match), optional.
+        """
         from ztfnb.io import read_gaia
         from ztfnb.quality import SolvedNight
 
@@ -192,16 +204,21 @@ class SolvedFolder:
         night = SolvedNight(list(self.catalogs.values()), self.heads, read_gaia(self.gaia), config)
         return night.matches
 
-    def review_session(self, config=None, log=None):
-        """A `~ztfnb.review.ReviewSession` over this night, recording into `log`."""
+    def review_session(self, config=None, log=None, metrics_config=None):
+        """A `~ztfnb.review.ReviewSession` over this night, recording into `log`.
+
+        ``config`` (`~ztfnb.quality.QualityConfig`) and ``metrics_config``
+        (`~ztfnb.quality.MetricsConfig`) are used when the night is measured
+        on opening.
+        """
         from ztfnb.review import ReviewLog, ReviewSession
 
-        quadrants, exposures, coefficients = self.load(config, log)
+        quadrants, exposures, coefficients = self.load(config, log, metrics_config)
         return ReviewSession(
             quadrants,
             exposures,
             ReviewLog(self.log),
-            matches=self.matches(config),
+            matches=self.matches(metrics_config),
             coefficients=coefficients,
         )
 

@@ -16,7 +16,7 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.io.summary import write_summary
 from ztfnb.prior import fit_prior
 from ztfnb.prior.file import read_prior, write_prior
-from ztfnb.quality import QualityConfig, SolvedNight, night_metrics
+from ztfnb.quality import MetricsConfig, QualityConfig, SolvedNight, night_metrics
 from ztfnb.review import ReviewLog, ReviewSession
 from ztfnb.simulate.failures import inject_solution_failures
 from ztfnb.solve import SolveConfig, solve_night
@@ -33,8 +33,10 @@ class QualityReport:
     summary : `~astropy.table.QTable`
         ``ztfnb solve``'s summary.
     quadrants, exposures : `~astropy.table.QTable`
-        Metrics and verdict; per-exposure refraction model.
+        Metrics and verdict; per exposure the scale models (prior → solution,
+        relative to the zenith).
     coefficients : tuple
+        The prior → solution refraction model ``(c0, c1)``.
     failures : `~astropy.table.Table`
         What was wrong, by the truth: the simulator's data failures and the
         solution failures injected here.
@@ -54,6 +56,11 @@ class QualityReport:
     solved_dir: Path
     night: SolvedNight
     outputs: list
+
+    @property
+    def zenith(self):
+        """The night's zenith-relative scale model: ``A`` fitted and predicted, ``c0`` (ppm), outliers."""
+        return dict(self.exposures.meta.get("zenith_model", {}))
 
     def session(self, log_path):
         """A review session over this night, recording into ``log_path``."""
@@ -152,6 +159,7 @@ def quality_report(
     seed=0,
     config=None,
     log=None,
+    metrics_config=None,
 ):
     """Solve a simulated night with SCAMP from the prior, measure and judge every solution.
 
@@ -173,7 +181,10 @@ def quality_report(
     seed : int
         For the injection.
     config : `~ztfnb.quality.QualityConfig`, optional
+        The verdict's thresholds.
     log : callable, optional
+    metrics_config : `~ztfnb.quality.MetricsConfig`, optional
+        How the solutions are measured.
 
     Returns
     -------
@@ -219,9 +230,10 @@ def quality_report(
         )
         failures = vstack([failures, injected[["exposure", "rcid", "kind", "amplitude"]]])
     config = config or QualityConfig()
+    metrics_config = metrics_config or MetricsConfig()
     catalog_objects = [read_exposure(path) for path in catalogs]
     quadrants, exposure_table, coefficients = night_metrics(
-        catalog_objects, gaia, solved, config, log=log
+        catalog_objects, gaia, solved, config, log=log, metrics_config=metrics_config
     )
     score = score_verdict(quadrants, failures)
     for name, table in (
@@ -241,6 +253,8 @@ def quality_report(
                 "flagged": int(np.sum(quadrants["flag"])),
                 "detection_rate": score["detection_rate"],
                 "false_positive_rate": score["false_positive_rate"],
+                "refraction_a_fitted_ppm": exposure_table.meta["zenith_model"]["A"],
+                "refraction_a_predicted_ppm": exposure_table.meta["zenith_model"]["A_predicted"],
             },
         )
     )
@@ -252,6 +266,6 @@ def quality_report(
         failures,
         score,
         solved,
-        SolvedNight(catalogs, solved, gaia, config),
+        SolvedNight(catalogs, solved, gaia, metrics_config),
         outputs,
     )

@@ -1,103 +1,561 @@
-"""The verdict: which quadrants' solutions should not be used, and why."""
+"""The verdict: which quadrants' solutions should not be used, and why.
 
+A quadrant is judged against what its own stars' errors and the rest of its
+exposure predict, not against fixed limits: on a night of poorer seeing every
+rms grows, and a fixed 0.2″ flags good quadrants. The measurements
+(`ztfnb.quality.metrics`) give each star its expected error (SExtractor's ⊕
+Gaia's at the epoch ⊕ the exposure's extra error), and each effect its
+uncertainty from the quadrant's stars. For each effect — the rms beyond the
+errors (χ²/dof of the normalised residuals), the median offset, the smooth
+residual field at a corner, the displacement from the prior at a corner
+beyond the exposure's own correction, the pixel scale off the exposure's —
+the significance is the effect over its uncertainty, compared robustly with
+the exposure's other quadrants (what most of them agree on,
+`ztfnb.quality.robust.consensus`): for χ²/dof, its excess over the
+exposure's and in units of the larger of its error and the spread across the
+exposure; for the others, the uncertainties are scaled up by as much as the
+exposure's quadrants sit above pure noise. A quadrant is flagged when an
+effect is at least ``significance`` sigmas AND at least ``min_effect`` in
+arcseconds (the scale as the displacement it makes at a corner): significant
+and large enough to matter, against ZTF's failures of 0.3–1.5″.
+
+Absolute limits stay available (``max_rms``, ``max_offset``…), off by default
+except ZTF's own rule that a pixel-scale change over 1 % makes an image
+unusable. Too few stars, a matched fraction under half the exposure's, an
+absent quadrant or a missing solution are flagged as before; so are the
+quadrants of an exposure off the night's prior → solution refraction model.
+An exposure off the zenith-relative scale model is marked in the exposures
+table (`ztfnb.quality.refraction`), and its quadrants are judged on their own
+evidence.
+"""
+
+import dataclasses
+import numbers
 from dataclasses import dataclass, field
 
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from ztfnb.match import MatchConfig
+from ztfnb.camera import NAXIS1, NAXIS2, PIXEL_SCALE
+from ztfnb.quality.robust import consensus
+from ztfnb.quantity import ParameterError, parse_quantity
 
-__all__ = ["QualityConfig", "exposure_scale_change", "verdict", "verified_quadrants"]
+__all__ = ["OFF", "QualityConfig", "verdict", "verified_quadrants"]
+
+#: Text that turns an optional limit off.
+OFF = "off"
+#: Half a quadrant's diagonal (arcsec): a scale error of f displaces its corners by f × this.
+HALF_DIAGONAL = 0.5 * float(np.hypot(NAXIS1, NAXIS2)) * PIXEL_SCALE.to_value(u.arcsec)
+_PPM = u.Unit(1e-6)
+
+
+def _option(option, unit, text, optional=False, kind=float, rule=">0"):
+    """Field metadata: the command-line option, the unit of bare numbers, help text, range."""
+    return {
+        "option": option,
+        "unit": unit,
+        "help": text,
+        "optional": optional,
+        "kind": kind,
+        "rule": rule,
+    }
 
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Thresholds of the verdict (a quadrant is flagged when any is crossed).
+    """Thresholds of the verdict, and the one home of their defaults.
+
+    Every threshold takes a number in its unit, a Quantity, or text
+    (``"0.2 arcsec"``, ``"200 mas"``); an optional limit also takes ``None``
+    or ``"off"``. Values are checked here (`ValueError` naming the field).
+    ``ztfnb quality`` and the quality notebook take their options and
+    defaults from these fields.
 
     Attributes
     ----------
-    max_rms : `~astropy.units.Quantity`
-        Residual rms per axis.
-    max_offset : `~astropy.units.Quantity`
-        Median residual over the quadrant.
-    max_corner_error : `~astropy.units.Quantity`
-        Smooth residual field at a corner.
-    max_scale_change : float
-        Percent, prior → solution (ZTF: over 1% makes an image unusable).
-    max_scale_deviation : float
-        Percent, from the exposure's median scale change.
-    max_displacement : `~astropy.units.Quantity`
-        Prior → solution at a corner, beyond the exposure's affine map.
+    significance : float
+        Robust sigmas an effect must reach against its own uncertainty and the
+        spread across its exposure.
+    min_effect : `~astropy.units.Quantity`
+        Smallest effect that matters: offset, corner error, rms beyond the
+        errors, displacement from the prior, scale deviation at a corner.
+    max_rms, max_offset, max_corner_error, max_displacement : `~astropy.units.Quantity` or None
+        Absolute limits (rms per axis; median offset; smooth residual at a
+        corner; prior → solution at a corner beyond the exposure's affine
+        map); off by default.
+    max_scale_change : float or None
+        Percent, prior → solution (ZTF: over 1 % makes an image unusable).
+    max_scale_deviation : float or None
+        Percent from the exposure's scale change, absolute; off by default.
     min_matched : int
+        Fewest matched stars.
     min_matched_fraction : float
-        Of the exposure's median matched fraction.
+        Of the exposure's matched fraction (what most quadrants agree on).
     refraction_outlier : float
-        Robust sigmas from the night's refraction model (exposures).
+        Robust sigmas from the night's prior → solution refraction model
+        (exposures; their quadrants are flagged).
     refraction_floor : float
-        Percent: smaller departures from the model are never outliers.
-    corner_fraction : float
-        Size of a corner region, as a fraction of the quadrant's sides.
-    match : `~ztfnb.match.MatchConfig`
+        Percent: smaller departures from that model are never outliers.
+    zenith_outlier : float
+        Robust sigmas from the night's zenith-relative scale model
+        (exposures are marked; their quadrants are judged on their own).
+    zenith_floor : float
+        Parts per million: smaller departures from that model are never outliers.
     """
 
-    max_rms: u.Quantity = 0.2 * u.arcsec
-    max_offset: u.Quantity = 0.15 * u.arcsec
-    max_corner_error: u.Quantity = 0.25 * u.arcsec
-    max_scale_change: float = 1.0
-    max_scale_deviation: float = 0.1
-    max_displacement: u.Quantity = 0.5 * u.arcsec
-    min_matched: int = 30
-    min_matched_fraction: float = 0.5
-    refraction_outlier: float = 5.0
-    refraction_floor: float = 0.02
-    corner_fraction: float = 0.25
-    match: MatchConfig = field(
-        default_factory=lambda: MatchConfig(
-            search_radius=60 * u.arcsec, match_radius=3 * u.arcsec, final_radius=2 * u.arcsec
-        )
+    significance: float = field(
+        default=5.0,
+        metadata=_option(
+            "--significance",
+            None,
+            "robust sigmas a quadrant must be worse than its errors and its exposure predict",
+        ),
+    )
+    min_effect: u.Quantity = field(
+        default=0.1 * u.arcsec,
+        metadata=_option(
+            "--min-effect",
+            u.arcsec,
+            "and the least effect that matters, arcsec (offset, corner error, rms beyond the "
+            "errors, displacement from the prior, scale deviation at a corner)",
+            rule=">=0",
+        ),
+    )
+    max_rms: u.Quantity | None = field(
+        default=None,
+        metadata=_option("--max-rms", u.arcsec, "absolute limit: rms per axis, arcsec", True),
+    )
+    max_offset: u.Quantity | None = field(
+        default=None,
+        metadata=_option("--max-offset", u.arcsec, "absolute limit: median offset, arcsec", True),
+    )
+    max_corner_error: u.Quantity | None = field(
+        default=None,
+        metadata=_option(
+            "--max-corner", u.arcsec, "absolute limit: error at a corner, arcsec", True
+        ),
+    )
+    max_displacement: u.Quantity | None = field(
+        default=None,
+        metadata=_option(
+            "--max-displacement",
+            u.arcsec,
+            "absolute limit: prior -> solution at a corner beyond the exposure's affine map, arcsec",
+            True,
+        ),
+    )
+    max_scale_change: float | None = field(
+        default=1.0,
+        metadata=_option(
+            "--max-scale-change",
+            u.percent,
+            "absolute limit: pixel-scale change prior -> solution, percent (ZTF's rule)",
+            True,
+        ),
+    )
+    max_scale_deviation: float | None = field(
+        default=None,
+        metadata=_option(
+            "--max-scale-deviation",
+            u.percent,
+            "absolute limit: pixel scale from the exposure's, percent",
+            True,
+        ),
+    )
+    min_matched: int = field(
+        default=30,
+        metadata=_option("--min-matched", None, "fewest matched stars", kind=int, rule=">=0"),
+    )
+    min_matched_fraction: float = field(
+        default=0.5,
+        metadata=_option(
+            "--min-matched-fraction",
+            None,
+            "least matched fraction, as a share of the exposure's",
+            rule="0-1",
+        ),
+    )
+    refraction_outlier: float = field(
+        default=5.0,
+        metadata=_option(
+            "--refraction-outlier", None, "robust sigmas off the prior -> solution scale model"
+        ),
+    )
+    refraction_floor: float = field(
+        default=0.02,
+        metadata=_option(
+            "--refraction-floor",
+            u.percent,
+            "least departure from that model that counts, percent",
+            rule=">=0",
+        ),
+    )
+    zenith_outlier: float = field(
+        default=5.0,
+        metadata=_option(
+            "--zenith-outlier", None, "robust sigmas off the zenith-relative scale model"
+        ),
+    )
+    zenith_floor: float = field(
+        default=20.0,
+        metadata=_option(
+            "--zenith-floor",
+            _PPM,
+            "least departure from that model that counts, ppm",
+            rule=">=0",
+        ),
+    )
+
+    def __post_init__(self):
+        for spec in dataclasses.fields(self):
+            value = _checked(spec.name, getattr(self, spec.name), spec.metadata)
+            object.__setattr__(self, spec.name, value)
+
+    @classmethod
+    def options(cls):
+        """The fields with their command-line option, unit, help and default, in order.
+
+        Returns
+        -------
+        list of dict
+            ``name, option, unit, help, default`` (the default as text, ``off`` for none).
+        """
+        defaults = cls()
+        return [
+            {
+                "name": spec.name,
+                "option": spec.metadata["option"],
+                "unit": spec.metadata["unit"],
+                "help": spec.metadata["help"],
+                "default": _text(getattr(defaults, spec.name), spec.metadata["unit"]),
+            }
+            for spec in dataclasses.fields(cls)
+        ]
+
+    def describe(self):
+        """The thresholds as text, by name (for a table's metadata and a report)."""
+        return {
+            spec.name: _text(getattr(self, spec.name), spec.metadata["unit"])
+            for spec in dataclasses.fields(self)
+        }
+
+
+def _text(value, unit):
+    if value is None:
+        return OFF
+    if isinstance(value, u.Quantity):
+        return f"{value.value:g} {value.unit.to_string()}"
+    if unit is u.percent:
+        return f"{value:g} %"
+    if unit == _PPM:
+        return f"{value:g} ppm"
+    return f"{value:g}"
+
+
+def _checked(name, value, spec):
+    """A threshold parsed into its stored form (Quantity in arcsec, else a number in its unit)."""
+    unit, optional, kind, rule = spec["unit"], spec["optional"], spec["kind"], spec["rule"]
+    if value is None or (isinstance(value, str) and value.strip().lower() in (OFF, "none", "")):
+        if optional:
+            return None
+        raise ValueError(f"{name} must be given (it cannot be turned off), got {value!r}")
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if kind is int:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+        if not isinstance(value, numbers.Real) or not float(value).is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        number = int(value)
+    else:
+        if unit is None:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {value!r}") from None
+        else:
+            if isinstance(value, str):
+                text = value.strip().replace("ppm", "1e-6").replace("%", "percent")
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+            try:
+                quantity = parse_quantity(value, unit, name=name, default_unit=unit)
+            except ParameterError as error:
+                raise ValueError(str(error)) from None
+            number = float(quantity.to_value(unit))
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    good = {">0": number > 0, ">=0": number >= 0, "0-1": 0 <= number <= 1}[rule]
+    if not good:
+        words = {">0": "> 0", ">=0": "≥ 0", "0-1": "between 0 and 1"}[rule]
+        raise ValueError(f"{name} must be {words}, got {value!r}")
+    return number * unit if unit is u.arcsec else number
+
+
+def _config(config):
+    if config is None:
+        return QualityConfig()
+    if not isinstance(config, QualityConfig):
+        raise TypeError(f"the verdict takes a QualityConfig, got {type(config).__name__}")
+    return config
+
+
+def _values(table, name, unit=None):
+    """A column as floats (in ``unit`` when given), NaN where the table lacks it."""
+    if name not in table.colnames:
+        return np.full(len(table), np.nan)
+    column = table[name]
+    if unit is not None and isinstance(column, u.Quantity):
+        return np.asarray(column.to_value(unit), float)
+    return np.asarray(getattr(column, "value", column), float)
+
+
+def _flags(table, name, default=False):
+    if name not in table.colnames:
+        return np.full(len(table), default)
+    return np.asarray(table[name], bool)
+
+
+def _sigmas(z):
+    return ">999σ" if z > 999 else f"{z:.0f}σ"
+
+
+class _Judge:
+    """The tests of the verdict over a metrics table, with their reasons and badness."""
+
+    def __init__(self, table, config):
+        self.table = table
+        self.config = config
+        n = len(table)
+        self.reasons = [[] for _ in range(n)]
+        self.kinds = [set() for _ in range(n)]
+        self.badness = np.zeros(n)
+        self.names = np.asarray(table["exposure"])
+        self.present = ~_flags(table, "absent") & ~_flags(table, "unsolved")
+        self.groups = [np.flatnonzero(self.names == name) for name in np.unique(self.names)]
+
+    def exposure(self, values):
+        """Per row, the location and spread its exposure's present quadrants agree on."""
+        location = np.full(len(values), np.nan)
+        spread = np.full(len(values), np.nan)
+        for rows in self.groups:
+            found = consensus(values[rows[self.present[rows]]])
+            location[rows], spread[rows] = found[0], found[1]
+        return location, spread
+
+    def noise_aware(self, kind, effect, z, message):
+        """Flag where ``z`` ≥ significance and ``effect`` ≥ min_effect (both arcsec)."""
+        k = self.config.significance
+        floor = self.config.min_effect.to_value(u.arcsec)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            past = np.minimum(z / k, effect / floor if floor > 0 else np.inf)
+        past = np.where(self.present, np.nan_to_num(past, nan=0.0, posinf=1e3), 0.0)
+        self.badness = np.fmax(self.badness, past)
+        for i in np.flatnonzero(past >= 1):
+            self.reasons[i].append(message(i))
+            self.kinds[i].add(kind)
+
+    def limit(self, kind, values, limit, message):
+        """An absolute limit (skipped when None)."""
+        if limit is None:
+            return
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.abs(values) / limit
+        ratio = np.where(self.present, ratio, np.nan)
+        for i in np.flatnonzero(ratio > 1):
+            self.reasons[i].append(message(values[i]))
+            self.kinds[i].add(kind)
+        self.badness = np.fmax(self.badness, np.nan_to_num(ratio))
+
+    def flag(self, i, reason, badness, kind="data"):
+        self.reasons[i].append(reason)
+        self.kinds[i].add(kind)
+        self.badness[i] = max(self.badness[i], badness)
+
+
+#: Median of each statistic over its own uncertainty where there is only noise: a 2-D
+#: length (Rayleigh), the largest of four corners' (the corner fit, the displacement),
+#: a 1-D size (half-normal). An exposure whose quadrants sit higher has errors that
+#: say too little, and they are scaled up by as much.
+_NULL_MEDIAN = {"offset": 1.177, "corner": 1.917, "displacement": 1.917, "scale": 0.674}
+
+
+def _significance(judge, kind, effect, error):
+    """An effect over its uncertainty, the uncertainty as the exposure's quadrants show it.
+
+    ``error`` is the quadrant's own (from its stars); where it has none (no
+    stars), its exposure's typical one. The ratio's location across the
+    exposure (what most quadrants agree on) over its value for pure noise,
+    when above 1, scales every error of the exposure up.
+    """
+    typical, _ = judge.exposure(error)
+    error = np.where(np.isfinite(error) & (error > 0), error, typical)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = effect / error
+    location, _ = judge.exposure(ratio)
+    inflate = np.fmax(1.0, np.nan_to_num(location / _NULL_MEDIAN[kind], nan=1.0))
+    return ratio / inflate
+
+
+def _residual_tests(judge):
+    """The tests on residuals against Gaia: rms beyond the errors, offset, corners."""
+    table, config = judge.table, judge.config
+    # rms: χ²/dof of the normalised residuals over the exposure's own (seeing raises them
+    # all), in units of its uncertainty, as large as the quadrants' χ² scatter across it
+    chi2, chi2_err = _values(table, "chi2"), _values(table, "chi2_err")
+    excess = _values(table, "excess_rms", u.arcsec)
+    location, spread = judge.exposure(chi2)
+    typical, _ = judge.exposure(chi2_err)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = chi2_err * np.fmax(1.0, np.nan_to_num(spread / typical, nan=1.0))
+        z = (chi2 - location) / scale
+    table["chi2_nsigma"] = z
+    judge.noise_aware(
+        "rms",
+        excess,
+        z,
+        lambda i: (
+            f'rms {np.sqrt(chi2[i]):.1f}× its errors ({excess[i]:.2f}" beyond them, '
+            f"{_sigmas(z[i])})"
+        ),
+    )
+    for name, kind, error_name, message in (
+        ("offset", "offset", "offset_err", lambda v, z: f'offset {v:.2f}" ({_sigmas(z)})'),
+        (
+            "corner_error",
+            "corner",
+            "corner_err",
+            lambda v, z: f'corner off by {v:.2f}" ({_sigmas(z)})',
+        ),
+    ):
+        effect = _values(table, name, u.arcsec)
+        z = _significance(judge, kind, effect, _values(table, error_name, u.arcsec))
+        table[f"{kind}_nsigma"] = z
+        judge.noise_aware(kind, effect, z, lambda i, e=effect, z=z, m=message: m(e[i], z[i]))
+    rms = config.max_rms.to_value(u.arcsec) if config.max_rms is not None else None
+    judge.limit("rms", _values(table, "rms_ra", u.arcsec), rms, lambda v: f'rms RA {v:.2f}"')
+    judge.limit("rms", _values(table, "rms_dec", u.arcsec), rms, lambda v: f'rms Dec {v:.2f}"')
+    judge.limit(
+        "offset",
+        _values(table, "offset", u.arcsec),
+        config.max_offset.to_value(u.arcsec) if config.max_offset is not None else None,
+        lambda v: f'offset {v:.2f}"',
+    )
+    judge.limit(
+        "corner",
+        _values(table, "corner_error", u.arcsec),
+        config.max_corner_error.to_value(u.arcsec) if config.max_corner_error is not None else None,
+        lambda v: f'corner off by {v:.2f}"',
     )
 
 
-def verified_quadrants(metrics, config=None):
-    """Quadrants whose solution Gaia confirms: enough stars, small rms and offset.
+def _prior_tests(judge):
+    """The tests against the prior: displacement at a corner, scale change and deviation."""
+    table, config = judge.table, judge.config
+    # how well the solution is known at a corner: the residual field's uncertainty there
+    error = _values(table, "corner_err", u.arcsec)
+    comparable = _flags(table, "prior_comparable", default=True)
+    displacement = np.where(comparable, _values(table, "corner_displacement", u.arcsec), np.nan)
+    z = _significance(judge, "displacement", displacement, error)
+    table["displacement_nsigma"] = z
+    judge.noise_aware(
+        "displacement",
+        displacement,
+        z,
+        lambda i: f'moved {displacement[i]:.2f}" from the prior at a corner ({_sigmas(z[i])})',
+    )
+    change = _values(table, "scale_change", u.percent)
+    # a prior without the focal-plane distortion (the telescope's linear WCS) differs in scale
+    # from quadrant to quadrant by the distortion: its scale deviations say nothing either
+    location, _ = judge.exposure(np.where(comparable, change, np.nan))
+    deviation = np.where(comparable, change - location, np.nan)
+    table["scale_deviation"] = deviation * u.percent
+    effect = np.abs(deviation) / 100 * HALF_DIAGONAL
+    z = _significance(judge, "scale", effect, error)
+    table["scale_nsigma"] = z
+    judge.noise_aware(
+        "scale",
+        effect,
+        z,
+        lambda i: (
+            f"pixel scale {deviation[i]:+.3f}% from the exposure's "
+            f'({effect[i]:.2f}" at a corner, {_sigmas(z[i])})'
+        ),
+    )
+    judge.limit(
+        "displacement",
+        displacement,
+        config.max_displacement.to_value(u.arcsec) if config.max_displacement is not None else None,
+        lambda v: f'moved {v:.2f}" from the prior at a corner',
+    )
+    judge.limit(
+        "scale", change, config.max_scale_change, lambda v: f"pixel scale changed {v:+.2f}%"
+    )
+    judge.limit(
+        "scale",
+        deviation,
+        config.max_scale_deviation,
+        lambda v: f"pixel scale {v:+.2f}% from the exposure's",
+    )
 
-    Exposure-wide references (the exposure's scale change) are taken from
-    these, so that a majority of failed quadrants cannot set them.
-    """
-    config = config or QualityConfig()
-    limit_rms = config.max_rms.to_value(u.arcsec)
-    with np.errstate(invalid="ignore"):
-        return (
-            (np.asarray(metrics["n_matched"]) >= config.min_matched)
-            & (u.Quantity(metrics["rms_ra"], u.arcsec).value <= limit_rms)
-            & (u.Quantity(metrics["rms_dec"], u.arcsec).value <= limit_rms)
-            & (
-                u.Quantity(metrics["offset"], u.arcsec).value
-                <= config.max_offset.to_value(u.arcsec)
+
+def _data_tests(judge):
+    """No solution, absent quadrants, too few stars or a low matched fraction."""
+    table, config = judge.table, judge.config
+    unsolved, absent = _flags(table, "unsolved"), _flags(table, "absent")
+    fraction = _values(table, "matched_fraction")
+    usual, _ = judge.exposure(fraction)
+    matched = np.asarray(table["n_matched"], int)
+    for i in range(len(table)):
+        if unsolved[i] and not absent[i]:
+            judge.flag(i, "no solution (no .head)", 10)
+        elif absent[i]:
+            judge.flag(i, "quadrant absent from the catalogue", 10)
+        elif matched[i] < config.min_matched:
+            judge.flag(
+                i,
+                f"only {matched[i]} stars matched",
+                config.min_matched / max(matched[i], 1),
             )
-            & ~np.asarray(metrics["absent"], bool)
-        )
+        elif np.isfinite(usual[i]) and fraction[i] < config.min_matched_fraction * usual[i]:
+            judge.flag(
+                i,
+                f"matched fraction {fraction[i]:.2f}",
+                config.min_matched_fraction * usual[i] / max(fraction[i], 1e-3),
+            )
 
 
-def exposure_scale_change(metrics, config=None):
-    """Each exposure's pixel-scale change (percent): the median of its verified quadrants.
+def verified_quadrants(metrics, config=None):
+    """Quadrants whose solution Gaia confirms.
+
+    Enough matched stars, present, and no residual test (rms beyond the
+    errors, offset, corner) flags them.
+
+    Parameters
+    ----------
+    metrics : `~astropy.table.QTable`
+    config : `QualityConfig`, optional
 
     Returns
     -------
-    `~numpy.ndarray`
-        One value per exposure, in the order of ``np.unique(metrics["exposure"])``;
-        the median over all its quadrants where none is verified, NaN without a prior.
+    `~numpy.ndarray` of bool
     """
-    change = u.Quantity(metrics["scale_change"], u.percent).value
-    verified = verified_quadrants(metrics, config) & np.isfinite(change)
-    names = np.asarray(metrics["exposure"])
-    values = []
-    for name in np.unique(names):
-        mine = (names == name) & np.isfinite(change)
-        chosen = mine & verified if (mine & verified).any() else mine
-        values.append(np.median(change[chosen]) if chosen.any() else np.nan)
-    return np.array(values)
+    config = _config(config)
+    judge = _Judge(QTable(metrics, copy=True), config)
+    _residual_tests(judge)
+    with np.errstate(invalid="ignore"):
+        return (
+            (np.asarray(metrics["n_matched"]) >= config.min_matched)
+            & np.isfinite(_values(metrics, "offset"))
+            & judge.present
+            & np.array([not kinds for kinds in judge.kinds])
+        )
 
 
 def verdict(metrics, config=None, exposures=None):
@@ -106,104 +564,40 @@ def verdict(metrics, config=None, exposures=None):
     Parameters
     ----------
     metrics : `~astropy.table.QTable`
-        From `exposure_metrics` (one or many exposures).
+        From `~ztfnb.quality.exposure_metrics` (one or many exposures).
     config : `QualityConfig`, optional
     exposures : `~astropy.table.QTable`, optional
-        From `fit_refraction_model`: quadrants of outlying exposures are flagged.
+        From `~ztfnb.quality.fit_refraction_model`: quadrants of outlying
+        exposures are flagged.
 
     Returns
     -------
     `~astropy.table.QTable`
-        ``metrics`` with ``flag``, ``reason`` and ``badness`` (largest ratio of
-        a metric to its threshold).
+        ``metrics`` with ``flag``, ``reason``, ``badness`` (how far past the
+        verdict's bars: the smaller of significance / ``significance`` and
+        effect / ``min_effect`` for the noise-aware tests, metric / limit for
+        absolute ones; above 1 where flagged), the significances
+        ``chi2_nsigma, offset_nsigma, corner_nsigma, displacement_nsigma,
+        scale_nsigma`` and ``scale_deviation``; the thresholds in
+        ``meta["verdict"]``.
     """
-    config = config or QualityConfig()
+    config = _config(config)
     table = QTable(metrics, copy=True)
-    n = len(table)
-    reasons = [[] for _ in range(n)]
-    badness = np.zeros(n)
-
-    def check(values, limit, message):
-        values = np.asarray(values, float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.abs(values) / limit
-        for i in np.flatnonzero(ratio > 1):
-            reasons[i].append(message(values[i]))
-        np.fmax.at(badness, np.arange(n), np.nan_to_num(ratio))
-
-    check(table["rms_ra"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms RA {v:.2f}"')
-    check(table["rms_dec"].value, config.max_rms.to_value(u.arcsec), lambda v: f'rms Dec {v:.2f}"')
-    check(table["offset"].value, config.max_offset.to_value(u.arcsec), lambda v: f'offset {v:.2f}"')
-    check(
-        table["corner_error"].value,
-        config.max_corner_error.to_value(u.arcsec),
-        lambda v: f'corner off by {v:.2f}"',
-    )
-    check(
-        table["scale_change"].value,
-        config.max_scale_change,
-        lambda v: f"pixel scale changed {v:+.2f}%",
-    )
-    comparable = (
-        np.asarray(table["prior_comparable"], bool)
-        if "prior_comparable" in table.colnames
-        else np.ones(n, bool)
-    )
-    check(
-        np.where(comparable, table["corner_displacement"].value, np.nan),
-        config.max_displacement.to_value(u.arcsec),
-        lambda v: f'moved {v:.2f}" from the prior at a corner',
-    )
-
-    deviation = (
-        table["scale_change"].value
-        - exposure_scale_change(table, config)[np.unique(table["exposure"], return_inverse=True)[1]]
-    )
-    check(
-        deviation,
-        config.max_scale_deviation,
-        lambda v: f"pixel scale {v:+.2f}% from the exposure's",
-    )
-
-    median_fraction = {}
-    for name in np.unique(table["exposure"]):
-        rows = (table["exposure"] == name) & ~np.asarray(table["absent"])
-        median_fraction[name] = np.median(table["matched_fraction"][rows]) if rows.any() else 1.0
-    unsolved = (
-        np.asarray(table["unsolved"], bool) if "unsolved" in table.colnames else np.zeros(n, bool)
-    )
-    for i, row in enumerate(table):
-        if unsolved[i] and not row["absent"]:
-            reasons[i].append("no solution (no .head)")
-            badness[i] = max(badness[i], 10)
-            continue
-        if row["absent"]:
-            reasons[i].append("quadrant absent from the catalogue")
-            badness[i] = max(badness[i], 10)
-            continue
-        if row["n_matched"] < config.min_matched:
-            reasons[i].append(f"only {row['n_matched']} stars matched")
-            badness[i] = max(badness[i], config.min_matched / max(row["n_matched"], 1))
-        elif (
-            row["matched_fraction"] < config.min_matched_fraction * median_fraction[row["exposure"]]
-        ):
-            reasons[i].append(f"matched fraction {row['matched_fraction']:.2f}")
-            badness[i] = max(
-                badness[i],
-                config.min_matched_fraction
-                * median_fraction[row["exposure"]]
-                / max(row["matched_fraction"], 1e-3),
-            )
+    judge = _Judge(table, config)
+    _residual_tests(judge)
+    _prior_tests(judge)
+    _data_tests(judge)
     if exposures is not None and "refraction_outlier" in exposures.colnames:
         outliers = {
             row["exposure"]: row["scale_residual"] for row in exposures if row["refraction_outlier"]
         }
         for i, name in enumerate(table["exposure"]):
             if name in outliers:
-                reasons[i].append(
+                judge.reasons[i].append(
                     f"exposure off the night's refraction model by {outliers[name].value:+.3f}%"
                 )
-    table["flag"] = np.array([bool(r) for r in reasons])
-    table["reason"] = ["; ".join(r) for r in reasons]
-    table["badness"] = badness
+    table["flag"] = np.array([bool(r) for r in judge.reasons])
+    table["reason"] = ["; ".join(r) for r in judge.reasons]
+    table["badness"] = judge.badness
+    table.meta["verdict"] = config.describe()
     return table

@@ -42,7 +42,7 @@ class ReviewWidget:
         self.queue = widgets.Select(rows=14, layout=widgets.Layout(width="100%"))
         self.queue.add_class("ztfnb-queue")
         self.metric = widgets.Dropdown(
-            options=list(session.METRICS), value=session.metric, description="colour by"
+            options=list(session.metrics), value=session.metric, description="colour by"
         )
         self.reason = widgets.Text(
             placeholder="reason (default: the verdict's)", layout=widgets.Layout(width="60%")
@@ -69,7 +69,8 @@ class ReviewWidget:
         self.container = widgets.VBox(
             [
                 widgets.HTML(
-                    "<b>Quadrants, worst first</b> (badness = largest metric / threshold)"
+                    "<b>Quadrants, worst first</b> (badness: how far past the verdict's bars, "
+                    "significance and size; above 1 flagged)"
                 ),
                 widgets.HBox([self.only_flagged, self.metric]),
                 self.queue,
@@ -78,11 +79,31 @@ class ReviewWidget:
                 ),
                 self.status,
                 self.plots,
+                widgets.HTML(self._zenith_text()),
                 self.scale_plot,
             ]
         )
 
     # -- model → view
+    def _zenith_text(self):
+        """The night's refraction constant, fitted and from the weather, as one line of HTML."""
+        model = self.session.zenith
+        if not model:
+            return ""
+        if model.get("note"):
+            return f"<i>Pixel scale relative to the zenith: {html.escape(model['note'])}</i>"
+        outliers = model.get("outliers") or []
+        return (
+            "<b>Pixel scale relative to the zenith</b> (right): refraction constant "
+            f"A = {model['A']:.1f} ± {model['A_error']:.1f} ppm fitted, "
+            f"{model['A_predicted']:.1f} ppm from the weather; "
+            + (
+                f"{len(outliers)} exposure(s) off the model: {html.escape(', '.join(outliers))}"
+                if outliers
+                else "no exposure off the model"
+            )
+        )
+
     def _label(self, row):
         mark = "⚑" if row["flag"] else " "
         decision = f" [{row['decision']}]" if row["decision"] else ""
@@ -159,9 +180,11 @@ class ReviewWidget:
             for r in queue
         )
         image = figure_png(self.figures["focal_plane"]) if "focal_plane" in self.figures else ""
+        zenith = self._zenith_text()
         return (
             "<div><p><i>Review widget (static view: the interactive one needs a live kernel).</i></p>"
-            "<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th>reason</th><th>decision</th></tr>"
+            + (f"<p>{zenith}</p>" if zenith else "")
+            + "<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th>reason</th><th>decision</th></tr>"
             f"{cells}</table>"
             + (f'<img src="data:image/png;base64,{image}"/>' if image else "")
             + "</div>"
