@@ -531,3 +531,38 @@ def test_a_quadrant_with_too_few_stars_is_named_not_left_wrong(prior_night, fitt
             whole,
             refine_pointing(fit.model, whole, read_gaia(prior_night / "gaia.fits")),
         )
+
+
+def test_the_prior_settings_are_checked_and_are_the_one_home_of_the_defaults(capsys):
+    """`PriorFitConfig` refuses what cannot work, naming the field; the command line and the
+    notebook take its defaults, ranges and words."""
+    from ztfnb.cli import build_parser
+    from ztfnb.runner import notebook_defaults
+
+    for field, value, words in (
+        ("degree", 8, "degree must be 2 to 7"),
+        ("degree", 2.5, "degree must be a whole number"),
+        ("clip", 0, "clip must be 2 to 50"),
+        ("floor", "2 s", "floor: '2 s' has unit s"),
+        ("max_rejected", 1.5, "max_rejected must be between 0 and 1"),
+        ("refraction", "no", "refraction must be True or False"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            PriorFitConfig(**{field: value})
+    assert PriorFitConfig(floor="50 mas").floor == 0.05 * u.arcsec
+    from ztfnb.match import MatchConfig
+
+    with pytest.raises(ValueError, match="final_radius"):
+        MatchConfig(final_radius=5 * u.arcsec)
+    parser = build_parser()
+    base = ["prior", "fit", "c.ldac", "--gaia", "g.fits", "--out", "p.fits"]
+    assert parser.parse_args(base).degree is None  # the default is the dataclass's
+    assert parser.parse_args([*base, "--degree", "4"]).degree == 4
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--degree", "9"])
+    assert "degree must be 2 to 7, got '9'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["prior", "fit", "--help"])
+    assert f"(default {PriorFitConfig().degree})" in capsys.readouterr().out
+    notebook = notebook_defaults("notebooks/01_prior_fit.ipynb")
+    assert notebook["degree"] == PriorFitConfig().degree

@@ -294,7 +294,47 @@ _degree = _int_between(2, 7, "the degree")
 _port = _int_between(1, 65535, "a port")
 
 
+def _add_settings(parser, config_class, names=None):
+    """Options built from a settings dataclass (`ztfnb.settings`): its defaults, help and ranges.
+
+    The value is checked by the dataclass itself, so the option's one-line
+    error is the one the Python API gives.
+    """
+    for option in config_class.options():
+        if names is not None and option["name"] not in names:
+            continue
+        parser.add_argument(
+            option["option"],
+            dest=option["name"],
+            type=_setting_type(config_class, option["name"]),
+            default=None,  # the dataclass's own default (`_settings_given`)
+            metavar="VALUE",
+            help=f"{option['help']} (default {option['default']})".replace("%", "%%"),
+        )
+
+
+def _settings_given(args, config_class):
+    """The settings given on the command line, by name (the rest keep the dataclass's defaults)."""
+    return {
+        option["name"]: getattr(args, option["name"])
+        for option in config_class.options()
+        if getattr(args, option["name"], None) is not None
+    }
+
+
+def _setting_type(config_class, name):
+    def parse(text):
+        try:
+            return getattr(config_class(**{name: text}), name)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def _add_prior(commands):
+    from ztfnb.prior import PriorFitConfig
+
     parser = commands.add_parser(
         "prior",
         help="fit the focal-plane prior; write SCAMP .ahead files",
@@ -322,12 +362,7 @@ def _add_prior(commands):
     fit.add_argument(
         "--out", required=True, type=Path, metavar="PRIOR.fits", help="the prior file to write"
     )
-    fit.add_argument(
-        "--degree", type=_degree, default=3, help="distortion polynomial degree (default 3)"
-    )
-    fit.add_argument(
-        "--clip", type=float, default=5.0, help="outlier rejection in robust sigmas (default 5)"
-    )
+    _add_settings(fit, PriorFitConfig, names=("degree", "clip"))
     fit.add_argument(
         "--no-refraction", action="store_true", help="fit without the refraction model (as ZTF did)"
     )
@@ -348,7 +383,11 @@ def _add_prior(commands):
     ahead.add_argument(
         "--out", required=True, type=Path, metavar="CATALOG.ahead", help="the .ahead file to write"
     )
-    ahead.add_argument("--degree", type=_degree, help="PV degree written (default: the prior's)")
+    ahead.add_argument(
+        "--degree",
+        type=_setting_type(PriorFitConfig, "degree"),
+        help="PV degree written (default: the prior's)",
+    )
     ahead.add_argument(
         "--no-refine",
         action="store_true",
@@ -370,7 +409,9 @@ def _prior_fit(args):
     catalogs = [read_exposure(path) for path in args.catalogs]
     gaia = read_gaia(args.gaia)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    config = PriorFitConfig(degree=args.degree, clip=args.clip, refraction=not args.no_refraction)
+    config = PriorFitConfig(
+        **_settings_given(args, PriorFitConfig), refraction=not args.no_refraction
+    )
     fit = fit_prior(catalogs, gaia, config, log=log)
     write_prior(args.out, fit, provenance={"GAIAFILE": (args.gaia.name, "Gaia reference used")})
     quadrants = fit.model.quadrants
@@ -528,14 +569,7 @@ def _add_quality(commands):
         "thresholds (numbers in the unit shown, or quantities such as '0.2 arcsec'; 'off' turns an "
         "absolute limit off)",
     )
-    for option in QualityConfig.options():
-        thresholds.add_argument(
-            option["option"],
-            dest=option["name"],
-            default=None,
-            metavar="VALUE",
-            help=f"{option['help']} (default {option['default']})".replace("%", "%%"),
-        )
+    _add_settings(thresholds, QualityConfig)
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_quality)
 
@@ -546,16 +580,7 @@ def _quality(args):
     from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
 
-    given = {
-        option["name"]: getattr(args, option["name"])
-        for option in QualityConfig.options()
-        if getattr(args, option["name"]) is not None
-    }
-    try:
-        config = QualityConfig(**given)
-    except ValueError as error:
-        print(f"ztfnb quality: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    config = QualityConfig(**_settings_given(args, QualityConfig))
     exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
     for path in (args.out, exposures_path):
         check_writable(path)

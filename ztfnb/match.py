@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
 from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples, region_sample
+from ztfnb.settings import Settings, setting
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -39,7 +40,7 @@ _ARCSEC = 1 / 3600
 
 
 @dataclass(frozen=True)
-class MatchConfig:
+class MatchConfig(Settings):
     """How detections are chosen and matched.
 
     Attributes
@@ -71,18 +72,31 @@ class MatchConfig:
         headers).
     """
 
-    snr_min: float = 10.0
-    reject_flags: int = 0xFE
-    max_elongation: float = 1.6
+    snr_min: float = setting(10.0, "least S/N of a detection")
+    reject_flags: int = setting(0xFE, "SExtractor flags refused", kind=int, rule=(0, 0xFFFF))
+    max_elongation: float = setting(1.6, "largest elongation", rule=(1, 100))
     radius_range: tuple = (0.6, 1.6)
-    search_radius: u.Quantity = 150 * u.arcsec
-    search_bin: u.Quantity = 2 * u.arcsec
-    match_radius: u.Quantity = 3 * u.arcsec
-    final_radius: u.Quantity = 1 * u.arcsec
-    bright: int = 300
-    min_peak: int = 6
+    search_radius: u.Quantity = setting(150 * u.arcsec, "largest offset", unit=u.arcsec)
+    search_bin: u.Quantity = setting(2 * u.arcsec, "offset histogram bin", unit=u.arcsec)
+    match_radius: u.Quantity = setting(3 * u.arcsec, "first pairing radius", unit=u.arcsec)
+    final_radius: u.Quantity = setting(1 * u.arcsec, "final pairing radius", unit=u.arcsec)
+    bright: int = setting(300, "detections in the offset search", kind=int, rule=(6, 10**6))
+    min_peak: int = setting(6, "fewest pairs in an offset peak", kind=int, rule=(1, 10**6))
     reference_mag_limit: u.Quantity = 20.5 * u.mag
     pose: PoseConfig | None = field(default_factory=PoseConfig)
+
+    def __post_init__(self):
+        super().__post_init__()
+        low, high = (float(v) for v in self.radius_range)
+        if not 0 < low < 1 < high:
+            raise ValueError(f"radius_range must be (low < 1 < high), got {self.radius_range!r}")
+        if not self.search_bin < self.search_radius or self.final_radius > self.match_radius:
+            raise ValueError(
+                "need search_bin < search_radius and final_radius ≤ match_radius, got "
+                f"{self.search_bin}, {self.search_radius}, {self.final_radius}, {self.match_radius}"
+            )
+        if self.pose is not None and not isinstance(self.pose, PoseConfig):
+            raise ValueError(f"pose must be a PoseConfig or None, got {self.pose!r}")
 
 
 def usable_detections(objects, config=None):

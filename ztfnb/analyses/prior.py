@@ -155,7 +155,7 @@ def prior_report(
     night_dir,
     calibration=None,
     calibration_count=3,
-    degree=3,
+    degree=None,
     output_dir="",
     compare=True,
     log=None,
@@ -169,7 +169,8 @@ def prior_report(
     calibration : list of str, optional
         Exposures to fit on (default: the ``calibration_count`` of lowest airmass).
     calibration_count : int
-    degree : int
+    degree : int, optional
+        Of the distortion polynomial (default `PriorFitConfig`'s).
     output_dir : path-like
         When given, ``prior.fits`` and an ``.ahead`` per exposure are written there.
     compare : bool
@@ -185,15 +186,10 @@ def prior_report(
     calibration = list(calibration or choose_calibration(exposures, calibration_count))
     gaia = read_gaia(night_dir / "gaia.fits")
     catalogs = {name: read_exposure(night_dir / f"{name}.ldac") for name in exposures["exposure"]}
-    fit = fit_prior(
-        [catalogs[n] for n in calibration], gaia, PriorFitConfig(degree=degree), log=log
-    )
+    config = PriorFitConfig() if degree is None else PriorFitConfig(degree=degree)
+    fit = fit_prior([catalogs[n] for n in calibration], gaia, config, log=log)
     plain = (
-        fit_prior(
-            [catalogs[n] for n in calibration],
-            gaia,
-            PriorFitConfig(degree=degree, refraction=False),
-        )
+        fit_prior([catalogs[n] for n in calibration], gaia, replace(config, refraction=False))
         if compare
         else None
     )

@@ -11,7 +11,8 @@ from astropy.table import QTable, Table
 
 from ztfnb.match import MatchConfig
 from ztfnb.observed import ObservedPlane
-from ztfnb.tpv import evaluate
+from ztfnb.settings import Settings, setting
+from ztfnb.tpv import MAX_DEGREE, evaluate
 
 __all__ = ["ExposureTerms", "FocalPlaneModel", "PriorFit", "PriorFitConfig"]
 
@@ -19,8 +20,12 @@ _ARCSEC = 1 / 3600
 
 
 @dataclass(frozen=True)
-class PriorFitConfig:
-    """Settings of `fit_prior`.
+class PriorFitConfig(Settings):
+    """Settings of `fit_prior`, and the one home of their defaults and ranges.
+
+    Values are checked when made (`ValueError` naming the field); quantities
+    also take text (``"0.03 arcsec"``). ``ztfnb prior fit`` builds its
+    ``--degree`` and ``--clip`` from these fields.
 
     Attributes
     ----------
@@ -57,16 +62,33 @@ class PriorFitConfig:
     match : `~ztfnb.match.MatchConfig`
     """
 
-    degree: int = 3
-    clip: float = 5.0
-    iterations: int = 4
-    floor: u.Quantity = 0.03 * u.arcsec
-    min_stars: int = 30
-    min_quadrant_stars: int = 10
-    max_rejected: float = 0.25
-    block_offset: u.Quantity = 0.12 * u.arcsec
+    degree: int = setting(
+        3, "distortion polynomial degree", option="--degree", kind=int, rule=(2, MAX_DEGREE)
+    )
+    clip: float = setting(5.0, "outlier rejection in robust sigmas", option="--clip", rule=(2, 50))
+    iterations: int = setting(4, "fit / reject rounds per stage", kind=int, rule=(1, 20))
+    floor: u.Quantity = setting(
+        0.03 * u.arcsec, "added to SExtractor's centroid errors", unit=u.arcsec, rule=">=0"
+    )
+    min_stars: int = setting(
+        30, "fewest stars for a quadrant's own CRPIX and CD", kind=int, rule=(6, 10**6)
+    )
+    min_quadrant_stars: int = setting(
+        10, "fewest stars a quadrant keeps after rejection", kind=int, rule=(3, 10**6)
+    )
+    max_rejected: float = setting(0.25, "largest share of stars rejected", rule="0-1")
+    block_offset: u.Quantity = setting(
+        0.12 * u.arcsec, "least offset of a dropped quadrant-exposure", unit=u.arcsec
+    )
     refraction: bool = True
     match: MatchConfig = field(default_factory=MatchConfig)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.refraction, bool | np.bool_):
+            raise ValueError(f"refraction must be True or False, got {self.refraction!r}")
+        if not isinstance(self.match, MatchConfig):
+            raise ValueError(f"match must be a MatchConfig, got {type(self.match).__name__}")
 
 
 @dataclass

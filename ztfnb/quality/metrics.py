@@ -49,6 +49,7 @@ from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detection
 from ztfnb.quality.robust import MAD_SIGMA, consensus, robust_sigma
 from ztfnb.reference import field_reference
 from ztfnb.scamp import read_scamp_xml
+from ztfnb.settings import PPM
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic
 
@@ -71,8 +72,6 @@ _CORNERS = np.array(
     [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5], [0.5, NAXIS2 + 0.5]]
 )
 _PROBES = np.vstack([_CORNERS, [[(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2]]])
-#: Parts per million, the unit of scales relative to the zenith.
-PPM = u.Unit(1e-6)
 #: Median of a χ² with two degrees of freedom (a star's normalised residual in 2-D).
 _CHI2_2_MEDIAN = 2 * np.log(2)
 #: Efficiency of the median: its error is this × σ/√n for normal data.
@@ -80,8 +79,12 @@ _MEDIAN_ERROR = np.sqrt(np.pi / 2)
 
 
 def _quality_match():
+    # a solution's turn, scale and parity are not searched (pose=None): they are what is judged
     return MatchConfig(
-        search_radius=60 * u.arcsec, match_radius=3 * u.arcsec, final_radius=2 * u.arcsec
+        search_radius=60 * u.arcsec,
+        match_radius=3 * u.arcsec,
+        final_radius=2 * u.arcsec,
+        pose=None,
     )
 
 
@@ -93,7 +96,7 @@ class MetricsConfig:
     ----------
     match : `~ztfnb.match.MatchConfig`
         Matching through a solution: offset search within 60″, pairs within 3″
-        then 2″.
+        then 2″; no pose search.
     corner_fraction : float
         Size of a corner region, as a fraction of the quadrant's sides, in (0, 0.5].
     min_stars : int

@@ -29,9 +29,7 @@ table (`ztfnb.quality.refraction`), and its quadrants are judged on their own
 evidence.
 """
 
-import dataclasses
-import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
@@ -39,31 +37,16 @@ from astropy.table import QTable
 
 from ztfnb.camera import NAXIS1, NAXIS2, PIXEL_SCALE
 from ztfnb.quality.robust import consensus
-from ztfnb.quantity import ParameterError, parse_quantity
+from ztfnb.settings import OFF, PPM, Settings, setting
 
 __all__ = ["OFF", "QualityConfig", "verdict", "verified_quadrants"]
 
-#: Text that turns an optional limit off.
-OFF = "off"
 #: Half a quadrant's diagonal (arcsec): a scale error of f displaces its corners by f × this.
 HALF_DIAGONAL = 0.5 * float(np.hypot(NAXIS1, NAXIS2)) * PIXEL_SCALE.to_value(u.arcsec)
-_PPM = u.Unit(1e-6)
-
-
-def _option(option, unit, text, optional=False, kind=float, rule=">0"):
-    """Field metadata: the command-line option, the unit of bare numbers, help text, range."""
-    return {
-        "option": option,
-        "unit": unit,
-        "help": text,
-        "optional": optional,
-        "kind": kind,
-        "rule": rule,
-    }
 
 
 @dataclass(frozen=True)
-class QualityConfig:
+class QualityConfig(Settings):
     """Thresholds of the verdict, and the one home of their defaults.
 
     Every threshold takes a number in its unit, a Quantity, or text
@@ -104,198 +87,98 @@ class QualityConfig:
         Parts per million: smaller departures from that model are never outliers.
     """
 
-    significance: float = field(
-        default=5.0,
-        metadata=_option(
-            "--significance",
-            None,
-            "robust sigmas a quadrant must be worse than its errors and its exposure predict",
-        ),
+    significance: float = setting(
+        5.0,
+        help="robust sigmas a quadrant must be worse than its errors and its exposure predict",
+        unit=None,
+        option="--significance",
     )
-    min_effect: u.Quantity = field(
-        default=0.1 * u.arcsec,
-        metadata=_option(
-            "--min-effect",
-            u.arcsec,
-            "and the least effect that matters, arcsec (offset, corner error, rms beyond the "
-            "errors, displacement from the prior, scale deviation at a corner)",
-            rule=">=0",
-        ),
+    min_effect: u.Quantity = setting(
+        0.1 * u.arcsec,
+        help="and the least effect that matters, arcsec (offset, corner error, rms beyond the "
+        "errors, displacement from the prior, scale deviation at a corner)",
+        unit=u.arcsec,
+        option="--min-effect",
+        rule=">=0",
     )
-    max_rms: u.Quantity | None = field(
-        default=None,
-        metadata=_option("--max-rms", u.arcsec, "absolute limit: rms per axis, arcsec", True),
+    max_rms: u.Quantity | None = setting(
+        None,
+        help="absolute limit: rms per axis, arcsec",
+        unit=u.arcsec,
+        option="--max-rms",
+        optional=True,
     )
-    max_offset: u.Quantity | None = field(
-        default=None,
-        metadata=_option("--max-offset", u.arcsec, "absolute limit: median offset, arcsec", True),
+    max_offset: u.Quantity | None = setting(
+        None,
+        help="absolute limit: median offset, arcsec",
+        unit=u.arcsec,
+        option="--max-offset",
+        optional=True,
     )
-    max_corner_error: u.Quantity | None = field(
-        default=None,
-        metadata=_option(
-            "--max-corner", u.arcsec, "absolute limit: error at a corner, arcsec", True
-        ),
+    max_corner_error: u.Quantity | None = setting(
+        None,
+        help="absolute limit: error at a corner, arcsec",
+        unit=u.arcsec,
+        option="--max-corner",
+        optional=True,
     )
-    max_displacement: u.Quantity | None = field(
-        default=None,
-        metadata=_option(
-            "--max-displacement",
-            u.arcsec,
-            "absolute limit: prior -> solution at a corner beyond the exposure's affine map, arcsec",
-            True,
-        ),
+    max_displacement: u.Quantity | None = setting(
+        None,
+        help="absolute limit: prior -> solution at a corner beyond the exposure's affine map, arcsec",
+        unit=u.arcsec,
+        option="--max-displacement",
+        optional=True,
     )
-    max_scale_change: float | None = field(
-        default=1.0,
-        metadata=_option(
-            "--max-scale-change",
-            u.percent,
-            "absolute limit: pixel-scale change prior -> solution, percent (ZTF's rule)",
-            True,
-        ),
+    max_scale_change: float | None = setting(
+        1.0,
+        help="absolute limit: pixel-scale change prior -> solution, percent (ZTF's rule)",
+        unit=u.percent,
+        option="--max-scale-change",
+        optional=True,
     )
-    max_scale_deviation: float | None = field(
-        default=None,
-        metadata=_option(
-            "--max-scale-deviation",
-            u.percent,
-            "absolute limit: pixel scale from the exposure's, percent",
-            True,
-        ),
+    max_scale_deviation: float | None = setting(
+        None,
+        help="absolute limit: pixel scale from the exposure's, percent",
+        unit=u.percent,
+        option="--max-scale-deviation",
+        optional=True,
     )
-    min_matched: int = field(
-        default=30,
-        metadata=_option("--min-matched", None, "fewest matched stars", kind=int, rule=">=0"),
+    min_matched: int = setting(
+        30, help="fewest matched stars", unit=None, option="--min-matched", kind=int, rule=">=0"
     )
-    min_matched_fraction: float = field(
-        default=0.5,
-        metadata=_option(
-            "--min-matched-fraction",
-            None,
-            "least matched fraction, as a share of the exposure's",
-            rule="0-1",
-        ),
+    min_matched_fraction: float = setting(
+        0.5,
+        help="least matched fraction, as a share of the exposure's",
+        unit=None,
+        option="--min-matched-fraction",
+        rule="0-1",
     )
-    refraction_outlier: float = field(
-        default=5.0,
-        metadata=_option(
-            "--refraction-outlier", None, "robust sigmas off the prior -> solution scale model"
-        ),
+    refraction_outlier: float = setting(
+        5.0,
+        help="robust sigmas off the prior -> solution scale model",
+        unit=None,
+        option="--refraction-outlier",
     )
-    refraction_floor: float = field(
-        default=0.02,
-        metadata=_option(
-            "--refraction-floor",
-            u.percent,
-            "least departure from that model that counts, percent",
-            rule=">=0",
-        ),
+    refraction_floor: float = setting(
+        0.02,
+        help="least departure from that model that counts, percent",
+        unit=u.percent,
+        option="--refraction-floor",
+        rule=">=0",
     )
-    zenith_outlier: float = field(
-        default=5.0,
-        metadata=_option(
-            "--zenith-outlier", None, "robust sigmas off the zenith-relative scale model"
-        ),
+    zenith_outlier: float = setting(
+        5.0,
+        help="robust sigmas off the zenith-relative scale model",
+        unit=None,
+        option="--zenith-outlier",
     )
-    zenith_floor: float = field(
-        default=20.0,
-        metadata=_option(
-            "--zenith-floor",
-            _PPM,
-            "least departure from that model that counts, ppm",
-            rule=">=0",
-        ),
+    zenith_floor: float = setting(
+        20.0,
+        help="least departure from that model that counts, ppm",
+        unit=PPM,
+        option="--zenith-floor",
+        rule=">=0",
     )
-
-    def __post_init__(self):
-        for spec in dataclasses.fields(self):
-            value = _checked(spec.name, getattr(self, spec.name), spec.metadata)
-            object.__setattr__(self, spec.name, value)
-
-    @classmethod
-    def options(cls):
-        """The fields with their command-line option, unit, help and default, in order.
-
-        Returns
-        -------
-        list of dict
-            ``name, option, unit, help, default`` (the default as text, ``off`` for none).
-        """
-        defaults = cls()
-        return [
-            {
-                "name": spec.name,
-                "option": spec.metadata["option"],
-                "unit": spec.metadata["unit"],
-                "help": spec.metadata["help"],
-                "default": _text(getattr(defaults, spec.name), spec.metadata["unit"]),
-            }
-            for spec in dataclasses.fields(cls)
-        ]
-
-    def describe(self):
-        """The thresholds as text, by name (for a table's metadata and a report)."""
-        return {
-            spec.name: _text(getattr(self, spec.name), spec.metadata["unit"])
-            for spec in dataclasses.fields(self)
-        }
-
-
-def _text(value, unit):
-    if value is None:
-        return OFF
-    if isinstance(value, u.Quantity):
-        return f"{value.value:g} {value.unit.to_string()}"
-    if unit is u.percent:
-        return f"{value:g} %"
-    if unit == _PPM:
-        return f"{value:g} ppm"
-    return f"{value:g}"
-
-
-def _checked(name, value, spec):
-    """A threshold parsed into its stored form (Quantity in arcsec, else a number in its unit)."""
-    unit, optional, kind, rule = spec["unit"], spec["optional"], spec["kind"], spec["rule"]
-    if value is None or (isinstance(value, str) and value.strip().lower() in (OFF, "none", "")):
-        if optional:
-            return None
-        raise ValueError(f"{name} must be given (it cannot be turned off), got {value!r}")
-    if isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if kind is int:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-        if not isinstance(value, numbers.Real) or not float(value).is_integer():
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        number = int(value)
-    else:
-        if unit is None:
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a number, got {value!r}") from None
-        else:
-            if isinstance(value, str):
-                text = value.strip().replace("ppm", "1e-6").replace("%", "percent")
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = text
-            try:
-                quantity = parse_quantity(value, unit, name=name, default_unit=unit)
-            except ParameterError as error:
-                raise ValueError(str(error)) from None
-            number = float(quantity.to_value(unit))
-    if not np.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    good = {">0": number > 0, ">=0": number >= 0, "0-1": 0 <= number <= 1}[rule]
-    if not good:
-        words = {">0": "> 0", ">=0": "≥ 0", "0-1": "between 0 and 1"}[rule]
-        raise ValueError(f"{name} must be {words}, got {value!r}")
-    return number * unit if unit is u.arcsec else number
 
 
 def _config(config):
