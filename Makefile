@@ -62,8 +62,9 @@ browser:
 	  fi; \
 	fi
 
+# test files run in parallel, one file per worker (its shared nights are made once there)
 test: setup browser
-	MPLBACKEND=agg $(PY) -m pytest
+	MPLBACKEND=agg $(PY) -m pytest -n auto --maxprocesses=4 --dist loadfile
 
 bench: setup
 	$(PY) -m benchmarks

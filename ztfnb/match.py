@@ -33,6 +33,7 @@ __all__ = [
     "match_catalog",
     "match_quadrant",
     "mutual_nearest",
+    "robust_affine_fit",
     "usable_detections",
 ]
 
@@ -231,6 +232,36 @@ def affine_fit(x, y, target_x, target_y):
     cx, *_ = np.linalg.lstsq(design, target_x, rcond=None)
     cy, *_ = np.linalg.lstsq(design, target_y, rcond=None)
     return cx, cy
+
+
+def robust_affine_fit(x, y, target_x, target_y, weight=None, rounds=4, clip=5.0):
+    """`affine_fit` with outlier rejection (and weights).
+
+    Each round keeps the pairs within ``clip`` robust sigmas (1.4826 × MAD)
+    of the median distance of those kept before.
+
+    Returns
+    -------
+    cx, cy : `~numpy.ndarray`
+        As `affine_fit`.
+    kept : `~numpy.ndarray` of bool
+    residual : `~numpy.ndarray`
+        Distance of every pair from the map.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    weight = np.ones(x.size) if weight is None else np.asarray(weight, float)
+    design = np.column_stack([np.ones_like(x), x, y])
+    kept = np.ones(x.size, bool)
+    for _ in range(rounds):
+        root = np.sqrt(weight[kept])[:, None]
+        cx = np.linalg.lstsq(design[kept] * root, target_x[kept] * root[:, 0], rcond=None)[0]
+        cy = np.linalg.lstsq(design[kept] * root, target_y[kept] * root[:, 0], rcond=None)[0]
+        residual = np.hypot(target_x - design @ cx, target_y - design @ cy)
+        spread = 1.4826 * np.median(np.abs(residual[kept] - np.median(residual[kept])))
+        kept = residual <= np.median(residual[kept]) + clip * max(spread, 1e-12)
+        if kept.sum() < 3:
+            break
+    return cx, cy, kept, residual
 
 
 def match_quadrant(det_x, det_y, flux, ref_tree, config=None, offset=None):
@@ -475,13 +506,7 @@ def _exposure_map(quadrants, pairs, tree, minimum=20, clip=5.0):
     x = np.concatenate([q.x[det] for q, (det, _) in chosen])
     y = np.concatenate([q.y[det] for q, (det, _) in chosen])
     target = np.concatenate([tree.data[ref] for _, (_, ref) in chosen])
-    keep = np.ones(x.size, bool)
-    for _ in range(4):
-        cx, cy = affine_fit(x[keep], y[keep], target[keep, 0], target[keep, 1])
-        design = np.column_stack([np.ones_like(x), x, y])
-        residual = np.hypot(target[:, 0] - design @ cx, target[:, 1] - design @ cy)
-        spread = 1.4826 * np.median(np.abs(residual[keep] - np.median(residual[keep])))
-        keep = residual <= np.median(residual[keep]) + clip * spread
+    cx, cy, keep, residual = robust_affine_fit(x, y, target[:, 0], target[:, 1], clip=clip)
     # the map need not be exact (a rough header lacks the distortion, arcseconds at the edge):
     # the second search per quadrant takes what it leaves
     if keep.sum() < 3 * minimum or np.median(residual[keep]) > 5 * _ARCSEC:

@@ -7,6 +7,7 @@ from astropy.table import QTable, Table
 from ztfnb._version import __version__
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
+from ztfnb.match import robust_affine_fit
 from ztfnb.prior.calibration import _match_exposure, _Stars
 from ztfnb.prior.lsq import _poly_columns, _robust_sigma, _solve
 from ztfnb.prior.model import ExposureTerms, FocalPlaneModel, PriorFit, PriorFitConfig
@@ -45,19 +46,12 @@ class _JointFit:
         self.affine = dict(self.nominal)
         self.from_similarity = {int(r): True for r in self.rcids}
 
-    def _initial_affine(self, q, clip=5.0, rounds=4):
+    def _initial_affine(self, q):
         """A robust affine fit of one quadrant's stars, all exposures pooled: (a_u, a_v)."""
-        rows = np.flatnonzero(self.quadrant_index == q)
-        design = np.column_stack([np.ones(rows.size), self.px[rows], self.py[rows]])
-        keep = np.ones(rows.size, bool)
-        for _ in range(rounds):
-            a_u = np.linalg.lstsq(design[keep], self.s.xi[rows][keep], rcond=None)[0]
-            a_v = np.linalg.lstsq(design[keep], self.s.eta[rows][keep], rcond=None)[0]
-            residual = np.hypot(self.s.xi[rows] - design @ a_u, self.s.eta[rows] - design @ a_v)
-            spread = _robust_sigma(residual[keep])
-            keep = residual <= np.median(residual[keep]) + clip * max(spread, 1e-9)
-            if keep.sum() < 3:
-                break
+        rows = self.quadrant_index == q
+        a_u, a_v, _, _ = robust_affine_fit(
+            self.px[rows], self.py[rows], self.s.xi[rows], self.s.eta[rows]
+        )
         return a_u, a_v
 
     # -- evaluation

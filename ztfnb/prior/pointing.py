@@ -6,11 +6,17 @@ from astropy.coordinates import SkyCoord
 from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
-from ztfnb.match import MatchConfig, Offset, find_offset, match_quadrant, usable_detections
+from ztfnb.match import (
+    MatchConfig,
+    Offset,
+    find_offset,
+    match_quadrant,
+    robust_affine_fit,
+    usable_detections,
+)
 from ztfnb.observed import ObservedPlane
 from ztfnb.pose import PoseConfig, find_pose, pose_samples
 from ztfnb.prior.calibration import _reference, _weather
-from ztfnb.prior.lsq import _robust_sigma
 from ztfnb.prior.model import ExposureTerms
 
 __all__ = ["refine_pointing"]
@@ -152,15 +158,8 @@ def _pair(matrix, offset, xi, eta, flux, weight, tree, config):
     return xi[det], eta[det], ref, weight[det]
 
 
-def _fit_affine(pu, pv, tx, ty, weight, rounds=4, clip=5.0):
+def _fit_affine(pu, pv, tx, ty, weight):
     """Weighted affine fit ``target = M · p + t`` with outlier rejection."""
-    used = np.ones(pu.size, bool)
-    full = np.column_stack([np.ones(pu.size), pu, pv])
-    for _ in range(rounds):
-        root = np.sqrt(weight[used])[:, None]
-        cx = np.linalg.lstsq(full[used] * root, tx[used] * root[:, 0], rcond=None)[0]
-        cy = np.linalg.lstsq(full[used] * root, ty[used] * root[:, 0], rcond=None)[0]
-        residual = np.hypot(tx - full @ cx, ty - full @ cy)
-        used = residual <= clip * _robust_sigma(residual[used]) + np.median(residual[used])
+    cx, cy, used, residual = robust_affine_fit(pu, pv, tx, ty, weight)
     rms = float(np.sqrt(np.mean(residual[used] ** 2) / 2) * 3600)
     return np.array([[cx[1], cx[2]], [cy[1], cy[2]]]), np.array([cx[0], cy[0]]), used, rms
