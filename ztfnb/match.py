@@ -361,7 +361,9 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
         One row per pair: ``extension, rcid, row`` (index in LDAC_OBJECTS),
         ``x, y`` (pixel), ``ref_index`` (row in ``reference``), ``ra, dec``
         (through the WCS) and ``dra, ddec`` (reference − detection, arcsec,
-        ``dra`` along RA·cos δ).
+        ``dra`` along RA·cos δ). Its ``meta`` holds the ``pose`` found
+        (`~ztfnb.pose.Pose`) and the ``offset`` the quadrants agree on after
+        it (arcsec, along the tangent plane's axes).
     """
     config = config or MatchConfig()
     centre = (catalog.pointing.ra.deg, catalog.pointing.dec.deg)
@@ -374,7 +376,11 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     if search and config.pose is not None:
         quadrants, pose = _correct_pose(quadrants, ref_x, ref_y, reference, tree, config)
     offset = None if search else _ZERO
-    pairs = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset)[:2] for q in quadrants]
+    matched = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset) for q in quadrants]
+    pairs = [m[:2] for m in matched]
+    # the pointing offset the quadrants agree on, for the log
+    found = [(m[2].dx, m[2].dy) for m in matched if m[2].found]
+    pointing = np.median(found, axis=0) / _ARCSEC if found else np.full(2, np.nan)
     # each round's map comes from more quadrants, and reaches further from the axis
     for _ in range(3 if search else 0):
         poor = _matched_poorly(quadrants, pairs)
@@ -423,6 +429,7 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
         return QTable({name: np.zeros(0) for name in columns}, meta={"pose": pose})
     table = QTable({name: np.concatenate([p[name] for p in parts]) for name in columns})
     table.meta["pose"] = pose
+    table.meta["offset"] = tuple(float(v) for v in pointing)
     for name, unit in (
         ("x", u.pix),
         ("y", u.pix),

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table
 
+from ztfnb.camera import N_QUADRANTS
+
 __all__ = ["VERDICTS", "ReviewLog", "ReviewSession"]
 
 VERDICTS = ("accept", "reject")
@@ -35,8 +37,8 @@ def _whole_rcid(rcid):
         whole = not isinstance(rcid, bool | np.bool_) and float(rcid).is_integer()
     except (TypeError, ValueError):
         whole = False
-    if not whole or not 0 <= int(float(rcid)) < 64:
-        raise ValueError(f"rcid must be a whole number 0-63, got {rcid!r}")
+    if not whole or not 0 <= int(float(rcid)) < N_QUADRANTS:
+        raise ValueError(f"rcid must be a whole number 0-{N_QUADRANTS - 1}, got {rcid!r}")
     return int(float(rcid))
 
 
@@ -295,7 +297,7 @@ class ReviewSession:
         """One value of a metric per quadrant (64, NaN where absent) for the focal-plane map."""
         exposure = exposure or self.selected[0]
         metric = metric or self.metric
-        values = np.full(64, np.nan)
+        values = np.full(N_QUADRANTS, np.nan)
         rows = self.quadrants[self.quadrants["exposure"] == exposure]
         column = rows[metric]
         values[np.asarray(rows["rcid"], int)] = np.asarray(getattr(column, "value", column), float)

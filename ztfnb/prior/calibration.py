@@ -75,4 +75,4 @@ def _match_exposure(catalog, gaia, config, index):
         "xi": ref_xi,
         "eta": ref_eta,
     }
-    return stars, observed, pairs.meta.get("pose")
+    return stars, observed, pairs.meta

@@ -334,18 +334,10 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     say = log or (lambda message: None)
     gathered, planes = [], []
     for index, catalog in enumerate(catalogs):
-        stars, plane, pose = _match_exposure(catalog, gaia, config, index)
+        stars, plane, found = _match_exposure(catalog, gaia, config, index)
         gathered.append(stars)
         planes.append(plane)
-        header = (
-            f"; the header's WCS corrected by {pose.describe()} (found against Gaia)"
-            if pose is not None and pose.found(config.match.pose) and not pose.is_identity()
-            else ""
-        )
-        say(
-            f"{catalog.name}: {stars['x'].size} stars matched in "
-            f"{np.unique(stars['rcid']).size} quadrants{header}"
-        )
+        say(f"{catalog.name}: {_describe_match(stars, found, config)}")
     stars = _Stars(**{key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]})
     counts = {
         int(r): int(c) for r, c in zip(*np.unique(stars.rcid, return_counts=True), strict=True)
@@ -373,7 +365,10 @@ def fit_prior(catalogs, gaia, config=None, log=None):
         fit.recentre()
     fit.stage_quadrants()
     stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
-    say(f"residual rms per axis: {stage_rms}")
+    say(
+        "residual rms per axis: "
+        + "; ".join(f"{stage} {xi:.3f}″ / {eta:.3f}″" for stage, (xi, eta) in stage_rms.items())
+    )
     _check_constrained(fit, catalogs, config)
     missing = sorted(set(range(N_QUADRANTS)) - {int(r) for r in fit.rcids})
     if missing:
@@ -529,3 +524,15 @@ def _similarity_part(a_u, a_v):
         np.array([a_u[0], nearest[0, 0], nearest[0, 1]]),
         np.array([a_v[0], nearest[1, 0], nearest[1, 1]]),
     )
+
+
+def _describe_match(stars, found, config):
+    """What matching an exposure found, for the log: stars, the header's correction, the offset."""
+    pose = found.get("pose")
+    words = f"{stars['x'].size} stars matched in {np.unique(stars['rcid']).size} quadrants"
+    if pose is not None and pose.found(config.match.pose) and not pose.is_identity():
+        words += f"; the header's WCS corrected by {pose.describe()}"
+    offset = found.get("offset")
+    if offset is not None and np.all(np.isfinite(offset)):
+        words += f"; offset ({offset[0]:+.1f}″, {offset[1]:+.1f}″)"
+    return words
