@@ -22,7 +22,14 @@ from astropy.table import QTable, Table
 
 from ztfnb.quantity import parse_quantity
 
-__all__ = ["LINE_COLUMNS", "Source", "StarburstGalaxy", "TemplateSource", "line_table"]
+__all__ = [
+    "LINE_COLUMNS",
+    "BadSampleWarning",
+    "Source",
+    "StarburstGalaxy",
+    "TemplateSource",
+    "line_table",
+]
 
 #: Columns of a source's line table.
 LINE_COLUMNS = ("line", "species", "rest_wavelength", "luminosity", "width")
@@ -242,6 +249,10 @@ class StarburstGalaxy(Source):
         )
 
 
+class BadSampleWarning(UserWarning):
+    """A template holds NaN, infinite or masked samples."""
+
+
 class TemplateSource(Source):
     """A source from your own rest-frame spectrum.
 
@@ -256,6 +267,20 @@ class TemplateSource(Source):
         With :data:`LINE_COLUMNS` (``width`` may be omitted: 300 km/s).
     distance : `~astropy.units.Quantity`, optional
 
+    Warns
+    -----
+    BadSampleWarning
+        When samples of ``luminosity_density`` are NaN, infinite or masked
+        (naming the first ones): the spectrum is NaN between their neighbours
+        and every instrument channel that overlaps that span is NaN; all
+        other channels are exact.
+
+    Raises
+    ------
+    ValueError
+        Wavelengths that are not finite, positive and distinct, or arrays of
+        different lengths.
+
     Notes
     -----
     Outside the template the continuum is zero — never extended with its end
@@ -264,10 +289,30 @@ class TemplateSource(Source):
 
     def __init__(self, rest_wavelength, luminosity_density, redshift, lines=None, distance=None):
         super().__init__(redshift, distance)
-        frequency = u.Quantity(rest_wavelength).to(u.Hz, u.spectral())
+        wavelength = u.Quantity(rest_wavelength)
+        frequency = wavelength.to(u.Hz, u.spectral())
+        if frequency.ndim != 1 or not np.all(np.isfinite(frequency.value) & (frequency.value > 0)):
+            raise ValueError("template wavelengths must be finite and positive, in one dimension")
         order = np.argsort(frequency)
         self._log_frequency = np.log(frequency.value[order])
-        density = u.Quantity(luminosity_density).to(u.W / u.Hz)
+        if np.any(np.diff(self._log_frequency) <= 0):
+            raise ValueError("template wavelengths must be distinct")
+        density = np.ma.filled(np.ma.asarray(luminosity_density), np.nan)
+        density = u.Quantity(density, getattr(luminosity_density, "unit", None)).to(u.W / u.Hz)
+        if density.shape != frequency.shape:
+            raise ValueError(
+                f"{frequency.size} wavelengths but luminosity_density has shape {density.shape}"
+            )
+        bad = np.flatnonzero(~np.isfinite(density.value))
+        if bad.size:
+            listed = ", ".join(f"{i} ({wavelength[i].to_value(u.um):.4g} um)" for i in bad[:5])
+            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            warnings.warn(
+                f"template sample(s) {listed}{more} not finite: the channels that overlap "
+                "them will be NaN",
+                BadSampleWarning,
+                stacklevel=2,
+            )
         self._density = density.value[order]
         self._lines = None if lines is None else _checked_lines(lines)
 
