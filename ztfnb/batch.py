@@ -45,11 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.parameters import ParameterError
+from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
 from ztfnb.runner import (
     MANIFEST,
@@ -107,12 +106,7 @@ def load_grid(path):
         No such file, not YAML, not a grid, or no run in it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"{path}: no such grid file")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML ({error})") from error
+    content = read_yaml(path, what="grid file")
     if not isinstance(content, dict) or not content:
         raise ParameterError(f"{path}: expected a mapping of parameters to lists, or 'runs:'")
     if "runs" in content:

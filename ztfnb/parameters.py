@@ -21,6 +21,7 @@ __all__ = [
     "check_parameters",
     "load_parameters",
     "notebook_parameters",
+    "read_yaml",
 ]
 
 
@@ -92,21 +93,92 @@ def _assigned_names(notebook):
     return set()
 
 
-def load_parameters(path):
-    """Read a YAML mapping of parameter values.
+def read_yaml(path, what="parameters file"):
+    """Read a YAML file of parameter values as papermill's own command line does.
+
+    papermill reads YAML with a safe loader that does not turn dates into
+    ``datetime.date`` (its ``NoDatesSafeLoader``): ``night: 2023-10-17``
+    reaches the notebook as the string ``'2023-10-17'``. The same loader is
+    used here, and a date given an explicit ``!!timestamp`` tag is kept as
+    written too. Values that YAML can hold but JSON cannot (``!!binary``
+    bytes, ``!!set``) are refused: a report's manifest records every value
+    as JSON, and it must be the value the notebook received.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is, for messages.
+
+    Returns
+    -------
+    object
+        The document: mappings, lists, str, int, float, bool and None only.
 
     Raises
     ------
     ParameterError
-        The file is missing, not YAML, or not a mapping.
+        Missing file, not YAML, or a value that is not a JSON type, naming the
+        file and where the value is (e.g. ``night`` or ``start[1]``).
     """
     path = Path(path)
     if not path.is_file():
-        raise ParameterError(f"{path}: no such parameters file")
+        raise ParameterError(f"{path}: no such {what}")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML ({error})") from error
+        content = yaml.load(path.read_text(), Loader=_loader())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ParameterError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+    _check_json_types(content, path, "")
+    return content
+
+
+@lru_cache(maxsize=1)
+def _loader():
+    from papermill.iorw import NoDatesSafeLoader  # papermill's own YAML reading
+
+    class Loader(NoDatesSafeLoader):
+        pass
+
+    # an explicit '!!timestamp' would still make a date: keep its text, as the implicit ones
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    return Loader
+
+
+def _check_json_types(value, path, where):
+    """Refuse what the JSON manifest could not record as the notebook received it."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json_types(item, path, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (key is None or isinstance(key, str | bool | int | float)):
+                raise ParameterError(
+                    f"{path}: key {key!r} of {where or 'the document'} is a "
+                    f"{type(key).__name__}: a key must be a string or a number"
+                )
+            _check_json_types(item, path, f"{where}.{key}" if where else str(key))
+        return
+    kinds = {bytes: "binary data (!!binary)", set: "a set (!!set)"}
+    kind = next((text for cls, text in kinds.items() if isinstance(value, cls)), None)
+    raise ParameterError(
+        f"{path}: {where or 'the document'} is {kind or type(value).__name__}, which a "
+        "notebook parameter cannot be (JSON types only: write a string or a list)"
+    )
+
+
+def load_parameters(path):
+    """Read a YAML mapping of parameter values (see `read_yaml` for how values are read).
+
+    Raises
+    ------
+    ParameterError
+        The file is missing, not YAML, not a mapping, or holds a value that is
+        not a JSON type.
+    """
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ParameterError(
             f"{path}: expected a mapping of parameter names to values, got {type(values).__name__}"
@@ -155,6 +227,9 @@ def check_parameters(notebook, values, source="parameters"):
         Naming every unknown parameter, or the first value of the wrong type.
     """
     declared = notebook_parameters(notebook)
+    odd = [name for name in values if not isinstance(name, str)]
+    if odd:  # YAML makes 1, true or null of an unquoted key
+        raise ParameterError(f"{source}: a parameter name must be a word, got {odd[0]!r}")
     unknown = sorted(set(values) - set(declared))
     if unknown:
         raise ParameterError(
