@@ -474,3 +474,86 @@ def test_solve_refuses_unknown_settings_and_a_missing_prior_before_any_work(
     assert _solve([catalog], gaia, tmp_path / "none.fits", tmp_path / "b") == 2
     assert "none.fits: no such file" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _partial(blocks):
+    """SCAMP's instrument-prior style: CRPIX and CD only per extension."""
+    keep = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+    return [fits.Header([block.cards[k] for k in keep]) for block in blocks]
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_a_partial_prior_is_merged_as_scamp_merges_it(solved_night, tmp_path):
+    _, report = solved_night
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    names = list(report.exposures["exposure"])
+    for name in names:
+        for suffix in (".head", ".xml"):
+            shutil.copy(report.solved_dir / f"{name}{suffix}", heads)
+        blocks = read_header_blocks(report.solved_dir / f"{name}.ahead")
+        write_header_blocks(heads / f"{name}.ahead", _partial(blocks))
+    catalogs = [read_exposure(report.solved_dir / f"{n}.ldac") for n in names]
+    gaia = report.night.gaia
+    notes = []
+    quadrants, _, _ = night_metrics(catalogs, gaia, heads, log=notes.append)
+    assert sum("partial WCS" in n for n in notes) == len(names)
+    # the solutions are judged as before: the same residuals, the same quadrants flagged by them
+    full = report.quadrants
+    for column in ("rms_ra", "rms_dec", "chi2", "corner_offset"):
+        assert np.allclose(quadrants[column], full[column], equal_nan=True, rtol=1e-12)
+    assert not np.any(quadrants["prior_comparable"])  # linear prior, distorted solution
+    truth = {(f["exposure"], int(f["rcid"])) for f in report.failures}
+    flagged = {(r["exposure"], int(r["rcid"])) for r in quadrants if r["flag"]}
+    assert not flagged - truth
+
+    # oracle: the prior SCAMP itself reads from the same files (SOLVE_ASTROM N writes it out)
+    name = names[0]
+    work = tmp_path / "scamp"
+    work.mkdir()
+    shutil.copy(report.solved_dir / f"{name}.ldac", work)
+    shutil.copy(heads / f"{name}.ahead", work)
+    run = run_scamp(
+        work / f"{name}.ldac",
+        report.solved_dir / f"{name}.gaia.ldac",
+        {"SOLVE_ASTROM": "N", "MATCH": "N"},
+    )
+    from ztfnb.io.headers import merge_header_blocks
+
+    ours = merge_header_blocks(
+        read_header_blocks(heads / f"{name}.ahead"),
+        [e.header for e in catalogs[0].extensions],
+        heads / f"{name}.ahead",
+    )
+    pixels = np.array([[1, 1], [3072, 1], [1, 3080], [3072, 3080], [1536, 1540]], float)
+    for mine, scamps in zip(ours, read_header_blocks(run.head), strict=True):
+        assert not any(key.startswith("PV") for key in scamps)
+        scamps["CTYPE1"], scamps["CTYPE2"] = (
+            "RA---TAN",
+            "DEC--TAN",
+        )  # TPV without PV: wcslib reads 0s
+        a = WCS(mine).all_pix2world(pixels, 1)
+        b = WCS(scamps).all_pix2world(pixels, 1)
+        assert np.max(np.abs(a - b)) * 3600 < 1e-3  # arcsec
+
+
+def test_merging_follows_the_blocks_matrix_convention(tmp_path):
+    from ztfnb.io import InputError
+    from ztfnb.io.headers import is_partial, merge_header_blocks
+
+    catalogue = _tan_header()
+    for key in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"):
+        del catalogue[key]
+    catalogue.update({"CDELT1": -2.8e-4, "CDELT2": 2.8e-4, "PC1_1": 1.0, "PC2_2": 1.0})
+    block = _partial([_tan_header(scale=1.01)])[0]
+    assert is_partial(block) and not is_partial(_tan_header())
+    (merged,) = merge_header_blocks([block], [catalogue], tmp_path / "x.ahead")
+    assert not any(key.startswith(("PC", "CDELT")) for key in merged)
+    expected = _tan_header(scale=1.01)
+    pixels = np.array([[1.0, 1.0], [3072.0, 3080.0]])
+    assert np.allclose(
+        WCS(merged).all_pix2world(pixels, 1), WCS(expected).all_pix2world(pixels, 1), atol=1e-12
+    )
+    with pytest.raises(InputError, match="2 header blocks for 1 catalogue extensions"):
+        merge_header_blocks([block, block], [catalogue], tmp_path / "x.ahead")

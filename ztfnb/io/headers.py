@@ -5,6 +5,7 @@ SCAMP writes UTF-8 text in COMMENT lines, so files are read as bytes,
 decoded, and COMMENT/HISTORY cards dropped before parsing.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,13 @@ from astropy.io import fits
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 
-__all__ = ["check_wcs_keywords", "read_header_blocks", "write_header_blocks"]
+__all__ = [
+    "check_wcs_keywords",
+    "is_partial",
+    "merge_header_blocks",
+    "read_header_blocks",
+    "write_header_blocks",
+]
 
 _SKIPPED = ("COMMENT", "HISTORY")
 
@@ -127,6 +134,71 @@ def check_wcs_keywords(headers, path):
                     keyword=key,
                     value=value,
                 )
+
+
+# the linear matrix's conventions: CDi_j alone, or PCi_j with CDELTi, or CDELTi with CROTAi
+_MATRIX_FAMILIES = {
+    "CD": re.compile(r"CD\d_\d$"),
+    "PC": re.compile(r"(PC\d_\d|CDELT\d|CROTA\d)$"),
+}
+
+
+def is_partial(header):
+    """Whether a header block lacks part of a celestial WCS (its ``CTYPE``, ``CRVAL``...).
+
+    SCAMP's shipped instrument priors hold only ``CRPIX`` and ``CD`` per
+    extension; SCAMP (and SWarp, with ``.head`` files) merges such a block into
+    the catalogue's (image's) own header.
+    """
+    has_matrix = any(all(k in header for k in keys) for keys in _WCS_MATRICES)
+    return not (has_matrix and all(k in header for k in ("CTYPE1", "CTYPE2", *_WCS_NUMBERS)))
+
+
+def merge_header_blocks(blocks, base_headers, path):
+    """Merge header blocks into the catalogue's headers, as SCAMP merges an ``.ahead``.
+
+    Each block's cards replace or extend those of the matching catalogue
+    header (extension by extension, in file order). A block that sets the
+    linear matrix in one convention (``CD``, or ``PC``/``CDELT``/``CROTA``)
+    drops the catalogue's cards of the other, which would otherwise leave two
+    matrices in one header, read differently by different tools.
+
+    Parameters
+    ----------
+    blocks : list of `~astropy.io.fits.Header`
+        As `read_header_blocks` returns them.
+    base_headers : list of `~astropy.io.fits.Header`
+        The catalogue's ``LDAC_IMHEAD`` headers, one per extension.
+    path : path-like
+        The file of ``blocks``, for messages.
+
+    Returns
+    -------
+    list of `~astropy.io.fits.Header`
+
+    Raises
+    ------
+    InputError
+        The numbers of blocks and extensions differ.
+    """
+    if len(blocks) != len(base_headers):
+        raise InputError(
+            f"{len(blocks)} header blocks for {len(base_headers)} catalogue extensions",
+            path=path,
+        )
+    merged = []
+    for block, base in zip(blocks, base_headers, strict=True):
+        header = base.copy()
+        for family, pattern in _MATRIX_FAMILIES.items():
+            if any(pattern.match(key) for key in block):
+                others = [p for f, p in _MATRIX_FAMILIES.items() if f != family]
+                for key in list(header):
+                    if any(p.match(key) for p in others):
+                        del header[key]
+        for card in block.cards:
+            header[card.keyword] = (card.value, card.comment)
+        merged.append(header)
+    return merged
 
 
 def write_header_blocks(path, headers):

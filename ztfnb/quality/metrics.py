@@ -44,7 +44,12 @@ from astropy.wcs import WCS
 
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
-from ztfnb.io.headers import check_wcs_keywords, read_header_blocks
+from ztfnb.io.headers import (
+    check_wcs_keywords,
+    is_partial,
+    merge_header_blocks,
+    read_header_blocks,
+)
 from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detections
 from ztfnb.quality.robust import MAD_SIGMA, consensus, robust_sigma
 from ztfnb.reference import field_reference
@@ -165,6 +170,13 @@ def _wcs(header):
 
     from astropy.wcs import FITSFixedWarning
 
+    if str(header.get("CTYPE1", "")).endswith("-TPV") and not any(
+        k.startswith("PV") for k in header
+    ):
+        # SCAMP writes TPV with no PV for a linear header (SOLVE_ASTROM N): it means
+        # TAN, while wcslib takes the missing PV as 0 and maps every pixel to CRVAL
+        header = header.copy()
+        header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         return WCS(header)
@@ -515,6 +527,39 @@ def _scamp_statistics(xml):
     }
 
 
+def _nonlinear(header):
+    """Whether a WCS header carries distortion terms beyond the linear ones (TPV PV, SIP)."""
+    for key, value in header.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value == 0:
+            continue
+        if key.startswith("PV") and "_" in key:
+            # TPV: PVi_0..2 are the constant and linear terms
+            if key.split("_")[1].isdigit() and int(key.split("_")[1]) > 2:
+                return True
+        elif key[:2] in ("A_", "B_") and key[2:3].isdigit():  # SIP A_p_q, B_p_q
+            return True
+    return False
+
+
+def _solution_headers(catalog, path, notes):
+    """A ``.head``/``.ahead``'s blocks with a whole WCS each: partial ones merged as SCAMP does."""
+    blocks = read_header_blocks(path)
+    if len(blocks) != len(catalog.extensions):
+        raise InputError(
+            f"{len(blocks)} header blocks for {len(catalog.extensions)} catalogue extensions "
+            f"({catalog.path.name})",
+            path=path,
+        )
+    if any(is_partial(block) for block in blocks):
+        blocks = merge_header_blocks(blocks, [e.header for e in catalog.extensions], path)
+        notes.append(
+            f"{Path(path).name}: a partial WCS (as SCAMP's instrument priors): merged with "
+            "the catalogue's headers, as SCAMP does"
+        )
+    check_wcs_keywords(blocks, path)
+    return blocks
+
+
 def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     """Metrics of every quadrant of one solved exposure.
 
@@ -525,7 +570,10 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     head : path-like
         The solution (SCAMP ``.head``), one block per catalogue extension.
     ahead : path-like, optional
-        The prior SCAMP started from.
+        The prior SCAMP started from. Blocks of either file that hold only part
+        of a WCS (e.g. ``CRPIX``/``CD``, as SCAMP's instrument priors) are merged
+        into the catalogue's headers as SCAMP merges them
+        (`~ztfnb.io.headers.merge_header_blocks`), noted in ``meta["notes"]``.
     xml : path-like, optional
         SCAMP's XML.
     config : `MetricsConfig`, optional
@@ -536,20 +584,11 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
         One row per quadrant of the camera (absent ones marked).
     """
     config = _metrics_config(config)
-    solutions = read_header_blocks(head)
-    check_wcs_keywords(solutions, head)
-    if len(solutions) != len(catalog.extensions):
-        raise InputError(
-            f"{len(solutions)} header blocks for {len(catalog.extensions)} catalogue extensions ({catalog.path.name})",
-            path=head,
-        )
-    priors = read_header_blocks(ahead) if ahead is not None and Path(ahead).is_file() else None
-    if priors is not None:
-        check_wcs_keywords(priors, ahead)
-    if priors is not None and len(priors) != len(solutions):
-        raise InputError(
-            f"{len(priors)} blocks where the solution has {len(solutions)}", path=ahead
-        )
+    notes = []
+    solutions = _solution_headers(catalog, head, notes)
+    priors = None
+    if ahead is not None and Path(ahead).is_file():
+        priors = _solution_headers(catalog, ahead, notes)
     pairs = exposure_matches(catalog, gaia, solutions, config)
     scamp = _scamp_statistics(xml)
     frame = AltAz(obstime=catalog.mid_time, location=PALOMAR)
@@ -627,6 +666,13 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
         rows.append(row)
     if priors is not None:
         raw, shape, comparable = _corner_displacements(corners_moved, catalog.pointing)
+        if comparable and any(map(_nonlinear, solutions)) and not any(map(_nonlinear, priors)):
+            # the solution's distortion is all the prior lacks: no shape change to judge
+            comparable = False
+            notes.append(
+                f"{Path(ahead).name}: a linear prior (no distortion terms) against a "
+                "distorted solution: its corners and scale are not compared"
+            )
         for row, moved, changed in zip(rows, raw, shape, strict=True):
             row["prior_displacement"] = float(moved.max())
             row["corner_displacement"] = float(changed.max())
@@ -645,7 +691,9 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
                 **scamp,
             }
         )
-    return _as_table(rows)
+    table = _as_table(rows)
+    table.meta["notes"] = notes
+    return table
 
 
 def _unsolved_metrics(catalog):

@@ -102,6 +102,8 @@ def night_metrics(catalogs, gaia, heads_dir, config=None, log=None, metrics_conf
         )
         rows.append(row)
         if log:
+            for note in metrics.meta.get("notes", []):
+                log(note)
             message = f"{catalog.name}: {int(present.sum())} quadrants measured"
             if np.isfinite(row["scale_change"]) and not np.isfinite(row["zenith_scale"]):
                 message += f"; {ahead.name}: {NO_ZVACSCL}"
