@@ -828,6 +828,5 @@ class SolvedNight:
     def matches(self, exposure):
         """Detections of an exposure matched to Gaia through its solution."""
         catalog = self._read(self._paths[exposure])
-        return exposure_matches(
-            catalog, self.gaia, read_header_blocks(self.heads_dir / f"{exposure}.head"), self.config
-        )
+        head = _solution_headers(catalog, self.heads_dir / f"{exposure}.head", [])
+        return exposure_matches(catalog, self.gaia, head, self.config)
