@@ -371,3 +371,29 @@ def test_a_template_with_a_masked_sample_spoils_only_the_channels_over_it():
     inside = (centre > lo + half_channel) & (centre < hi - half_channel)
     assert nan[inside].all()
     assert np.allclose(got["continuum"][~nan], want["continuum"][~nan], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("luminosity", np.nan, r"row 1 \(b\): luminosity is nan W"),
+        ("width", np.nan, r"row 1 \(b\): width is nan km / s; it must be finite and positive"),
+        ("width", 0.0, r"row 1 \(b\): width is 0.0 km / s"),
+        ("rest_wavelength", np.inf, r"row 1 \(b\): rest_wavelength is inf um"),
+    ],
+)
+def test_a_bad_line_is_refused_naming_its_row(column, value, message):
+    """One NaN line would make every channel NaN: its flux is summed over all of them."""
+    lines = QTable(
+        {
+            "line": ["a", "b", "c"],
+            "species": ["x", "y", "z"],
+            "rest_wavelength": [50.0, 60.0, 70.0] * u.um,
+            "luminosity": [1e35, 1e35, 1e35] * u.W,
+            "width": [300.0, 300.0, 300.0] * u.km / u.s,
+        }
+    )
+    lines[column][1] = value * lines[column].unit
+    wavelength = np.geomspace(5, 1000, 400) * u.um
+    with pytest.raises(ValueError, match=message):
+        TemplateSource(wavelength, np.full(400, 1e22) * u.W / u.Hz, 1.0, lines=lines)

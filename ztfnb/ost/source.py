@@ -354,4 +354,13 @@ def _checked_lines(lines):
             raise u.UnitsError(
                 f"line table column {name!r} is in {column.unit}, not a {unit.physical_type}"
             ) from error
+        # one NaN line would spoil every channel (its flux is summed over all of them)
+        values = np.ma.filled(np.ma.asarray(table[name].value, float), np.nan)
+        bad = ~np.isfinite(values) | ((values <= 0) if name != "luminosity" else False)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"line table row {row} ({table['line'][row]}): {name} is {table[name][row]}"
+                + ("" if name == "luminosity" else "; it must be finite and positive")
+            )
     return table
