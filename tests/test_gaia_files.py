@@ -388,3 +388,12 @@ def test_gaia_table_is_found_after_another_votable_table(tmp_path):
     result = read_gaia(tmp_path / "two.vot")
     assert result.meta["extension"] == 1
     np.testing.assert_allclose(result["pmra"].to_value(u.mas / u.yr), DR3_PMRA)
+
+
+def test_missing_ref_epoch_is_refused_not_assumed(tmp_path):
+    path = tmp_path / "result.csv"
+    table = csv(DATA / "archive-dr3/1716255000252O-result.csv")
+    table.remove_column("ref_epoch")
+    table.write(path, format="ascii.csv")
+    with pytest.raises(InputError, match=r"column 'ref_epoch': missing Gaia column \(select it"):
+        read_gaia(path)

@@ -380,6 +380,8 @@ def _missing_hint(table, name, naming):
             " (VizieR's RAJ2000, DEJ2000 are positions moved to J2000, not Gaia's:"
             " include RA_ICRS, DE_ICRS)"
         )
+    if name == "ref_epoch":
+        return " (select it: 2015.5 in DR2, 2016.0 in EDR3 and DR3; never assumed)"
     return ""
 
 
