@@ -77,7 +77,14 @@ from astropy.utils.data import get_readable_fileobj
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 
-__all__ = ["ARCHIVE_UNIT_SPELLINGS", "GAIA_COLUMNS", "NO_SOURCE_ID", "read_gaia", "write_gaia"]
+__all__ = [
+    "ARCHIVE_UNIT_SPELLINGS",
+    "GAIA_COLUMNS",
+    "NO_SOURCE_ID",
+    "VIZIER_NAMES",
+    "read_gaia",
+    "write_gaia",
+]
 
 #: The columns read and the archive's units; all but ``source_id`` are required.
 GAIA_COLUMNS = {
