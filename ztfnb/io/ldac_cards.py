@@ -251,5 +251,14 @@ def header_from_cards(cards):
         warnings.simplefilter("ignore")
         header = fits.Header.fromstring("".join(text))
         for card in header.cards:
-            card.value  # noqa: B018 - parse now, under the filter, not at first use
+            # parse now, and bring the card's text to the standard (a lower-case exponent, as
+            # SourceXtractor++ writes) so that writing the header out later does not warn;
+            # astropy only re-spells cards here, which is checked
+            before = (card.keyword, card.value, card.comment)
+            card.verify("silentfix")
+            if (card.keyword, card.value, card.comment) != before:
+                raise LayoutError(
+                    f"card {before[0]!r} is not standard FITS and astropy would change it "
+                    f"(from {before[1:]!r} to {(card.value, card.comment)!r})"
+                )
     return header, notes
