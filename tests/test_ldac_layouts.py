@@ -40,10 +40,13 @@ READ = [
     "sextractor",
     "astropy_nul",
     "astropy_table_rows",
+    "astropy_varlen_rows",
+    "text_lines_rows",
     "sxpp_ldacwriter_rows",
     "sxpp_ldacoutput_rows_plain",
     "astromatic_wrapper_comma",
     "vircampype_13200",
+    "tdim_whole_blocks",
     "legacypipe_fitsio",
     "idl_mwrfits",
     "cfitsio_wide_no_end",
@@ -61,13 +64,14 @@ READ = [
 #: Layouts refused, with what the one-line message must say.
 REFUSED = {
     "vircampype_13200_truncated": r"extension HDU 1 \(LDAC_IMHEAD\): one row of 13200 characters, "
-    r"TDIM \(80, 179\): TDIM declares 179 cards but the column holds only 165 \(the writer cut",
-    "astromatic_wrapper_comma_truncated": r"HDU 1 \(LDAC_IMHEAD\): one row of 13200 characters.*"
-    r"column holds only 165",
+    r"TDIM \(80, 179\): TDIM declares 179 cards but the column holds only 165 and no END \(the "
+    r"writer cut the header\)",
+    "astromatic_wrapper_comma_truncated": r"HDU 1 \(LDAC_IMHEAD\): one row of 13200 characters, "
+    r"cards separated by ',': the text ends inside card 163 \(the writer cut the header\)",
     "cut_inside_card": r"HDU 1 \(LDAC_IMHEAD\): one row of 5000 characters \(not a multiple of 80\): "
     r"the text ends inside card 63",
-    "header_per_row": r"HDU 1 \(LDAC_IMHEAD\): 2 rows of 7680 characters: neither one row of cards "
-    r"nor one card per row",
+    "header_per_row": r"HDU 1 \(LDAC_IMHEAD\): 2 rows of 7680 characters, a row holding 7283: "
+    r"neither one row of cards nor one card per row",
     "two_headers_one_cell": r"HDU 1 \(LDAC_IMHEAD\): one row of 14720 characters.*keyword "
     r"'XTENSION' in card 93 comes after the END card \(card 92\)",
     "sxpp_ldacoutput_rows": r"HDU 1 \(LDAC_IMHEAD\): 92 rows of 80 characters, one card per row: "
@@ -89,6 +93,7 @@ REFUSED = {
 #: Layouts the real SCAMP 2.10 reads as they are (it crashes on, or rejects, the other readable ones).
 SCAMP_READS = [
     "sextractor",
+    "tdim_whole_blocks",
     "header_as_bytes",
     "legacypipe_fitsio",
     "objects_named_OBJECTS",

@@ -10,11 +10,13 @@ reads part of a header.
 
 Read
     * The header cell as one row of ``{80N}A`` with or without ``TDIM``
-      (also ``(1, 80, N)``, fitsio), padded with spaces or NUL bytes, wider than
-      its text, or stored as bytes (``B``); cards separated by a comma
-      (astromatic_wrapper's ``tostring(",")``) or by newlines.
+      (also ``(1, 80, N)``, fitsio, or a ``TDIM`` counting whole blocks past
+      ``END``), padded with spaces or NUL bytes, wider than its text, or
+      stored as bytes (``B``); cards separated by a comma (astromatic_wrapper's
+      ``tostring(",")``) or by newlines.
     * One card per row (SourceXtractor++, an astropy ``Table`` of card
-      strings), rows of 80 characters or fewer.
+      strings, variable-length ``PA``/``QA`` columns, text lines that kept
+      their newline).
     * Headers with or without ``END``, with or without ``SIMPLE``/``BITPIX``
       (``XTENSION`` first, as SExtractor writes for a multi-extension image);
       commentary cards written after ``END`` (SourceXtractor++'s ``HISTORY``)
@@ -31,8 +33,8 @@ Read
 
 Refused (`~ztfnb.io.errors.InputError`)
     * A header cut by its writer: ``TDIM`` declaring more cards than the
-      column holds (the ``13200A`` recipes on a long header), or text ending
-      inside a card.
+      column holds and no ``END`` (the ``13200A`` recipes on a long header), or
+      text ending inside a card.
     * Several rows wider than a card (one header per row?); a header table
       with no rows, or only blanks.
     * A valued keyword after ``END`` (two headers in one cell): SCAMP and
@@ -192,20 +194,21 @@ def _tdim(hdu, index):
     return tuple(int(n) for n in numbers) or None
 
 
-def _column_rows(hdul, position, index, path):
+def _column_rows(hdul, position, index, path, variable):
     """The raw bytes of column ``index`` of table HDU ``position``, one item per row.
 
     Read from the file, not from astropy's view of the column, which follows
-    ``TDIM`` and drops the rest of a cell whose ``TDIM`` is smaller than the column.
+    ``TDIM`` and drops the rest of a cell whose ``TDIM`` is smaller than the
+    column. ``variable`` is ``"P"`` or ``"Q"`` for a variable-length column
+    (the rows' bytes are then in the heap), else None.
     """
     hdu = hdul[position]
-    columns = hdu.columns
     row_length, nrows = int(hdu.header["NAXIS1"]), int(hdu.header["NAXIS2"])
     if isinstance(hdu, fits.TableHDU):  # ASCII table: positions are given
         start = int(hdu.header[f"TBCOL{index + 1}"]) - 1
         width = int(re.match(r"\s*A(\d+)", hdu.header[f"TFORM{index + 1}"]).group(1))
     else:
-        widths = [np.dtype(column.format.recformat).itemsize for column in columns]
+        widths = [np.dtype(column.format.recformat).itemsize for column in hdu.columns]
         start, width = sum(widths[:index]), widths[index]
         if sum(widths) != row_length:
             raise InputError(
@@ -213,30 +216,45 @@ def _column_rows(hdul, position, index, path):
                 path=path,
                 extension=f"HDU {position}",
             )
+    size = row_length * nrows + (int(hdu.header.get("PCOUNT", 0)) if variable else 0)
     info = hdul.fileinfo(position)
     handle = info["file"]
     handle.seek(info["datLoc"])
-    data = handle.read(row_length * nrows)
-    if len(data) < row_length * nrows:
+    data = handle.read(size)
+    if len(data) < size:
         raise InputError(
-            "the file ends inside the header table",
+            "the file ends inside the header table", path=path, extension=f"HDU {position}"
+        )
+    cells = [data[r * row_length + start : r * row_length + start + width] for r in range(nrows)]
+    if not variable:
+        return cells
+    heap = int(hdu.header.get("THEAP", row_length * nrows))
+    descriptors = [np.frombuffer(cell, ">i4" if variable == "P" else ">i8") for cell in cells]
+    rows = [
+        data[heap + int(offset) : heap + int(offset) + int(count)] for count, offset in descriptors
+    ]
+    if any(len(row) < count for row, (count, _) in zip(rows, descriptors, strict=True)):
+        raise InputError(
+            "a row of the header column points outside the heap",
             path=path,
             extension=f"HDU {position}",
         )
-    return [data[r * row_length + start : r * row_length + start + width] for r in range(nrows)]
+    return rows
 
 
 def _read_header(hdul, position, index, path, label):
     hdu = hdul[position]
     column = hdu.columns[index]
-    code = re.sub(r"^\s*\d*", "", str(hdu.header[f"TFORM{index + 1}"])).upper()[:1]
+    form = re.sub(r"^\s*\d*", "", str(hdu.header[f"TFORM{index + 1}"])).upper()
+    variable = form[:1] if form[:1] in ("P", "Q") else None
+    code = form[1:2] if variable else form[:1]
     if code not in ("A", "B"):
         raise InputError(
             f"column {column.name!r} holds {column.format!r}, not characters: not an image header",
             path=path,
             extension=label,
         )
-    rows = _column_rows(hdul, position, index, path)
+    rows = _column_rows(hdul, position, index, path, variable)
     try:
         cards, layout = cards_from_rows(rows, _tdim(hdu, index))
     except LayoutError as error:
@@ -245,6 +263,8 @@ def _read_header(hdul, position, index, path, label):
         header, notes = header_from_cards(cards)
     except LayoutError as error:
         raise InputError(f"{layout}: {error}", path=path, extension=label) from None
+    if variable:
+        layout += f", variable-length rows ({form.split('(')[0]})"
     if code == "B":
         layout += ", stored as bytes (B)"
     return header, "; ".join([layout, *notes])

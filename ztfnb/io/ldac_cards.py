@@ -6,7 +6,8 @@ column in several ways (see :mod:`ztfnb.io.ldac` for which writer does what):
 * one row holding all cards end to end (``{80N}A``, with or without
   ``TDIM = '(80, N)'``, padded with spaces or NUL bytes, the column sometimes
   wider than the text);
-* one card per row (``80A`` or narrower, N rows);
+* one card per row (``80A`` or narrower, N rows, or variable-length rows;
+  a row may keep the newline of the text line it was read from);
 * one row of cards separated by commas (81 characters apart) or by newlines.
 
 The functions here work on the raw bytes of the column, never on astropy's
@@ -100,8 +101,8 @@ def cards_from_rows(rows, tdim=None):
     Parameters
     ----------
     rows : list of bytes
-        The column's bytes, one item per table row (each the full width of
-        the column, as stored in the file).
+        The column's bytes, one item per table row (the full width of the
+        column as stored in the file; variable-length rows as long as they are).
     tdim : tuple of int, optional
         The column's ``TDIMn`` in FITS order (``(80, N)`` for SExtractor).
 
@@ -115,37 +116,38 @@ def cards_from_rows(rows, tdim=None):
     Raises
     ------
     LayoutError
-        The table has no rows, several rows wider than a card, a cell cut
-        inside a card, or a ``TDIM`` declaring more cards than the column holds.
+        The table has no rows, a row (of several) holding more than a card, a
+        cell cut inside a card, or a ``TDIM`` declaring more cards than the
+        column holds when the column has no ``END``.
     """
     if not rows:
         raise LayoutError("the header table has no rows")
-    width = len(rows[0])
+    width = max(len(row) for row in rows)
     if width == 0:
         raise LayoutError("the header column is 0 characters wide")
     declared = ""
     if tdim is not None:
         declared = f", TDIM ({', '.join(map(str, tdim))})"
-        size = math.prod(tdim)
-        if size > width:
-            raise LayoutError(
-                f"{_rows(rows)} of {width} characters{declared}: TDIM declares {size // CARD} "
-                f"cards but the column holds only {width // CARD} (the writer cut the header)"
-            )
     if len(rows) == 1 and width > CARD:
         cards, layout = _split_cell(rows[0])
+        if tdim is not None and math.prod(tdim) > width and "END" not in map(_keyword, cards):
+            # without END the declared rest of the header is missing, not merely miscounted
+            # (old SCAMP merged catalogues declare whole blocks and stop the column after END)
+            raise LayoutError(
+                f"{layout}{declared}: TDIM declares {math.prod(tdim) // CARD} cards but the "
+                f"column holds only {width // CARD} and no END (the writer cut the header)"
+            )
         return cards, layout + declared
-    if width > CARD:
+    # one card per row; lines of a text file may keep their newline
+    stripped = [row.rstrip(b"\x00 ").removesuffix(b"\n").rstrip(b"\r") for row in rows]
+    longest = max(len(row) for row in stripped)
+    if longest > CARD:
         raise LayoutError(
-            f"{len(rows)} rows of {width} characters{declared}: neither one row of cards nor "
-            "one card per row (several headers in one table, or one header split over rows?)"
+            f"{_rows(rows)} of {width} characters{declared}, a row holding {longest}: neither "
+            "one row of cards nor one card per row (several headers in one table, or one "
+            "header split over rows?)"
         )
-    cards = []
-    for number, row in enumerate(rows, 1):
-        row = row.rstrip(b"\x00 ")
-        if row.endswith(b"\n"):  # lines of a text file stored as they were read
-            row = row[:-1].rstrip(b"\r")
-        cards.append(_card_text(row, number))
+    cards = [_card_text(row, number) for number, row in enumerate(stripped, 1)]
     return cards, f"{_rows(rows)} of {width} characters, one card per row{declared}"
 
 

@@ -368,6 +368,32 @@ def layouts(chips):
         blobs += [buffer.getvalue()[BLOCK:], objs[k]]
     out["astropy_table_rows"] = (blobs, [ascii_cards(c) for c in heads])
 
+    # astropy, a variable-length character column (PA) of card strings, one per row
+    blobs = []
+    for k, cards in enumerate(ascii_cards(c) for c in heads):
+        strings = np.array([c.decode("ascii").rstrip() for c in [*cards, END]], dtype=object)
+        column = fits.Column(name="Field Header Card", format="PA()", array=strings)
+        hdu = fits.BinTableHDU.from_columns([column], name="LDAC_IMHEAD")
+        buffer = io.BytesIO()
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+        blobs += [buffer.getvalue()[BLOCK:], objs[k]]
+    out["astropy_varlen_rows"] = (blobs, [ascii_cards(c) for c in heads])
+
+    # the lines of a text header (.head/.hdr) stored as read, newline kept: 81A rows
+    blobs = []
+    for k, cards in enumerate(heads):
+        lines = [c.rstrip(b" ") + b"\n" for c in [*cards, END]]
+        blobs += [imhead([line.ljust(CARD + 1, b"\x00") for line in lines]), objs[k]]
+    out["text_lines_rows"] = (blobs, heads)
+
+    # TDIM counting whole 2880-byte blocks, column stopping after END (old SCAMP merged catalogues)
+    blobs = []
+    for k, cards in enumerate(heads):
+        cell = with_end(cards)
+        blocks = -(-len(cell) // BLOCK) * BLOCK // CARD
+        blobs += [imhead([cell], dim=f"(80, {blocks})"), objs[k]]
+    out["tdim_whole_blocks"] = (blobs, heads)
+
     # SourceXtractor++ LdacWriter (older releases): one card per 80A row, END, then HISTORY rows
     blobs, expected = [], []
     for k, cards in enumerate(heads):
