@@ -86,6 +86,8 @@ REFUSED = {
     "sxpp_parts_mismatch": r"HDU 1 \(LDAC_IMHEAD\) is paired with object table HDU 2 "
     r"\(LDAC_OBJECTS_1\): their part numbers differ",
     "theli_fields_renamed": r"HDU 1 \(LDAC_IMHEAD\): LDAC_IMHEAD has no 'Field Header Card' column",
+    "sextractor_fits_1.0": r"no LDAC_IMHEAD extension .*; its object tables carry no image header "
+    r"\(the layout of SExtractor's CATALOG_TYPE FITS_1.0\) \(got \['PRIMARY', 'OBJECTS', 'OBJECTS'\]\)",
     "theli_ldacconv": r"no LDAC_IMHEAD extension .*; its OBJECTS/FIELDS tables \(ldactools layout\) "
     r"carry no image header \(got \['PRIMARY', 'FIELDS', 'OBJECTS'\]\)",
 }
@@ -286,3 +288,23 @@ def test_scamp_reads_the_same_header(name, reference, tmp_path):
     assert abs(field["Observation_Date"] - mid.jyear) < 1e-7  # years: 3 s
     centre = np.asarray(field["Field_Coordinates"], float)
     assert np.allclose(centre, _field_centre(e.header for e in extensions), atol=1e-5, rtol=0)
+
+
+def test_header_column_beside_other_columns(tmp_path):
+    """The header column found by name and read at its own offset in the row."""
+    header = fits.Header([("SIMPLE", True), ("RCID", 7), ("OBJECT", "beside")])
+    text = header.tostring(sep="", endcard=True, padding=False)
+    imhead = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="CHIP", format="J", array=np.array([7], np.int32)),
+            fits.Column(name="Field Header Card", format=f"{len(text)}A", array=np.array([text])),
+            fits.Column(name="SEEING", format="E", array=np.array([2.0], np.float32)),
+        ],
+        name="LDAC_IMHEAD",
+    )
+    objects = fits.table_to_hdu(Table({"XWIN_IMAGE": [1.0]}))
+    objects.name = "LDAC_OBJECTS"
+    path = tmp_path / "beside.ldac"
+    fits.HDUList([fits.PrimaryHDU(), imhead, objects]).writeto(path)
+    (extension,) = read_ldac(path)
+    assert _cards(extension.header) == _cards(header)

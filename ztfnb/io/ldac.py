@@ -341,11 +341,15 @@ def read_ldac(path):
         headers, objects, others = _roles(hdul, path)
         if not headers:
             names = [hdu.name for hdu in hdul]
-            hint = (
-                "; its OBJECTS/FIELDS tables (ldactools layout) carry no image header"
-                if {"FIELDS", "OBJECTS"} & {n.upper() for n in others + names}
-                else ""
-            )
+            upper = {n.upper() for n in others + names}
+            hint = ""
+            if "FIELDS" in upper:
+                hint = "; its OBJECTS/FIELDS tables (ldactools layout) carry no image header"
+            elif objects:
+                hint = (
+                    "; its object tables carry no image header (the layout of SExtractor's "
+                    "CATALOG_TYPE FITS_1.0)"
+                )
             raise InputError(
                 f"no LDAC_IMHEAD extension (nor a table with a {HEADER_COLUMN!r} column): not a "
                 f"FITS_LDAC catalogue as SExtractor writes it (CATALOG_TYPE FITS_LDAC){hint}",

@@ -2,7 +2,8 @@
 
 ``python make_layouts.py sextractor`` makes a two-quadrant ZTF-like image and
 runs the real ``source-extractor`` on it: ``sextractor.ldac.gz``, the
-original every other file is derived from.
+original every other file is derived from (and ``sextractor_fits_1.0.ldac.gz``,
+its ``CATALOG_TYPE FITS_1.0`` catalogue).
 
 ``python make_layouts.py`` (no argument) writes the other files from that
 original's bytes, each imitating what one writer puts in the file, with
@@ -104,41 +105,47 @@ def make_image(path):
     path.write_bytes(buffer.getvalue().replace(b"Universite_", "Université".encode()))
 
 
+def run_sextractor(folder, catalog_type, name):
+    """Run source-extractor on ``folder/img.fits``; the catalogue's bytes, run date and time fixed."""
+    subprocess.run(
+        [
+            "source-extractor",
+            "img.fits",
+            "-c",
+            "/dev/null",
+            "-CATALOG_TYPE",
+            catalog_type,
+            "-CATALOG_NAME",
+            name,
+            "-PARAMETERS_NAME",
+            "ldac.param",
+            "-FILTER",
+            "N",
+            "-DETECT_THRESH",
+            "5",
+            "-CHECKIMAGE_TYPE",
+            "NONE",
+            "-VERBOSE_TYPE",
+            "QUIET",
+        ],
+        cwd=folder,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    raw = (folder / name).read_bytes()
+    # SExtractor stamps the run's date and time: fix them so reruns give the same bytes
+    raw = re.sub(rb"SEXDATE = '[^']*'", b"SEXDATE = '14/03/2021'", raw)
+    return re.sub(rb"SEXTIME = '[^']*'", b"SEXTIME = '12:00:00'", raw)
+
+
 def make_original():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         make_image(tmp / "img.fits")
         (tmp / "ldac.param").write_text("\n".join(PARAMS) + "\n")
-        subprocess.run(
-            [
-                "source-extractor",
-                "img.fits",
-                "-c",
-                "/dev/null",
-                "-CATALOG_TYPE",
-                "FITS_LDAC",
-                "-CATALOG_NAME",
-                "sex.ldac",
-                "-PARAMETERS_NAME",
-                "ldac.param",
-                "-FILTER",
-                "N",
-                "-DETECT_THRESH",
-                "5",
-                "-CHECKIMAGE_TYPE",
-                "NONE",
-                "-VERBOSE_TYPE",
-                "QUIET",
-            ],
-            cwd=tmp,
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
-        raw = (tmp / "sex.ldac").read_bytes()
-    # SExtractor stamps the run's date and time: fix them so reruns give the same bytes
-    raw = re.sub(rb"SEXDATE = '[^']*'", b"SEXDATE = '14/03/2021'", raw)
-    raw = re.sub(rb"SEXTIME = '[^']*'", b"SEXTIME = '12:00:00'", raw)
-    write(ORIGINAL, raw)
+        write(ORIGINAL, run_sextractor(tmp, "FITS_LDAC", "sex.ldac"))
+        # the other FITS catalogue SExtractor writes: OBJECTS tables, no image header
+        write(HERE / "sextractor_fits_1.0.ldac.gz", run_sextractor(tmp, "FITS_1.0", "sex.fits"))
 
 
 # ---------------------------------------------------------------- FITS pieces
