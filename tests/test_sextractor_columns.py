@@ -510,3 +510,22 @@ def test_the_stored_files_are_what_the_readme_says(catalogs):
         assert first.header["SEXVERS"].startswith("Source Extractor 2.25")
         wanted = (DATA / f"{name}.param").read_text().split()
         assert [c.split("(")[0] for c in wanted] == first.objects.colnames
+
+
+@needs_scamp
+@pytest.mark.scamp
+@pytest.mark.parametrize("setup", ["scalar", "variances"])
+def test_solving_into_the_catalogues_own_folder_keeps_it(setup, catalogs, tmp_path):
+    """SCAMP reads the catalogue in place; one that needs a converted copy is refused, untouched."""
+    from ztfnb.solve import solve_exposure
+
+    catalog = tmp_path / f"{EXPOSURE}.ldac"
+    shutil.copy(catalogs[setup], catalog)
+    before = catalog.read_bytes()
+    if setup == "scalar":
+        row = solve_exposure(catalog, DATA / "prior.fits", DATA / "gaia.fits", tmp_path)
+        assert row["status"] == "solved"
+    else:
+        with pytest.raises(InputError, match="choose another output folder"):
+            solve_exposure(catalog, DATA / "prior.fits", DATA / "gaia.fits", tmp_path)
+    assert catalog.read_bytes() == before

@@ -207,26 +207,36 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     source = Path(catalog).absolute()
     exposure = read_exposure(source)
     stem = source.stem
+    columns = exposure.extensions[0].columns
+    link = out / f"{stem}.ldac"
+    # solving into the catalogue's own folder: SCAMP reads the catalogue itself, which must
+    # be neither removed nor overwritten
+    in_place = link.resolve() == source.resolve()
+    if in_place and not columns.scamp_reads_directly:
+        raise InputError(
+            f"SCAMP needs a copy with converted columns named {link.name} in the output folder, "
+            "which is the catalogue's own: choose another output folder",
+            path=source,
+        )
     # an earlier run's answers must not outlive this run
     for suffix, _ in config.passes():
         for kind in (".head", ".xml"):
             (out / f"{stem}{suffix}{kind}").unlink(missing_ok=True)
-    link = out / f"{stem}.ldac"
-    if link.exists() or link.is_symlink():
-        link.unlink()
-    columns = exposure.extensions[0].columns
-    if columns.scamp_reads_directly:
-        try:
-            # SCAMP follows symbolic links and would write beside the original: a hard link,
-            # or a copy
-            os.link(source, link)
-        except OSError:
-            shutil.copy2(source, link)
-    else:
-        # SCAMP reads errors as the ellipse's axes and fluxes as fluxes: a catalogue with only
-        # variances or magnitudes gets a copy with those columns added (a refusal would turn
-        # away a common SExtractor set-up that carries all SCAMP needs)
-        write_ldac(link, scamp_extensions(exposure.extensions, columns))
+    if not in_place:
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        if columns.scamp_reads_directly:
+            try:
+                # SCAMP follows symbolic links and would write beside the original: a hard
+                # link, or a copy
+                os.link(source, link)
+            except OSError:
+                shutil.copy2(source, link)
+        else:
+            # SCAMP reads errors as the ellipse's axes and fluxes as fluxes: a catalogue with
+            # only variances or magnitudes gets a copy with those columns added (a refusal
+            # would turn away a common SExtractor set-up that carries all SCAMP needs)
+            write_ldac(link, scamp_extensions(exposure.extensions, columns))
     # SCAMP's keys naming the columns chosen (its defaults are XWIN_IMAGE, ERRAWIN_IMAGE...,
     # FLUX_AUTO); the user's own settings still come last
     scamp_keys = columns.scamp_options()
