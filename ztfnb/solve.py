@@ -203,7 +203,7 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         One summary row (see `solve_night`).
     """
     config = config or SolveConfig()
-    out = Path(out)
+    out = Path(out).resolve()  # SCAMP runs in it: relative names would resolve twice
     source = Path(catalog).absolute()
     exposure = read_exposure(source)
     stem = source.stem
