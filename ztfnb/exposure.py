@@ -2,9 +2,11 @@
 
 Reads any SExtractor FITS_LDAC catalogue whose image headers carry the ZTF
 keywords (``RCID`` or ``CCDID``/``QID``, ``TELRAD``, ``TELDECD``, ``OBSMJD``
-or ``MJD-OBS`` or ``DATE-OBS``) and a WCS, and whose objects have the windowed
-centroids SCAMP uses. Problems are reported naming the file, the extension
-and the keyword or column.
+or ``MJD-OBS`` or ``DATE-OBS``) and a WCS. Which object column serves as
+centroid, centroid error, flux, size and flags is chosen once per file from
+its first extension (`ztfnb.io.sextractor`); every extension must have those
+columns. Problems are reported naming the file, the extension and the
+keyword or column.
 """
 
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from ztfnb.camera import N_QUADRANTS, ccdid_qid, rcid_of
 from ztfnb.io.errors import InputError
 from ztfnb.io.ldac import read_ldac, require_columns
+from ztfnb.io.sextractor import CatalogColumns, choose_columns
 from ztfnb.site import Weather, weather_from_header
 
 __all__ = [
@@ -30,8 +33,8 @@ __all__ = [
     "read_exposure",
 ]
 
-#: Object columns every step needs.
-REQUIRED_COLUMNS = ("XWIN_IMAGE", "YWIN_IMAGE", "ERRAWIN_IMAGE", "FLUX_AUTO", "FLUXERR_AUTO")
+#: Object columns a caller may require beyond those `ztfnb.io.sextractor` chooses (none).
+REQUIRED_COLUMNS = ()
 
 
 @dataclass
@@ -45,20 +48,39 @@ class CatalogExtension:
     rcid : int
     header : `~astropy.io.fits.Header`
     objects : `~astropy.table.Table`
+    columns : `~ztfnb.io.sextractor.CatalogColumns`, optional
+        Which column serves which purpose (chosen from ``objects`` when not given).
     """
 
     index: int
     rcid: int
     header: object
     objects: object
+    columns: CatalogColumns | None = None
+
+    def __post_init__(self):
+        if self.columns is None:
+            self.columns = choose_columns(self.objects)
 
     @property
     def x(self):
-        return np.asarray(self.objects["XWIN_IMAGE"], float)
+        """Centroid x, pixels (float64)."""
+        return self.columns.x.values(self.objects)
 
     @property
     def y(self):
-        return np.asarray(self.objects["YWIN_IMAGE"], float)
+        """Centroid y, pixels (float64)."""
+        return self.columns.y.values(self.objects)
+
+    @property
+    def centroid_error(self):
+        """RMS centroid error along the error ellipse's major and minor axes, pixels."""
+        return self.columns.centroid_error(self.objects)
+
+    @property
+    def flux(self):
+        """Flux (float64; from magnitudes, zero point 0, when the catalogue has only those)."""
+        return self.columns.flux_and_error(self.objects)[0]
 
     @cached_property
     def wcs(self):
@@ -219,6 +241,27 @@ def check_unique_names(paths):
         seen[path.stem] = path
 
 
+def _require_chosen(objects, columns, path, where):
+    """Refuse an extension that lacks a column chosen from the first, or holds NaN in one."""
+    for name in columns.names:
+        if name not in objects.colnames:
+            raise InputError(
+                "missing column (the first extension has it: one set of columns per file)",
+                path=path,
+                extension=where,
+                column=name,
+            )
+    for column in columns.checked:
+        values = column.values(objects)
+        if np.isnan(values).any():
+            raise InputError(
+                f"{int(np.isnan(values).sum())} NaN value(s)",
+                path=path,
+                extension=where,
+                column=str(column),
+            )
+
+
 def read_exposure(path, required_columns=REQUIRED_COLUMNS):
     """Read and check a ZTF exposure catalogue.
 
@@ -227,7 +270,8 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
     path : path-like
         SExtractor FITS_LDAC catalogue, one extension pair per quadrant.
     required_columns : sequence of str
-        Object columns that must be present and free of NaN.
+        Object columns that must be present and free of NaN, beyond those
+        chosen for centroid, centroid error and flux (which always must be).
 
     Returns
     -------
@@ -236,11 +280,15 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
     Raises
     ------
     InputError
+        Also when the first extension has no usable centroid, centroid error
+        or flux column (`ztfnb.io.sextractor.choose_columns`), or another
+        extension lacks one the first has.
     """
     path = Path(path)
     pairs = read_ldac(path)
     extensions, pointings = [], []
     seen = {}
+    columns = None
     for pair in pairs:
         label = f"{pair.index + 1} (LDAC_IMHEAD #{pair.index + 1})"
         header = pair.header
@@ -252,18 +300,17 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
                 extension=label,
             )
         seen[rcid] = pair.index + 1
-        require_columns(
-            pair.objects,
-            required_columns,
-            path=path,
-            extension=f"{pair.index + 1} (LDAC_OBJECTS #{pair.index + 1})",
-        )
+        where = f"{pair.index + 1} (LDAC_OBJECTS #{pair.index + 1})"
+        if columns is None:
+            columns = choose_columns(pair.objects, path=path, extension=where)
+        _require_chosen(pair.objects, columns, path, where)
+        require_columns(pair.objects, required_columns, path=path, extension=where)
         ra = _number(header, ("TELRAD",), path, label)
         dec = _number(header, ("TELDECD",), path, label)
         if not -90 <= dec <= 90:
             raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
         pointings.append((ra % 360, dec))
-        extensions.append(CatalogExtension(pair.index, rcid, header, pair.objects))
+        extensions.append(CatalogExtension(pair.index, rcid, header, pair.objects, columns))
     if len({(round(r, 6), round(d, 6)) for r, d in pointings}) > 1:
         raise InputError(
             "quadrants disagree on TELRAD/TELDECD: one exposure per catalogue", path=path

@@ -21,6 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from scipy.spatial import cKDTree
 
 from ztfnb.io.errors import InputError
+from ztfnb.io.sextractor import choose_columns
 from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples, region_sample
 from ztfnb.settings import Settings, setting
 from ztfnb.tangent import gnomonic
@@ -47,7 +48,8 @@ class MatchConfig(Settings):
     Attributes
     ----------
     snr_min : float
-        Minimum FLUX_AUTO / FLUXERR_AUTO (SCAMP's default is 10).
+        Minimum S/N, FLUX_AUTO / FLUXERR_AUTO or the flux `ztfnb.io.sextractor`
+        chose (SCAMP's default is 10).
     reject_flags : int
         SExtractor flags that disqualify a detection (default: everything but
         1, "has neighbours": blended 2, saturated 4, truncated 8, ...).
@@ -100,36 +102,36 @@ class MatchConfig(Settings):
             raise ValueError(f"pose must be a PoseConfig or None, got {self.pose!r}")
 
 
-def usable_detections(objects, config=None):
+def usable_detections(objects, config=None, columns=None):
     """Which detections are clean point sources bright enough to match.
 
     Parameters
     ----------
     objects : `~astropy.table.Table`
-        SExtractor columns; ``FLAGS``, ``ELONGATION`` and ``FLUX_RADIUS`` are
+        SExtractor columns: a centroid, its error and a flux with its error
+        (any set `ztfnb.io.sextractor` knows); flags, elongation and size are
         used when present.
     config : `MatchConfig`, optional
+    columns : `~ztfnb.io.sextractor.CatalogColumns`, optional
+        Which column serves which purpose (chosen from ``objects`` when not given).
 
     Returns
     -------
     `~numpy.ndarray` of bool
     """
     config = config or MatchConfig()
-    flux = np.asarray(objects["FLUX_AUTO"], float)
-    error = np.asarray(objects["FLUXERR_AUTO"], float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        snr = np.where(error > 0, flux / error, 0.0)
-    keep = (snr >= config.snr_min) & np.isfinite(np.asarray(objects["XWIN_IMAGE"], float))
-    keep &= np.isfinite(np.asarray(objects["YWIN_IMAGE"], float))
-    if "ERRAWIN_IMAGE" in objects.colnames:
-        error = np.asarray(objects["ERRAWIN_IMAGE"], float)
-        keep &= np.isfinite(error) & (error > 0)
-    if "FLAGS" in objects.colnames:
-        keep &= (np.asarray(objects["FLAGS"]).astype(np.int64) & config.reject_flags) == 0
-    if "ELONGATION" in objects.colnames:
-        keep &= np.asarray(objects["ELONGATION"], float) <= config.max_elongation
-    if "FLUX_RADIUS" in objects.colnames and keep.sum() >= 10:
-        radius = np.asarray(objects["FLUX_RADIUS"], float)
+    columns = columns or choose_columns(objects)
+    snr = columns.snr(objects)
+    x, y = columns.centroid(objects)
+    keep = (snr >= config.snr_min) & np.isfinite(x) & np.isfinite(y)
+    error = columns.centroid_error(objects)[0]
+    keep &= np.isfinite(error) & (error > 0)
+    keep &= columns.clean(objects, config.reject_flags)
+    elongation = columns.elongations(objects)
+    if elongation is not None:
+        keep &= elongation <= config.max_elongation
+    radius = columns.sizes(objects)
+    if radius is not None and keep.sum() >= 10:
         bright = keep & (snr >= np.percentile(snr[keep], 50))
         stellar = np.median(radius[bright])
         keep &= (radius >= config.radius_range[0] * stellar) & (
@@ -461,7 +463,9 @@ class _Quadrant:
 def _predicted_quadrants(catalog, headers, config, centre):
     quadrants = []
     for position, extension in enumerate(catalog.extensions):
-        usable = np.flatnonzero(usable_detections(extension.objects, config))
+        usable = np.flatnonzero(
+            usable_detections(extension.objects, config, columns=extension.columns)
+        )
         if usable.size < 3:
             continue
         if headers is None:
@@ -480,7 +484,7 @@ def _predicted_quadrants(catalog, headers, config, centre):
                 extension=f"{position + 1} (rcid {extension.rcid})",
             )
         x, y = gnomonic(ra, dec, *centre)
-        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
+        flux = extension.flux[usable]
         quadrants.append(
             _Quadrant(position, extension.rcid, usable, pixel_x, pixel_y, ra, dec, x, y, flux)
         )

@@ -223,8 +223,11 @@ def read_scamp_xml(path):
 
     Returns
     -------
-    fields : `~astropy.table.Table`
+    fields : `~astropy.table.Table` or None
+        None when SCAMP stopped before measuring any field (its XML then
+        holds an empty table and an ``Error_Msg``).
     warnings : list of str
+        SCAMP's error message first, when it gave one.
     """
     path = Path(path)
     with warnings.catch_warnings():
@@ -236,10 +239,15 @@ def read_scamp_xml(path):
         tables = {table.ID or table.name: table for table in votable.iter_tables()}
         if "Fields" not in tables:
             raise InputError("no Fields table in SCAMP's XML", path=path)
-        fields = tables["Fields"].to_table()
-        messages = []
-        if "Warnings" in tables:
+        # an empty table (SCAMP stopped early) is one numpy's masked arrays cannot convert
+        fields = tables["Fields"].to_table() if tables["Fields"].nrows else None
+        messages = [
+            str(param.value)
+            for param in votable.iter_fields_and_params()
+            if param.name == "Error_Msg" and param.value
+        ]
+        if "Warnings" in tables and tables["Warnings"].nrows:
             warning_table = tables["Warnings"].to_table()
             if "Text" in warning_table.colnames:
-                messages = [str(text) for text in warning_table["Text"]]
+                messages += [str(text) for text in warning_table["Text"]]
     return fields, messages

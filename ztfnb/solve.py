@@ -17,7 +17,13 @@ Two ways to run SCAMP:
     scale from the prior (``PRE-DISTORTED``), then ``MATCH N`` with a higher
     distortion degree from the first pass's header.
 
-Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue), ``<stem>.ahead``
+SCAMP is told which columns to read (``CENTROID_KEYS``, ``CENTROIDERR_KEYS``,
+``DISTORT_KEYS``, ``PHOTFLUX_KEY``, ``PHOTFLUXERR_KEY``) from the columns
+`ztfnb.io.sextractor` chose; a catalogue whose centroid errors are only
+variances or whose photometry is only magnitudes is given to SCAMP as a copy
+with the error-ellipse axes or fluxes added.
+
+Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue, or that copy), ``<stem>.ahead``
 (the prior), ``<stem>.gaia.ldac`` (the reference), ``<stem>.head`` and
 ``<stem>.xml`` (SCAMP's), and ``summary.ecsv``.
 """
@@ -38,7 +44,9 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
+from ztfnb.io.ldac import write_ldac
 from ztfnb.io.refcat import write_scamp_reference
+from ztfnb.io.sextractor import scamp_extensions
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.prior.file import read_prior
 from ztfnb.reference import field_reference
@@ -129,7 +137,8 @@ def judge_solution(fields, warnings, config, pattern_matched=False):
     reason : str
     """
     if fields is None or len(fields) == 0:
-        return "failed", "no XML statistics (SCAMP stopped early)"
+        said = [f": {w}" for w in warnings if w.startswith("*Error*")][:1]
+        return "failed", f"no XML statistics (SCAMP stopped early{''.join(said)})"
     row = fields[0]
     ndeg = int(row["NDeg_Reference"])
     if ndeg == 0:
@@ -194,22 +203,43 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         One summary row (see `solve_night`).
     """
     config = config or SolveConfig()
-    out = Path(out)
+    out = Path(out).resolve()  # SCAMP runs in it: relative names would resolve twice
     source = Path(catalog).absolute()
     exposure = read_exposure(source)
     stem = source.stem
+    columns = exposure.extensions[0].columns
+    link = out / f"{stem}.ldac"
+    # solving into the catalogue's own folder: SCAMP reads the catalogue itself, which must
+    # be neither removed nor overwritten
+    in_place = link.resolve() == source.resolve()
+    if in_place and not columns.scamp_reads_directly:
+        raise InputError(
+            f"SCAMP needs a copy with converted columns named {link.name} in the output folder, "
+            "which is the catalogue's own: choose another output folder",
+            path=source,
+        )
     # an earlier run's answers must not outlive this run
     for suffix, _ in config.passes():
         for kind in (".head", ".xml"):
             (out / f"{stem}{suffix}{kind}").unlink(missing_ok=True)
-    link = out / f"{stem}.ldac"
-    if link.exists() or link.is_symlink():
-        link.unlink()
-    try:
-        # SCAMP follows symbolic links and would write beside the original: a hard link, or a copy
-        os.link(source, link)
-    except OSError:
-        shutil.copy2(source, link)
+    if not in_place:
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        if columns.scamp_reads_directly:
+            try:
+                # SCAMP follows symbolic links and would write beside the original: a hard
+                # link, or a copy
+                os.link(source, link)
+            except OSError:
+                shutil.copy2(source, link)
+        else:
+            # SCAMP reads errors as the ellipse's axes and fluxes as fluxes: a catalogue with
+            # only variances or magnitudes gets a copy with those columns added (a refusal
+            # would turn away a common SExtractor set-up that carries all SCAMP needs)
+            write_ldac(link, scamp_extensions(exposure.extensions, columns))
+    # SCAMP's keys naming the columns chosen (its defaults are XWIN_IMAGE, ERRAWIN_IMAGE...,
+    # FLUX_AUTO); the user's own settings still come last
+    scamp_keys = columns.scamp_options()
     model = read_prior(prior)
     table = _gaia(gaia)
     terms = refine_pointing(model, exposure, table)
@@ -223,7 +253,7 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         run = run_scamp(
             link,
             out / f"{stem}.gaia.ldac",
-            {**options, "XML_NAME": str(out / f"{stem}{suffix}.xml")},
+            {**scamp_keys, **options, "XML_NAME": str(out / f"{stem}{suffix}.xml")},
             workdir=out,
         )
         elapsed += run.elapsed

@@ -10,6 +10,7 @@ from astropy.table import QTable, Table, vstack
 from ztfnb.camera import N_QUADRANTS, FocalPlane
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
+from ztfnb.io.sextractor import choose_columns
 from ztfnb.io.summary import write_summary
 from ztfnb.quantity import parse_quantity
 from ztfnb.simulate.night import NightParameters, ensure_night
@@ -74,12 +75,18 @@ class NightOverview:
 
 
 def quadrant_counts(catalog):
-    """Detections per quadrant of a FITS_LDAC catalogue: all, and unflagged."""
+    """Detections per quadrant of a FITS_LDAC catalogue: all, and unflagged.
+
+    Unflagged: ``FLAGS``, ``FLAGS_WEIGHT`` and ``IMAFLAGS_ISO`` all zero, where
+    present (`ztfnb.io.sextractor`); a catalogue without flags counts all.
+    """
     rows = []
     for extension in read_ldac(catalog):
-        flags = np.asarray(extension.objects["FLAGS"])
+        objects = extension.objects
+        where = f"{extension.index + 1} (LDAC_OBJECTS #{extension.index + 1})"
+        clean = choose_columns(objects, path=catalog, extension=where).clean(objects, 0xFFFF)
         rows.append(
-            (Path(catalog).stem, int(extension.header["RCID"]), len(flags), int(np.sum(flags == 0)))
+            (Path(catalog).stem, int(extension.header["RCID"]), len(objects), int(np.sum(clean)))
         )
     return Table(rows=rows, names=["exposure", "rcid", "n_detections", "n_clean"])
 

@@ -30,12 +30,14 @@ def _reference(catalog, gaia, config):
     return field_reference(gaia, catalog, config.reference_mag_limit)
 
 
-def _centroid_sigma(objects, rows, floor_deg, scale_deg):
-    error = np.asarray(objects["ERRAWIN_IMAGE"], float)[rows]
-    if "ERRBWIN_IMAGE" in objects.colnames:
-        minor = np.asarray(objects["ERRBWIN_IMAGE"], float)[rows]
-        # the minor axis where SExtractor gave one; the major alone (conservative) elsewhere
-        error = np.where(np.isfinite(minor), np.hypot(error, minor) / np.sqrt(2), error)
+def _centroid_sigma(extension, rows, floor_deg, scale_deg):
+    """Per-axis centroid error of some rows, degrees: the axes' quadratic mean ⊕ a floor.
+
+    Where the catalogue gives no minor axis (or a NaN), the major one alone
+    (conservative) stands for both (`ztfnb.io.sextractor`).
+    """
+    major, minor = (axis[rows] for axis in extension.centroid_error)
+    error = np.hypot(major, minor) / np.sqrt(2)
     return np.hypot(error * scale_deg, floor_deg)
 
 
@@ -64,7 +66,7 @@ def _match_exposure(catalog, gaia, config, index):
         extension = catalog.extensions[position]
         scale = np.sqrt(abs(np.linalg.det(extension.wcs.pixel_scale_matrix)))
         sigma[mine] = _centroid_sigma(
-            extension.objects, np.asarray(pairs["row"])[mine], config.floor.to_value(u.deg), scale
+            extension, np.asarray(pairs["row"])[mine], config.floor.to_value(u.deg), scale
         )
     stars = {
         "exposure": np.full(len(pairs), index),

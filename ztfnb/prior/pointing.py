@@ -63,11 +63,13 @@ def refine_pointing(model, catalog, gaia, config=None, refraction=None, iteratio
     for extension in catalog.extensions:
         if extension.rcid not in model.rcid:
             continue
-        usable = np.flatnonzero(usable_detections(extension.objects, config))
+        usable = np.flatnonzero(
+            usable_detections(extension.objects, config, columns=extension.columns)
+        )
         xi, eta = model.plane(extension.rcid, extension.x[usable], extension.y[usable])
         pixel = np.sqrt(abs(np.linalg.det(model.cd[model._row(extension.rcid)])))
-        error = np.asarray(extension.objects["ERRAWIN_IMAGE"], float)[usable] * pixel
-        flux = np.asarray(extension.objects["FLUX_AUTO"], float)[usable]
+        error = extension.centroid_error[0][usable] * pixel  # the major axis: conservative
+        flux = extension.flux[usable]
         predicted.append((xi, eta, flux, 1 / (error**2 + (0.03 * _ARCSEC) ** 2)))
     if not predicted:
         raise InputError("none of the catalogue's quadrants is in the prior", path=catalog.path)

@@ -382,8 +382,9 @@ def exposure_matches(catalog, gaia, headers, config=None):
     -------
     `~astropy.table.QTable`
         As `ztfnb.match.match_catalog`, with each star's expected error per
-        axis: ``error_detection`` (SExtractor's ``ERRAWIN/ERRBWIN``, their
-        quadratic mean, × the solution's pixel scale) and ``error_gaia``
+        axis: ``error_detection`` (SExtractor's ``ERRAWIN/ERRBWIN`` or the
+        error columns `ztfnb.io.sextractor` chose, their quadratic mean, × the
+        solution's pixel scale) and ``error_gaia``
         (Gaia's at the epoch, proper motion's error propagated), arcsec.
     """
     config = _metrics_config(config)
@@ -395,13 +396,7 @@ def exposure_matches(catalog, gaia, headers, config=None):
         row = np.asarray(pairs["row"], int)
         for index in np.unique(position):
             mine = position == index
-            objects = catalog.extensions[index].objects
-            a = np.asarray(objects["ERRAWIN_IMAGE"], float)[row[mine]]
-            b = (
-                np.asarray(objects["ERRBWIN_IMAGE"], float)[row[mine]]
-                if "ERRBWIN_IMAGE" in objects.colnames
-                else a
-            )
+            a, b = (axis[row[mine]] for axis in catalog.extensions[index].centroid_error)
             detection[mine] = np.sqrt((a**2 + b**2) / 2) * _pixel_scale_arcsec(headers[index])
         ref = np.asarray(pairs["ref_index"], int)
         gaia_error = np.sqrt(
@@ -625,7 +620,7 @@ def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
     present = set()
     for position, ext in enumerate(catalog.extensions):
         present.add(ext.rcid)
-        n_usable = int(usable_detections(ext.objects, config.match).sum())
+        n_usable = int(usable_detections(ext.objects, config.match, columns=ext.columns).sum())
         n_matched = int(np.sum(extension == position))
         row = {
             "exposure": catalog.name,
