@@ -308,3 +308,54 @@ def test_header_column_beside_other_columns(tmp_path):
     fits.HDUList([fits.PrimaryHDU(), imhead, objects]).writeto(path)
     (extension,) = read_ldac(path)
     assert _cards(extension.header) == _cards(header)
+
+
+@pytest.mark.parametrize("name", READ)
+def test_scamp_reads_flag_is_what_scamp_was_measured_to_read(name):
+    """`LdacExtension.scamp_reads` against the layouts the real SCAMP read (README.md)."""
+    extensions = read_ldac(DATA / f"{name}.ldac.gz")
+    assert {e.scamp_reads for e in extensions} == {name in SCAMP_READS}
+
+
+def _rows_layout(source, target):
+    """The catalogue rewritten with one card per row (astropy `Table` of cards, SourceXtractor++'s shape)."""
+    hdus = [fits.PrimaryHDU()]
+    for extension in read_ldac(source):
+        cards = [card.image for card in extension.header.cards] + ["END".ljust(80)]
+        column = fits.Column(name="Field Header Card", format="80A", array=np.array(cards))
+        hdus.append(fits.BinTableHDU.from_columns([column], name="LDAC_IMHEAD"))
+        hdus.append(fits.table_to_hdu(extension.objects))
+        hdus[-1].name = "LDAC_OBJECTS"
+    fits.HDUList(hdus).writeto(target)
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_solve_gives_scamp_a_catalogue_it_reads(tmp_path):
+    """A layout SCAMP crashes on is solved as SExtractor's own layout is (a rewritten copy)."""
+    from ztfnb.io.headers import read_header_blocks
+    from ztfnb.solve import solve_exposure
+
+    setups = Path(__file__).parent / "data" / "sextractor"
+    name = "ztf_20231017212451_000744_zg"
+    original = tmp_path / "sextractor" / f"{name}.ldac"
+    original.parent.mkdir()
+    with gzip.open(setups / "scalar.ldac.gz") as packed, open(original, "wb") as out:
+        shutil.copyfileobj(packed, out)
+    rows = tmp_path / "rows" / f"{name}.ldac"
+    rows.parent.mkdir()
+    _rows_layout(original, rows)
+    assert not any(e.scamp_reads for e in read_ldac(rows))
+    results = {}
+    for path in (original, rows):
+        out = path.parent / "solved"
+        out.mkdir()
+        row = solve_exposure(path, setups / "prior.fits", setups / "gaia.fits", out)
+        assert row["status"] == "solved", row["reason"]
+        results[path] = read_header_blocks(out / f"{name}.head")
+    pixels = np.array([[1.0, 1.0], [3072.0, 3080.0], [1536.0, 1540.0]])
+    for a, b in zip(results[original], results[rows], strict=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            sky_a, sky_b = WCS(a).all_pix2world(pixels, 1), WCS(b).all_pix2world(pixels, 1)
+        assert np.max(np.abs(sky_a - sky_b)) * 3600 < 1e-3

@@ -50,6 +50,9 @@ class CatalogExtension:
     objects : `~astropy.table.Table`
     columns : `~ztfnb.io.sextractor.CatalogColumns`, optional
         Which column serves which purpose (chosen from ``objects`` when not given).
+    scamp_reads : bool
+        Whether SCAMP reads the file's header layout as stored
+        (`~ztfnb.io.ldac.LdacExtension`).
     """
 
     index: int
@@ -57,6 +60,7 @@ class CatalogExtension:
     header: object
     objects: object
     columns: CatalogColumns | None = None
+    scamp_reads: bool = True
 
     def __post_init__(self):
         if self.columns is None:
@@ -310,7 +314,9 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
         if not -90 <= dec <= 90:
             raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
         pointings.append((ra % 360, dec))
-        extensions.append(CatalogExtension(pair.index, rcid, header, pair.objects, columns))
+        extensions.append(
+            CatalogExtension(pair.index, rcid, header, pair.objects, columns, pair.scamp_reads)
+        )
     if len({(round(r, 6), round(d, 6)) for r, d in pointings}) > 1:
         raise InputError(
             "quadrants disagree on TELRAD/TELDECD: one exposure per catalogue", path=path

@@ -208,14 +208,16 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     exposure = read_exposure(source)
     stem = source.stem
     columns = exposure.extensions[0].columns
+    layout_read = all(extension.scamp_reads for extension in exposure.extensions)
     link = out / f"{stem}.ldac"
     # solving into the catalogue's own folder: SCAMP reads the catalogue itself, which must
     # be neither removed nor overwritten
     in_place = link.resolve() == source.resolve()
-    if in_place and not columns.scamp_reads_directly:
+    if in_place and not (columns.scamp_reads_directly and layout_read):
         raise InputError(
-            f"SCAMP needs a copy with converted columns named {link.name} in the output folder, "
-            "which is the catalogue's own: choose another output folder",
+            f"SCAMP needs a copy named {link.name} in the output folder ("
+            + ("converted columns" if layout_read else "its header tables rewritten")
+            + "), which is the catalogue's own: choose another output folder",
             path=source,
         )
     # an earlier run's answers must not outlive this run
@@ -225,7 +227,7 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     if not in_place:
         if link.exists() or link.is_symlink():
             link.unlink()
-        if columns.scamp_reads_directly:
+        if columns.scamp_reads_directly and layout_read:
             try:
                 # SCAMP follows symbolic links and would write beside the original: a hard
                 # link, or a copy
@@ -235,7 +237,8 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         else:
             # SCAMP reads errors as the ellipse's axes and fluxes as fluxes: a catalogue with
             # only variances or magnitudes gets a copy with those columns added (a refusal
-            # would turn away a common SExtractor set-up that carries all SCAMP needs)
+            # would turn away a common SExtractor set-up that carries all SCAMP needs); a
+            # header layout SCAMP crashes on or misreads (another writer's) is rewritten too
             write_ldac(link, scamp_extensions(exposure.extensions, columns))
     # SCAMP's keys naming the columns chosen (its defaults are XWIN_IMAGE, ERRAWIN_IMAGE...,
     # FLUX_AUTO); the user's own settings still come last

@@ -100,12 +100,17 @@ class LdacExtension:
         Position of the pair in the file, from 0 (SCAMP applies ``.ahead`` blocks by it).
     layout : str
         How the header was stored, as read (empty for extensions built in memory).
+    scamp_reads : bool
+        Whether SCAMP 2.10 reads this header as the file stores it (SExtractor's
+        own layout and the few variants measured to work); otherwise SCAMP must
+        be given a catalogue `write_ldac` rewrites.
     """
 
     header: fits.Header
     objects: Table
     index: int = 0
     layout: str = ""
+    scamp_reads: bool = True
 
 
 def header_to_ldac_text(header):
@@ -267,7 +272,29 @@ def _read_header(hdul, position, index, path, label):
         layout += f", variable-length rows ({form.split('(')[0]})"
     if code == "B":
         layout += ", stored as bytes (B)"
-    return header, "; ".join([layout, *notes])
+    direct = (
+        not variable
+        and len(rows) == 1
+        and column.name == HEADER_COLUMN
+        and _scamp_reads_cell(rows[0], _tdim(hdu, index))
+    )
+    return header, "; ".join([layout, *notes]), direct
+
+
+def _scamp_reads_cell(cell, tdim):
+    """Whether SCAMP 2.10 reads a header cell as stored (measured: ``tests/data/ldac/README.md``).
+
+    SCAMP reads only the first row, sizes the header by ``TDIM``, stops at an
+    ``END`` card on an 80-byte boundary, wants ``SIMPLE`` first, and crashes on
+    NUL bytes.
+    """
+    cell = bytes(cell)
+    # SExtractor copies a quadrant's header as the image file has it: XTENSION first
+    if b"\x00" in cell or not cell.startswith((b"SIMPLE  =", b"XTENSION=")):
+        return False
+    if tdim is None or int(np.prod(tdim)) < len(cell):
+        return False
+    return any(cell[i : i + 80].rstrip() == b"END" for i in range(0, len(cell), 80))
 
 
 _HEADER_NAME = re.compile(r"^LDAC_IMHEAD(?:_(\d+))?$")
@@ -376,7 +403,7 @@ def read_ldac(path):
             )
         adjacent = all(o[0] == h[0] + 1 for h, o in zip(headers, objects, strict=True))
         extensions = []
-        for number, (head, table, (header, layout)) in enumerate(
+        for number, (head, table, (header, layout, direct)) in enumerate(
             zip(headers, objects, decoded, strict=True)
         ):
             if None not in (head[2], table[2]) and head[2] != table[2]:
@@ -390,8 +417,20 @@ def read_ldac(path):
                 layout += f"; object table in HDU {table[0]}, paired by rank as SCAMP does"
             objects_table = Table.read(hdul[table[0]], format="fits", unit_parse_strict="silent")
             objects_table.meta.clear()
+            # SCAMP looks the tables up by their exact names
+            names = (
+                hdul[head[0]].header.get("EXTNAME"),
+                hdul[table[0]].header.get("EXTNAME"),
+            )
+            direct &= names[0] == "LDAC_IMHEAD" and names[1] in ("LDAC_OBJECTS", "OBJECTS")
             extensions.append(
-                LdacExtension(header=header, objects=objects_table, index=number, layout=layout)
+                LdacExtension(
+                    header=header,
+                    objects=objects_table,
+                    index=number,
+                    layout=layout,
+                    scamp_reads=bool(direct),
+                )
             )
     return extensions
 
