@@ -7,6 +7,7 @@ import nbformat
 import pytest
 import yaml
 
+from tests.report_checks import screenshot_report, table_problems
 from ztfnb.runner import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +45,9 @@ def test_notebook_runs_into_a_complete_report(notebook, tmp_path):
         if o.get("output_type") == "error"
     ]
     assert not errors
+    # readable: every table with units where its quantity has one, no dtype rows
+    assert table_problems(executed) == []
+    # looked at in Chromium at 1,400 px: nothing off-screen to the right
+    shot = screenshot_report(tmp_path / "report" / f"{notebook.stem}.html", notebook.stem)
+    if shot is not None:
+        assert shot[1] <= 1400, f"{notebook.stem} is {shot[1]} px wide (screenshot {shot[0]})"

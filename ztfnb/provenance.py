@@ -58,8 +58,17 @@ def software_versions():
 
 
 def versions_table():
-    """The software versions as a two-column table, for the end of a report."""
+    """The software versions and ztfnb's git commit as a two-column table, for the end of a report.
+
+    The commit is marked "(modified)" when the work tree has uncommitted
+    changes; outside a git checkout the row says "not a git checkout".
+    """
     versions = dict(software_versions())
+    state = git_state(Path(__file__).resolve().parents[1])
+    commit = state["commit"] or "not a git checkout"
+    if state["dirty"]:
+        commit += " (modified)"
+    versions["ztfnb commit"] = commit
     return Table({"software": list(versions), "version": list(versions.values())})
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from astropy.table import QTable, Table, vstack
 
 from ztfnb.camera import N_QUADRANTS, FocalPlane
+from ztfnb.exposure import read_exposure
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 from ztfnb.io.sextractor import choose_columns
@@ -15,9 +16,18 @@ from ztfnb.io.summary import write_summary
 from ztfnb.quantity import parse_quantity
 from ztfnb.simulate.night import NightParameters, ensure_night
 from ztfnb.simulate.truth import TrueMapping
+from ztfnb.site import airmass
 from ztfnb.tangent import gnomonic
 
-__all__ = ["NightOverview", "distortion_field", "night_overview", "open_night", "quadrant_counts"]
+__all__ = [
+    "NightOverview",
+    "distortion_field",
+    "has_truth",
+    "night_exposures",
+    "night_overview",
+    "open_night",
+    "quadrant_counts",
+]
 
 
 @dataclass
@@ -91,8 +101,62 @@ def quadrant_counts(catalog):
     return Table(rows=rows, names=["exposure", "rcid", "n_detections", "n_clean"])
 
 
+def has_truth(night_dir):
+    """Whether a night's folder holds the simulator's truth (``truth/``)."""
+    return (Path(night_dir) / "truth").is_dir()
+
+
+def night_exposures(night_dir):
+    """One row per exposure of a night: ``exposures.ecsv``, or the catalogues' own headers.
+
+    A simulated night lists its exposures in ``exposures.ecsv``; a real one is
+    only its catalogues (``*.ldac``), and each exposure's time, boresight and
+    airmass come from the catalogue's header (the airmass of the boresight at
+    mid-exposure, from TELRAD/TELDECD and the shutter time, at Palomar).
+
+    Parameters
+    ----------
+    night_dir : path-like
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        At least ``exposure`` (the catalogue's stem), ``kind`` and ``airmass``;
+        from headers also ``obsmjd``, ``exptime`` (s), ``telrad``, ``teldecd`` (deg).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder holds neither ``exposures.ecsv`` nor a catalogue.
+    """
+    night_dir = Path(night_dir)
+    listed = night_dir / "exposures.ecsv"
+    if listed.is_file():
+        return QTable.read(listed)
+    paths = sorted(night_dir.glob("*.ldac"))
+    if not paths:
+        raise FileNotFoundError(
+            f"{night_dir}: no exposures.ecsv and no catalogues (*.ldac) to read the exposures from"
+        )
+    catalogs = [read_exposure(path) for path in paths]
+    table = QTable()
+    table["exposure"] = [c.name for c in catalogs]
+    table["kind"] = ["catalogue"] * len(catalogs)
+    table["obsmjd"] = [c.start.mjd for c in catalogs]
+    table["exptime"] = u.Quantity([c.exptime for c in catalogs]).to(u.s)
+    table["telrad"] = u.Quantity([c.pointing.ra for c in catalogs]).to(u.deg)
+    table["teldecd"] = u.Quantity([c.pointing.dec for c in catalogs]).to(u.deg)
+    table["airmass"] = [float(airmass(c.pointing, c.mid_time)) for c in catalogs]
+    table.meta["description"] = "exposures read from the catalogues' headers"
+    return table
+
+
 def open_night(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"):
-    """The folder of a simulated night, simulated first when it holds none.
+    """The folder of a night: a real one as it is, a simulated one simulated first when needed.
+
+    A folder holding catalogues (``*.ldac``) and no simulator's marker
+    (``simulation.json``) is a real night and is used as it is; the
+    simulation parameters are then ignored.
 
     Parameters
     ----------
@@ -106,6 +170,9 @@ def open_night(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"
     -------
     `~pathlib.Path`
     """
+    folder = Path(night_dir)
+    if any(folder.glob("*.ldac")) and not (folder / "simulation.json").exists():
+        return folder
     per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
     return ensure_night(
         night_dir,

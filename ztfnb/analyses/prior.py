@@ -12,6 +12,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 from astropy.wcs import WCS
 
+from ztfnb.analyses.night import has_truth, night_exposures
 from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, write_header_blocks
@@ -25,6 +26,7 @@ __all__ = [
     "PriorReport",
     "ahead_accuracy",
     "choose_calibration",
+    "focal_plane_table",
     "prior_report",
     "refraction_terms",
 ]
@@ -42,8 +44,10 @@ class PriorReport:
         The same fit in the unrefracted frame, as ZTF did.
     calibration : list of str
     accuracy : `~astropy.table.QTable`
-        One row per exposure: airmass, measured pointing, worst and median error
-        of its ``.ahead`` against the truth (and of the ZTF-style prior's).
+        One row per exposure: airmass, measured pointing, rms of its ``.ahead``
+        against Gaia, worst and median error against the truth (and of the
+        ZTF-style prior's); NaN where the night has no truth
+        (``meta["truth"]`` False).
     quadrant_accuracy : `~astropy.table.QTable`
         One row per exposure and quadrant.
     outputs : list of `~pathlib.Path`
@@ -109,6 +113,58 @@ def ahead_accuracy(headers, catalog, truth, grid=25):
     return table
 
 
+def focal_plane_table(model):
+    """The fitted quadrants as an astronomer reads a CD matrix: plate scale, rotation, skew.
+
+    Parameters
+    ----------
+    model : `~ztfnb.prior.FocalPlaneModel`
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``rcid, ccdid, qid, crpix1, crpix2`` (pix), ``scale_x, scale_y``
+        (arcsec/pix: the lengths of the CD matrix's columns), ``rotation``
+        (deg: of pixel +x from +ξ towards +η), ``skew`` (arcsec: the angle
+        between the pixel axes minus 90°), ``parity`` (+1 or −1, the sign of
+        det CD), ``n_stars``, ``rms_xi, rms_eta`` (arcsec), ``placement``. The
+        CD elements themselves are in the prior file.
+    """
+    table = model.table()
+    cd = np.array(
+        [[u.Quantity(table[f"cd{i}_{j}"], u.deg / u.pix).value for j in (1, 2)] for i in (1, 2)]
+    )
+    x_axis, y_axis = cd[:, 0], cd[:, 1]
+    cosine = np.sum(x_axis * y_axis, axis=0) / (np.hypot(*x_axis) * np.hypot(*y_axis))
+    result = QTable()
+    for name in ("rcid", "ccdid", "qid", "crpix1", "crpix2"):
+        result[name] = table[name]
+    result["scale_x"] = (np.hypot(*x_axis) * u.deg / u.pix).to(u.arcsec / u.pix)
+    result["scale_y"] = (np.hypot(*y_axis) * u.deg / u.pix).to(u.arcsec / u.pix)
+    result["rotation"] = np.degrees(np.arctan2(x_axis[1], x_axis[0])) * u.deg
+    result["skew"] = (np.degrees(np.arccos(np.clip(cosine, -1, 1))) - 90) * 3600 * u.arcsec
+    result["parity"] = np.sign(cd[0, 0] * cd[1, 1] - cd[0, 1] * cd[1, 0]).astype(int)
+    for name in ("n_stars", "rms_xi", "rms_eta", "placement"):
+        result[name] = table[name]
+    return result
+
+
+def _largest(column):
+    """The largest finite value of an arcsec column, NaN when none was measured."""
+    values = u.Quantity(column, u.arcsec).value
+    values = values[np.isfinite(values)]
+    return float(values.max()) if values.size else np.nan
+
+
+def _not_measured(catalog):
+    """`ahead_accuracy`'s table with every error NaN: no truth to measure against."""
+    table = QTable()
+    table["rcid"] = catalog.rcids
+    for name in ("worst", "median", "corner"):
+        table[name] = np.full(len(catalog.rcids), np.nan) * u.arcsec
+    return table
+
+
 def refraction_terms(catalog, half_size=3.7, points=15):
     """How refraction distorts an exposure's field: its affine part and what is left.
 
@@ -160,12 +216,17 @@ def prior_report(
     compare=True,
     log=None,
 ):
-    """Fit the prior and measure its ``.ahead`` files on every exposure of a simulated night.
+    """Fit the prior and measure its ``.ahead`` files on every exposure of a night.
 
     Parameters
     ----------
     night_dir : path-like
-        A night written by ``ztfnb simulate`` (it needs the truth).
+        A night written by ``ztfnb simulate``, or a real one: catalogues
+        (``*.ldac``) and ``gaia.fits`` only. The exposures come from
+        ``exposures.ecsv`` or else the catalogues' headers
+        (`~ztfnb.analyses.night.night_exposures`); the ``.ahead`` errors against
+        the truth are measured only where ``truth/`` is (NaN otherwise), their
+        rms against Gaia always.
     calibration : list of str, optional
         Exposures to fit on (default: the ``calibration_count`` of lowest airmass).
     calibration_count : int
@@ -182,7 +243,8 @@ def prior_report(
     `PriorReport`
     """
     night_dir = Path(night_dir)
-    exposures = QTable.read(night_dir / "exposures.ecsv")
+    exposures = night_exposures(night_dir)
+    truth_dir = night_dir / "truth" if has_truth(night_dir) else None
     calibration = list(calibration or choose_calibration(exposures, calibration_count))
     gaia = read_gaia(night_dir / "gaia.fits")
     catalogs = {name: read_exposure(night_dir / f"{name}.ldac") for name in exposures["exposure"]}
@@ -205,15 +267,15 @@ def prior_report(
     for row in exposures:
         name = str(row["exposure"])
         catalog = catalogs[name]
-        truth = TrueMapping.read(night_dir / "truth" / f"{name}.fits")
+        truth = TrueMapping.read(truth_dir / f"{name}.fits") if truth_dir else None
         terms = refine_pointing(fit.model, catalog, gaia)
         headers = ahead_headers(fit.model, catalog, terms)
-        quality = ahead_accuracy(headers, catalog, truth)
+        quality = ahead_accuracy(headers, catalog, truth) if truth else _not_measured(catalog)
         if folder:
             write_header_blocks(folder / f"{name}.ahead", headers)
             outputs.append(folder / f"{name}.ahead")
         plain_worst = np.nan
-        if plain is not None:
+        if plain is not None and truth:
             plain_terms = refine_pointing(plain.model, catalog, gaia)
             plain_worst = (
                 ahead_accuracy(ahead_headers(plain.model, catalog, plain_terms), catalog, truth)[
@@ -233,6 +295,7 @@ def prior_report(
                 name in calibration,
                 terms.n_stars,
                 float(np.hypot(*terms.offset_arcsec)),
+                float(terms.rms),
                 float(quality["worst"].max().value),
                 float(np.median(quality["median"].value)),
                 float(quality["corner"].max().value),
@@ -251,7 +314,7 @@ def prior_report(
                 )
             )
         if log:
-            log(f"{name}: airmass {row['airmass']:.2f}, worst {rows[-1][8]:.3f} arcsec")
+            log(f"{name}: airmass {row['airmass']:.2f}, worst {rows[-1][9]:.3f} arcsec")
     accuracy = QTable(
         rows=rows,
         names=[
@@ -263,15 +326,18 @@ def prior_report(
             "calibration",
             "n_stars",
             "pointing_offset",
+            "gaia_rms",
             "worst",
             "median",
             "worst_corner",
             "worst_without_refraction",
         ],
     )
+    accuracy.meta["truth"] = truth_dir is not None
     for name in (
         "refraction_non_affine",
         "pointing_offset",
+        "gaia_rms",
         "worst",
         "median",
         "worst_corner",
@@ -293,10 +359,8 @@ def prior_report(
     summary = write_summary(
         folder or "",
         {
-            "worst_arcsec": float(accuracy["worst"].max().to_value(u.arcsec)),
-            "worst_without_refraction_arcsec": float(
-                np.nanmax(accuracy["worst_without_refraction"].to_value(u.arcsec))
-            ),
+            "worst_arcsec": _largest(accuracy["worst"]),
+            "worst_without_refraction_arcsec": _largest(accuracy["worst_without_refraction"]),
             "rms_xi_arcsec": float(fit.model.meta["rms_xi"]),
             "calibration": len(calibration),
         },

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table, vstack
 
+from ztfnb.analyses.night import has_truth, night_exposures
 from ztfnb.analyses.prior import choose_calibration
 from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia
@@ -45,6 +46,9 @@ class QualityReport:
     solved_dir : `~pathlib.Path`
     night : `~ztfnb.quality.SolvedNight`
     outputs : list of `~pathlib.Path`
+    truth : bool
+        Whether the night had the simulator's truth; without it the good
+        quadrants are not known and only injected failures are scored.
     """
 
     summary: QTable
@@ -56,6 +60,7 @@ class QualityReport:
     solved_dir: Path
     night: SolvedNight
     outputs: list
+    truth: bool = True
 
     @property
     def zenith(self):
@@ -89,8 +94,19 @@ class QualityReport:
             caught, total = by_kind.get(kind, (0, 0))
             by_kind[kind] = (caught + flagged, total + 1)
         rows = [(kind, total, caught) for kind, (caught, total) in sorted(by_kind.items())]
-        rows.append(("good quadrants (false flags)", score["n_good"], score["false_positives"]))
-        return Table(rows=rows, names=["injected", "quadrants", "flagged"])
+        if self.truth:
+            rows.append(("good quadrants (false flags)", score["n_good"], score["false_positives"]))
+        table = Table(
+            rows=rows or None,
+            names=["injected", "quadrants", "flagged"],
+            dtype=[str, int, int],
+        )
+        if not self.truth:
+            table.meta["note"] = (
+                "no truth in this night's folder: the good quadrants are not known, so false flags "
+                "are not counted" + ("" if rows else ", and no failures were injected to score")
+            )
+        return table
 
     def worst(self, count=4):
         """Up to ``count`` flagged quadrants with stars to show, one per kind of reason first.
@@ -148,6 +164,14 @@ def score_verdict(quadrants, failures):
     }
 
 
+def _data_failures(night_dir):
+    """The simulator's data failures (``truth/failures.ecsv``); an empty table for a real night."""
+    if has_truth(night_dir):
+        table = Table.read(Path(night_dir) / "truth" / "failures.ecsv")
+        return Table(table[["exposure", "rcid", "kind", "amplitude"]], copy=True)
+    return Table(names=["exposure", "rcid", "kind", "amplitude"], dtype=[str, int, str, float])
+
+
 def quality_report(
     night_dir,
     output_dir,
@@ -161,12 +185,16 @@ def quality_report(
     log=None,
     metrics_config=None,
 ):
-    """Solve a simulated night with SCAMP from the prior, measure and judge every solution.
+    """Solve a night with SCAMP from the prior, measure and judge every solution.
 
     Parameters
     ----------
     night_dir : path-like
-        From ``ztfnb simulate`` (its truth scores the verdict).
+        From ``ztfnb simulate`` (its truth scores the verdict), or a real
+        night: catalogues (``*.ldac``) and ``gaia.fits`` only. Without
+        ``exposures.ecsv`` the calibration exposures are chosen from the
+        catalogues' headers; without ``truth/`` only the injected solution
+        failures (if any) score the verdict.
     output_dir : path-like
         ``solved/`` (SCAMP's files), ``metrics.ecsv``, ``exposures.ecsv`` go here.
     prior_path : path-like, optional
@@ -193,7 +221,7 @@ def quality_report(
     night_dir = Path(night_dir)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    exposures = QTable.read(night_dir / "exposures.ecsv")
+    exposures = night_exposures(night_dir)
     names = [str(n) for n in exposures["exposure"]]
     catalogs = [night_dir / f"{n}.ldac" for n in names]
     gaia = read_gaia(night_dir / "gaia.fits")
@@ -218,8 +246,8 @@ def quality_report(
         log=log,
     )
 
-    data_failures = Table.read(night_dir / "truth" / "failures.ecsv")
-    failures = Table(data_failures[["exposure", "rcid", "kind", "amplitude"]], copy=True)
+    failures = _data_failures(night_dir)
+    data_failures = Table(failures, copy=True)
     if inject:
         injected = inject_solution_failures(
             solved,
@@ -235,7 +263,10 @@ def quality_report(
     quadrants, exposure_table, coefficients = night_metrics(
         catalog_objects, gaia, solved, config, log=log, metrics_config=metrics_config
     )
+    truth = has_truth(night_dir)
     score = score_verdict(quadrants, failures)
+    if not truth:
+        score.update(n_good=np.nan, false_positives=np.nan, false_positive_rate=np.nan, false=[])
     for name, table in (
         ("metrics.ecsv", quadrants),
         ("exposures.ecsv", exposure_table),
@@ -268,4 +299,5 @@ def quality_report(
         solved,
         SolvedNight(catalogs, solved, gaia, metrics_config),
         outputs,
+        truth,
     )

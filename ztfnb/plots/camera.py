@@ -6,7 +6,80 @@ from matplotlib.figure import Figure
 
 from ztfnb.camera import FocalPlane
 
-__all__ = ["binned_means", "draw_focal_plane", "draw_pixel_vectors", "draw_vectors", "new_axes"]
+__all__ = [
+    "binned_means",
+    "draw_focal_plane",
+    "draw_pixel_vectors",
+    "draw_vectors",
+    "new_axes",
+    "robust_limits",
+    "vector_key",
+]
+
+
+def robust_limits(values, zero=False, spread=6.0):
+    """Colour limits that neither one outlier nor noise decides.
+
+    The limits span the values within ``spread`` robust sigmas (1.4826 × MAD)
+    of the median, so a single wild value saturates (the colour bar gets an
+    arrow) instead of flattening everything else; with ``zero``, a
+    non-negative quantity (an rms, a count) starts at 0, so noise around a
+    level reads as small differences rather than as structure.
+
+    Parameters
+    ----------
+    values : array-like
+    zero : bool
+    spread : float
+
+    Returns
+    -------
+    vmin, vmax : float or None
+        None where there are no finite values.
+    extend : str
+        For the colour bar: "neither", "min", "max" or "both".
+    """
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return None, None, "neither"
+    median = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+    inside = finite[np.abs(finite - median) <= spread * sigma] if sigma > 0 else finite
+    vmin, vmax = float(inside.min()), float(inside.max())
+    if zero and vmin >= 0:
+        vmin = 0.0
+    if vmax <= vmin:
+        vmin, vmax = vmin - 0.5 * abs(vmin or 1), vmax + 0.5 * abs(vmax or 1)
+    below, above = bool(np.any(finite < vmin)), bool(np.any(finite > vmax))
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+        (below, above), "both"
+    )
+    return vmin, vmax, extend
+
+
+def vector_key(ax, arrows, length, label):
+    """A scale arrow inside the axes, in a strip added below the data so it covers nothing.
+
+    Matplotlib's quiver key drawn outside the axes is cut off by the figure's
+    layout; here the lower y limit is moved down by 12 % of the range (an
+    inverted axis too) and the key sits in that strip, on a white box.
+    """
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom - 0.12 * (top - bottom), top)
+    key = ax.quiverkey(
+        arrows,
+        0.08,
+        0.045,
+        length,
+        label,
+        coordinates="axes",
+        labelpos="E",
+        fontproperties={"size": 9},
+        zorder=6,
+    )
+    key.text.set_bbox({"facecolor": "white", "edgecolor": "none", "pad": 1})
+    return key
 
 
 def new_axes(width=7.0, height=6.5, **subplot):
@@ -33,6 +106,7 @@ def draw_focal_plane(
     labels : bool
         Write each quadrant's rcid.
     vmin, vmax : float, optional
+        Default: `robust_limits` of the values.
 
     Returns
     -------
@@ -47,8 +121,12 @@ def draw_focal_plane(
         values = np.ma.masked_invalid(np.asarray(values, float))
         collection.set_array(values)
         collection.set_cmap(cmap)
+        low, high, _ = robust_limits(values.filled(np.nan))
+        vmin = low if vmin is None else vmin
+        vmax = high if vmax is None else vmax
         collection.set_clim(vmin, vmax)
-        ax.figure.colorbar(collection, ax=ax, label=label, shrink=0.8)
+        extend = _extend(values.compressed(), vmin, vmax)
+        ax.figure.colorbar(collection, ax=ax, label=label, shrink=0.8, extend=extend)
     ax.add_collection(collection)
     if labels:
         for q in focal_plane:
@@ -86,8 +164,17 @@ def draw_vectors(ax, u_deg, v_deg, du_arcsec, dv_arcsec, key=None, length_deg=0.
         color=color,
         width=0.0025,
     )
-    ax.quiverkey(arrows, 0.9, -0.1, key * scale, f'{key:g}"', coordinates="axes", labelpos="E")
+    vector_key(ax, arrows, key * scale, _arcsec_label(key))
     return arrows
+
+
+def _extend(values, vmin, vmax):
+    values = np.asarray(values, float)
+    below = vmin is not None and bool(np.any(values < vmin))
+    above = vmax is not None and bool(np.any(values > vmax))
+    return {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+        (below, above), "both"
+    )
 
 
 def binned_means(x, y, dx, dy, edges_x, edges_y, minimum=5):
@@ -131,7 +218,6 @@ def draw_pixel_vectors(ax, x, y, dx_arcsec, dy_arcsec, bin_pixels=256, color="C3
         width=0.004,
     )
     key = float(f"{typical:.1g}")
-    ax.quiverkey(arrows, 0.85, -0.1, key * scale, f'{key:g}"', coordinates="axes", labelpos="E")
     outline = np.array(
         [
             [0.5, 0.5],
@@ -148,4 +234,10 @@ def draw_pixel_vectors(ax, x, y, dx_arcsec, dy_arcsec, bin_pixels=256, color="C3
     ax.set_aspect("equal")
     ax.set_xlabel("x (pixel)")
     ax.set_ylabel("y (pixel)")
+    vector_key(ax, arrows, key * scale, _arcsec_label(key))
     return arrows
+
+
+def _arcsec_label(value):
+    """A key's label: mas below 1″."""
+    return f"{value * 1000:g} mas" if value < 1 else f'{value:g}"'

@@ -141,20 +141,43 @@ def plot_detectability(table):
         shading="nearest",
     )
     figure.colorbar(mesh, ax=ax, label="time to 5σ (h)")
-    levels = [1 / 60, 1 / 6, 1, 10]
-    if np.isfinite(masked).any():
-        ax.contour(
-            redshift,
-            np.arange(len(table)),
-            masked.filled(np.nan),
-            levels=levels,
-            colors="w",
-            linewidths=0.8,
+    # per line, not across lines: each row is one line, so a contour between rows would
+    # interpolate between different lines; the crossings are marked on each row instead
+    levels = {"1 min": 1 / 60, "10 min": 1 / 6, "1 h": 1.0, "10 h": 10.0}
+    sizes = {"1 min": 5, "10 min": 8, "1 h": 12, "10 h": 16}
+    log_hours = np.log10(masked.filled(np.nan))
+    for label, level in levels.items():
+        z_cross, rows = [], []
+        for row in range(len(table)):
+            values = log_hours[row]
+            for i in range(len(values) - 1):
+                a, b = values[i], values[i + 1]
+                if (
+                    np.isfinite(a)
+                    and np.isfinite(b)
+                    and (a - np.log10(level)) * (b - np.log10(level)) < 0
+                ):
+                    t = (np.log10(level) - a) / (b - a)
+                    z_cross.append(redshift[i] + t * (redshift[i + 1] - redshift[i]))
+                    rows.append(row)
+        ax.plot(
+            z_cross,
+            rows,
+            ls="none",
+            marker="|",
+            ms=sizes[label],
+            mew=1.6,
+            color="w",
+            markeredgecolor="k" if label == "1 h" else "w",
+            label=f"reaches {label}",
         )
     ax.set_yticks(np.arange(len(table)))
     ax.set_yticklabels(table["line"], fontsize=7)
     ax.set_xlabel("redshift")
     ax.set_title(
-        "Integration time for a 5σ line detection (contours: 1 min, 10 min, 1 h, 10 h)", fontsize=9
+        "Integration time for a 5σ detection, per line (ticks: where it crosses 1 min, 10 min, 1 h, 10 h)",
+        fontsize=9,
     )
+    if any(line.get_xdata().size for line in ax.lines):
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.8, facecolor="0.5")
     return figure

@@ -5,7 +5,13 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from ztfnb.camera import NAXIS1, NAXIS2
-from ztfnb.plots.camera import binned_means, draw_pixel_vectors, draw_vectors, new_axes
+from ztfnb.plots.camera import (
+    binned_means,
+    draw_pixel_vectors,
+    draw_vectors,
+    new_axes,
+    robust_limits,
+)
 from ztfnb.tpv import evaluate
 
 __all__ = [
@@ -36,8 +42,10 @@ def plot_prior_focal_plane(model):
     ) / np.sqrt(2)
     collection = PolyCollection(polygons, edgecolors="0.3", linewidths=0.6, cmap="viridis")
     collection.set_array(rms)
+    vmin, vmax, extend = robust_limits(rms, zero=True)
+    collection.set_clim(vmin, vmax)
     ax.add_collection(collection)
-    figure.colorbar(collection, ax=ax, label='residual rms per axis (")', shrink=0.8)
+    figure.colorbar(collection, ax=ax, label='residual rms per axis (")', shrink=0.8, extend=extend)
     for rcid, polygon in zip(model.rcid, polygons, strict=True):
         centre = polygon.mean(axis=0)
         ax.text(*centre, str(rcid), ha="center", va="center", fontsize=7, color="w")
@@ -81,9 +89,9 @@ def plot_residual_field(model, residuals, bin_deg=0.2):
     )
     polygons = _quadrant_polygons(model)
     ax.add_collection(PolyCollection(polygons, facecolors="none", edgecolors="0.6", linewidths=0.5))
-    draw_vectors(ax, cu, cv, du, dv, length_deg=0.15)
     ax.set_xlim(4, -4)
     ax.set_ylim(-4, 4)
+    draw_vectors(ax, cu, cv, du, dv, length_deg=0.15)  # after the limits: its key goes below
     ax.set_aspect("equal")
     ax.set_xlabel("u (deg, East)")
     ax.set_ylabel("v (deg, North)")
@@ -121,9 +129,9 @@ def plot_distortion(model, step=0.3):
             _quadrant_polygons(model), facecolors="none", edgecolors="0.6", linewidths=0.5
         )
     )
-    draw_vectors(ax, gu, gv, (xi - gu) * 3600, (eta - gv) * 3600, length_deg=0.25)
     ax.set_xlim(4, -4)
     ax.set_ylim(-4, 4)
+    draw_vectors(ax, gu, gv, (xi - gu) * 3600, (eta - gv) * 3600, length_deg=0.25)
     ax.set_aspect("equal")
     ax.set_xlabel("u (deg, East)")
     ax.set_ylabel("v (deg, North)")
@@ -135,9 +143,31 @@ def plot_distortion(model, step=0.3):
 
 
 def plot_accuracy_vs_airmass(accuracy):
-    """Worst .ahead error against the truth, with and without the refraction model, and what refraction does."""
+    """Worst .ahead error against the truth, with and without the refraction model, and what refraction does.
+
+    Without a truth (a real night: ``accuracy.meta["truth"]`` False) the
+    ``.ahead``'s rms against Gaia per exposure is drawn instead, so labelled.
+    """
     figure, ax = new_axes(7, 4.5)
     airmass = np.asarray(accuracy["airmass"], float)
+    if not accuracy.meta.get("truth", True):
+        rms = u.Quantity(accuracy["gaia_rms"], u.arcsec).value
+        calibration = np.asarray(accuracy["calibration"], bool)
+        ax.plot(airmass, rms, "o", color="C0", label=".ahead against Gaia (rms per axis)")
+        ax.plot(
+            airmass[calibration],
+            rms[calibration],
+            "o",
+            mfc="none",
+            mec="k",
+            ms=11,
+            label="calibration exposures",
+        )
+        ax.set_xlabel("airmass")
+        ax.set_ylabel('rms per axis (")')
+        ax.set_title("No truth in this night's folder: errors against the truth not measured")
+        ax.legend(fontsize=8)
+        return figure
     ax.semilogy(
         airmass,
         u.Quantity(accuracy["worst"], u.arcsec).value,

@@ -4,7 +4,7 @@ import astropy.units as u
 import numpy as np
 from matplotlib.figure import Figure
 
-from ztfnb.plots.camera import new_axes
+from ztfnb.plots.camera import new_axes, robust_limits
 from ztfnb.tangent import gnomonic
 
 __all__ = ["plot_corrections", "plot_folded", "plot_grid_error", "plot_timings"]
@@ -65,8 +65,9 @@ def plot_grid_error(table, title):
     lat0 = np.degrees(np.arctan2(centre_vector[2], np.hypot(*centre_vector[:2])))
     xi, eta = gnomonic(ra, dec, lon0, lat0)
     error = u.Quantity(table["error"], u.s).to_value(u.ms)
-    points = ax.scatter(xi, eta, c=error, s=4, cmap="magma")
-    figure.colorbar(points, ax=ax, label="largest error (ms)")
+    vmin, vmax, extend = robust_limits(error, zero=True)
+    points = ax.scatter(xi, eta, c=error, s=4, cmap="magma", vmin=vmin, vmax=vmax)
+    figure.colorbar(points, ax=ax, label="largest error (ms)", extend=extend)
     ax.set_xlim(ax.get_xlim()[::-1])
     ax.set_aspect("equal")
     ax.set_xlabel("ξ (deg, East)")
