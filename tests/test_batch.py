@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -312,6 +313,17 @@ def test_a_batch_under_reports_leaves_no_dead_links_in_the_reports_index(tmp_pat
     assert ".partial-" not in page
     for name in _manifests(out):
         assert f'href="grid/{name}/square.html"' in page
+        # each report's key numbers and its manifest, log and summary, linked
+        for kind in ("manifest.json", "run.log", "summary.json"):
+            assert f'href="grid/{name}/{kind}"' in page
+    assert "square 1<br>" in page or "square 1</td>" in page
+    assert "square 4" in page
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links and all((tmp_path / "reports" / link).exists() for link in links)
+    batch_page = (out / "index.html").read_text()
+    batch_links = re.findall(r'href="([^"]+)"', batch_page)
+    assert any(link.endswith("/manifest.json") for link in batch_links)
+    assert all((out / link).exists() for link in batch_links)
 
 
 def test_reused_kernels_write_the_run_log(tmp_path):

@@ -29,7 +29,6 @@ dask-jobqueue's ``SLURMCluster`` (see the README).
 
 import contextlib
 import hashlib
-import html
 import itertools
 import json
 import os
@@ -50,6 +49,7 @@ from astropy.table import Table
 from ztfnb.io.atomic import atomic_path
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
+from ztfnb.reportindex import index_page, report_files
 from ztfnb.runner import (
     MANIFEST,
     checked_parameters,
@@ -388,28 +388,25 @@ def write_index(out, runs, rows):
     table = Table({c: _column([r.get(c) for r in records]) for c in columns})
     with atomic_path(out / "runs.ecsv") as temporary:
         table.write(temporary, format="ascii.ecsv", overwrite=True)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = ""
+    rows = []
     for record in records:
-        cells = []
+        cells = [{"class": str(record["status"])}]
         for column in columns:
-            value = html.escape(str(_cell(record.get(column))))
+            value = str(_cell(record.get(column)))
             if column == "name" and (out / record["name"]).is_dir():
                 pages = sorted((out / record["name"]).glob("*.html"))
                 link = f"{record['name']}/{pages[0].name}" if pages else f"{record['name']}/"
-                value = f'<a href="{html.escape(link)}">{value}</a>'
-            cells.append(
-                f'<td class="{html.escape(str(record["status"]))}">{value}</td>'
-                if column == "status"
-                else f"<td>{value}</td>"
-            )
-        body += "<tr>" + "".join(cells) + "</tr>\n"
+                value = [(value, link)]
+            cells.append(value)
+        folder = out / record["name"]
+        cells.append(report_files(folder, out) if folder.is_dir() else "")
+        rows.append(cells)
     counts = {s: sum(r["status"] == s for r in records) for s in ("complete", "failed", "pending")}
-    page = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>ztfnb batch</title><style>body{font-family:sans-serif}'
-        "td,th{padding:2px 8px}.failed{color:#b00}.complete{color:#070}.pending{color:#888}</style></head><body>"
-        f"<h1>ztfnb batch</h1><p>{counts['complete']} complete, {counts['failed']} failed, {counts['pending']} pending</p>"
-        f"<table><tr>{head}</tr>\n{body}</table></body></html>\n"
+    page = index_page(
+        "ztfnb batch",
+        f"{counts['complete']} complete, {counts['failed']} failed, {counts['pending']} pending",
+        [*columns, "files"],
+        rows,
     )
     with atomic_path(out / "index.html") as temporary:
         Path(temporary).write_text(page, encoding="utf-8")

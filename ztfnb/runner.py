@@ -16,7 +16,6 @@ wherever the command is started. The HTML references nothing on the network.
 """
 
 import datetime
-import html
 import itertools
 import json
 import logging
@@ -757,9 +756,14 @@ def _hidden(path, top):
 def write_reports_index(reports):
     """Write ``reports/index.html`` listing every report under it, newest first.
 
-    Reports in hidden folders (a batch's runs in progress, ``.<name>.partial-<id>``,
-    renamed when whole) are left out: their links would die.
+    Each line: start, notebook (its page), status, seconds, key numbers
+    (``summary.json``) and links to the manifest, log and outputs
+    (`ztfnb.reportindex`). Reports in hidden folders (a batch's runs in
+    progress, ``.<name>.partial-<id>``, renamed when whole) are left out:
+    their links would die.
     """
+    from ztfnb.reportindex import index_page, key_numbers, report_files
+
     reports = Path(reports)
     rows = []
     for manifest_path in reports.rglob(MANIFEST):
@@ -776,28 +780,28 @@ def write_reports_index(reports):
             if pages
             else folder.relative_to(reports).as_posix()
         )
+        status = str(manifest.get("status", ""))
+        duration = manifest.get("duration_s", "")
         rows.append(
             (
-                manifest.get("started", ""),
-                manifest.get("notebook", ""),
-                manifest.get("status", ""),
-                manifest.get("duration_s", ""),
-                link,
+                str(manifest.get("started", "")),
+                [
+                    {"class": status},
+                    str(manifest.get("started", "")),
+                    [(manifest.get("notebook", ""), link)],
+                    status,
+                    f"{duration:.0f}" if isinstance(duration, int | float) else str(duration),
+                    [(line, None) for line in key_numbers(folder)],
+                    report_files(folder, reports),
+                ],
             )
         )
-    rows.sort(reverse=True)
-    cells = "\n".join(
-        f'<tr><td>{html.escape(str(started))}</td><td><a href="{html.escape(link)}">{html.escape(str(name))}</a></td>'
-        f'<td class="{html.escape(str(status))}">{html.escape(str(status))}</td><td>{duration}</td></tr>'
-        for started, name, status, duration, link in rows
+    rows.sort(key=lambda row: row[0], reverse=True)
+    page = index_page(
+        "ztfnb reports",
+        f"{len(rows)} reports, newest first; key numbers from each report's summary.json",
+        ["started (UTC)", "notebook", "status", "seconds", "key numbers", "files"],
+        [row for _, row in rows],
     )
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>ztfnb reports</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 10px}} .failed{{color:#b00}} .complete{{color:#070}}</style>
-</head><body><h1>ztfnb reports</h1>
-<table><tr><th>started (UTC)</th><th>notebook</th><th>status</th><th>seconds</th></tr>
-{cells}
-</table></body></html>
-"""
     with atomic_path(reports / "index.html") as temporary:
         Path(temporary).write_text(page, encoding="utf-8")

@@ -1,0 +1,108 @@
+"""The HTML index pages of reports: one writer for ``reports/index.html`` and a batch's ``index.html``.
+
+Each report is a line with its status and time, its key numbers (the
+``summary.json`` the notebook wrote) and links to the page, the manifest, the
+log and the other files it wrote, so that a night's results can be compared
+without opening every report.
+"""
+
+import html
+import json
+from pathlib import Path
+
+__all__ = ["index_page", "key_numbers", "report_files"]
+
+#: A report's own files, linked by name; the rest of its folder are its outputs.
+_OWN = {"manifest.json": "manifest", "run.log": "log", "summary.json": "summary"}
+_STYLE = (
+    "body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}"
+    "td,th{padding:3px 10px;vertical-align:top;border-bottom:1px solid #ddd;text-align:left}"
+    ".failed{color:#b00}.complete{color:#070}.pending{color:#888}"
+    ".numbers{font-size:90%;white-space:nowrap}.files{font-size:90%}"
+)
+
+
+def key_numbers(folder, limit=6):
+    """A report's key numbers as short ``name value`` lines (``summary.json``), or ``[]``.
+
+    Numbers are shown to 4 significant digits; at most ``limit`` are listed.
+    """
+    try:
+        values = json.loads((Path(folder) / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    if not isinstance(values, dict):
+        return []
+    lines = []
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        lines.append(f"{name} {shown}")
+    return lines[:limit]
+
+
+def report_files(folder, base):
+    """Links to a report's files, relative to ``base``: (label, href) pairs.
+
+    The manifest, the log and the summary by their role, then every other file
+    the report wrote (its tables and figures), the notebook and page excepted.
+    """
+    folder, base = Path(folder), Path(base)
+    links = []
+    for name, label in _OWN.items():
+        if (folder / name).is_file():
+            links.append((label, (folder / name).relative_to(base).as_posix()))
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name not in _OWN and path.suffix not in (".ipynb", ".html"):
+            if not any(part.startswith(".") for part in path.relative_to(folder).parts):
+                links.append(
+                    (path.relative_to(folder).as_posix(), path.relative_to(base).as_posix())
+                )
+    return links
+
+
+def index_page(title, intro, header, rows):
+    """An index page.
+
+    Parameters
+    ----------
+    title, intro : str
+        Plain text.
+    header : list of str
+        Column titles.
+    rows : list of list
+        Cells: a string, or a list of ``(text, href or None)`` pieces shown one
+        per line; a row may start with ``{"class": ...}`` for its status colour.
+
+    Returns
+    -------
+    str
+        The HTML.
+    """
+    body = []
+    for row in rows:
+        css = row[0].get("class", "") if row and isinstance(row[0], dict) else ""
+        cells = row[1:] if row and isinstance(row[0], dict) else row
+        out = []
+        for position, cell in enumerate(cells):
+            pieces = cell if isinstance(cell, list) else [(str(cell), None)]
+            text = "<br>".join(
+                f'<a href="{html.escape(href)}">{html.escape(str(label))}</a>'
+                if href
+                else html.escape(str(label))
+                for label, href in pieces
+            )
+            kind = "status " + css if header[position] == "status" else ""
+            kind += " numbers" if header[position] == "key numbers" else ""
+            kind += " files" if header[position] == "files" else ""
+            out.append(f'<td class="{kind.strip()}">{text}</td>' if kind else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(out) + "</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(intro)}</p>\n<table><tr>{head}</tr>\n"
+        + "\n".join(body)
+        + "\n</table></body></html>\n"
+    )
