@@ -8,78 +8,56 @@ given is one of:
     One ``LDAC_IMHEAD``/``LDAC_OBJECTS`` pair per quadrant, named by its stem,
     as before (`ztfnb.exposure.read_exposure`).
 ``<prefix>_sexcat.fits``: one quadrant as ZTF's archive delivers it
-    A plain SExtractor binary table (HDU 1; not FITS_LDAC) whose image header
-    is that of ``<prefix>_sciimg.fits`` beside it (its primary header, or the
-    first extension's of a tile-compressed ``.fits.fz``), or, for users who
-    keep only headers, of ``<prefix>_sciimg.hdr``: the header as text, one
-    card per line as `astropy.io.fits.Header.totextfile` writes it, or a
-    SCAMP-style block ending in ``END`` (80-character cards without line
-    ends read too). The FITS image wins when both are there. A sexcat that
-    is FITS_LDAC after all is read with its own header.
+    Paired with the header of ``<prefix>_sciimg.fits`` or ``<prefix>_sciimg.hdr``
+    beside it (`ztfnb.io.archive` says what is read).
 A FITS_LDAC file holding one quadrant, named as the archive names quadrants
     ``…_c<CCD>_o_q<Q>…`` (``ztf_20231017123456_000512_zr_c04_o_q3_sexcat.ldac``).
-``<prefix>_sciimg.fits``/``.hdr`` given beside their sexcat are skipped (so
-``ztfnb solve night/ztf_*`` works); alone they are refused, as is a
-``_psfcat.fits`` (PSF-fit photometry, not a SExtractor catalogue).
+``<prefix>_sciimg.fits``/``.hdr``/``_psfcat.fits`` given beside their sexcat
+    Skipped (so ``ztfnb solve night/ztf_*`` works); alone they are refused.
 
 Quadrant files are grouped into exposures by their headers: the same field
 (``FIELDID``), filter (``FILTERID`` or ``FILTER``) and shutter time (within
 1 s). An exposure is named ``ztf_<filefracday>_<field>_<filter>``: the part
 of its files' names before ``_c<CCD>_o_q<Q>`` (which must agree), or, for
-files named otherwise, made from the headers as the archive makes it. Its
-quadrants are ordered by readout channel (``RCID``), the order of the
-FITS_LDAC catalogue ``ztfnb solve`` writes for SCAMP (`~ztfnb.io.ldac.write_ldac`) and of the
-``.ahead`` blocks.
+files named otherwise, made from the headers as the archive makes it
+(`ztfnb.io.archive.archive_exposure_name`). Its quadrants are ordered by
+readout channel (``RCID``): the order of the FITS_LDAC catalogue ``ztfnb
+solve`` writes for SCAMP (`~ztfnb.io.ldac.write_ldac`, ``<exposure>.ldac``
+in its output folder) and of the ``.ahead`` blocks.
 
-Headers are read liberally, and only what is missing is added (a header with
-the ZTF keywords is used unchanged): ``TELRAD``/``TELDECD`` from
-``TELRA``/``TELDEC`` (degrees, or sexagesimal hours and degrees as
-``'12:34:56.7'``); ``OBSMJD`` from ``OBSJD``; ``CCDID``/``QID`` from the file
-name when the header has neither them nor ``RCID``.
-
-Refused, in one line naming the file: a sexcat without its header (the names
-looked for are given); two files for the same quadrant of an exposure; files
-whose names say one exposure and whose headers say two (another time,
-field or filter); quadrants of one exposure that disagree on the pointing
-or the exposure time; a file name's CCD and quadrant that disagree with its
-header; an image header or psfcat without its catalogue; two inputs that
-would give outputs of the same name.
+Refused, in one line naming the file: a sexcat without its header; two files
+for the same quadrant of an exposure; files whose names say one exposure and
+whose headers say two (another time, field or filter); quadrants of one
+exposure that disagree on the pointing or the exposure time; an image header
+or psfcat without its catalogue; two inputs that would give outputs of the
+same name, or hold the same exposure (`read_catalogs`).
 """
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.coordinates import Angle
-from astropy.io import fits
-from astropy.table import Table
-from astropy.time import Time
 
-from ztfnb.camera import ccdid_qid
 from ztfnb.exposure import exposure_from_extensions, quadrant_identity, read_exposure
-from ztfnb.io.atomic import atomic_path
+from ztfnb.io.archive import (
+    IMAGE_HEADER,
+    PSFCAT,
+    QUADRANT_NAME,
+    SEXCAT,
+    archive_exposure_name,
+    field_of,
+    file_stem,
+    filter_of,
+    header_file,
+    one_quadrant_ldac,
+    read_quadrant,
+    read_quadrant_header,
+)
 from ztfnb.io.errors import InputError
-from ztfnb.io.headers import read_header_blocks
-from ztfnb.io.ldac import HEADER_COLUMN, LdacExtension, read_ldac
-from ztfnb.site import filter_band
 
-__all__ = [
-    "CatalogSource",
-    "find_exposures",
-    "quadrant_file_name",
-    "read_catalogs",
-    "write_quadrant_files",
-]
+__all__ = ["CatalogSource", "find_exposures", "read_catalogs"]
 
-#: The archive's quadrant part of a file name, and the exposure's name before it.
-_QUADRANT_NAME = re.compile(r"^(?P<exposure>.+)_c(?P<ccd>\d{2})_o_q(?P<qid>\d)(?:_.*)?$")
-_SEXCAT = re.compile(r"^(?P<prefix>.+)_sexcat\.fits(?:\.gz)?$")
-_SCIIMG = re.compile(r"^(?P<prefix>.+)_sciimg\.(?:fits(?:\.fz|\.gz)?|hdr)$")
-_PSFCAT = re.compile(r"^(?P<prefix>.+)_psfcat\.fits(?:\.gz)?$")
-_HEADER_SUFFIXES = ("_sciimg.fits", "_sciimg.fits.fz", "_sciimg.fits.gz", "_sciimg.hdr")
 _SAME_TIME = 1.0 / 86400  # days: one shutter
-_FILTER_CODES = {1: "zg", 2: "zr", 3: "zi"}
 
 
 @dataclass(frozen=True)
@@ -96,10 +74,16 @@ class _Quadrant:
     filter: str | None
     named: str | None  # the exposure's name from the file name, if it follows the archive's
 
+    @property
+    def label(self):
+        """Where the header is, for messages."""
+        if self.header_path is None:
+            return "1 (LDAC_IMHEAD #1)"
+        return f"image header ({self.header_path.name})"
+
     def load(self):
         """The quadrant's header (completed) and detections, as an `LdacExtension`."""
-        header, objects = _load(self.path, self.header_path)
-        return LdacExtension(_completed(header, self.path), objects)
+        return read_quadrant(self.path, self.header_path)
 
 
 @dataclass(frozen=True)
@@ -142,7 +126,7 @@ class CatalogSource:
             extension = quadrant.load()
             extension.index = index
             pairs.append(extension)
-            origins.append((quadrant.path, "header", "detections"))
+            origins.append((quadrant.path, quadrant.label, "HDU 1 (detections)"))
         return exposure_from_extensions(
             pairs, self.path, required_columns, name=self.name, origins=origins
         )
@@ -171,19 +155,19 @@ def find_exposures(paths):
     entries = []  # a path (one exposure's catalogue) or a _Quadrant, in the order given
     for path in paths:
         name = path.name
-        if _SCIIMG.match(name) or _PSFCAT.match(name):
-            prefix = (_SCIIMG.match(name) or _PSFCAT.match(name))["prefix"]
+        if IMAGE_HEADER.match(name) or PSFCAT.match(name):
+            prefix = (IMAGE_HEADER.match(name) or PSFCAT.match(name))["prefix"]
             if any(f"{prefix}_sexcat{ext}" in given for ext in (".fits", ".fits.gz")):
                 continue  # a header (or another product) given beside its catalogue
-            what = "an image header" if _SCIIMG.match(name) else "a PSF-fit catalogue (psfcat)"
+            what = "an image header" if IMAGE_HEADER.match(name) else "a PSF-fit catalogue (psfcat)"
             raise InputError(
                 f"{what}, not a SExtractor catalogue: give {prefix}_sexcat.fits (which this "
                 "file's header goes with)",
                 path=path,
             )
-        if _SEXCAT.match(name):
-            entries.append(_quadrant(path, _header_file(path)))
-        elif _QUADRANT_NAME.match(_stem(path)) and _one_quadrant_ldac(path):
+        if SEXCAT.match(name):
+            entries.append(_quadrant(path, header_file(path)))
+        elif QUADRANT_NAME.match(file_stem(path)) and one_quadrant_ldac(path):
             entries.append(_quadrant(path, None))
         else:
             entries.append(path)
@@ -223,231 +207,12 @@ def _radec(catalog):
     return catalog.pointing.ra.deg % 360, catalog.pointing.dec.deg
 
 
-def quadrant_file_name(exposure, ccdid, qid, product):
-    """The archive's name of a quadrant's file: ``<exposure>_c<CCD>_o_q<Q>_<product>``.
-
-    ``product`` is e.g. ``"sexcat.fits"``, ``"sciimg.fits"`` or ``"sciimg.hdr"``.
-    """
-    return f"{exposure}_c{int(ccdid):02d}_o_q{int(qid)}_{product}"
-
-
-def write_quadrant_files(folder, exposure, extensions):
-    """Write an exposure as the archive delivers it: per quadrant a sexcat and its header.
-
-    ``<exposure>_c<CCD>_o_q<Q>_sexcat.fits`` (an empty primary HDU, the
-    detections as a binary table in HDU 1) and ``…_sciimg.hdr`` (the image
-    header as text, one card a line, ``END`` last), each written under a
-    temporary name and renamed; the same input gives the same bytes.
-
-    Parameters
-    ----------
-    folder : path-like
-    exposure : str
-        The exposure's name, ``ztf_<filefracday>_<field>_<filter>``.
-    extensions : iterable of `~ztfnb.io.ldac.LdacExtension`
-        Headers with ``CCDID`` and ``QID``.
-
-    Returns
-    -------
-    list of `~pathlib.Path`
-        The sexcat files.
-    """
-    folder = Path(folder)
-    written = []
-    for extension in extensions:
-        header = extension.header
-        ccdid, qid = int(header["CCDID"]), int(header["QID"])
-        sexcat = folder / quadrant_file_name(exposure, ccdid, qid, "sexcat.fits")
-        table = fits.table_to_hdu(Table(extension.objects))
-        with atomic_path(sexcat) as temporary:
-            fits.HDUList([fits.PrimaryHDU(), table]).writeto(temporary)
-        text = header.tostring(sep="\n", endcard=True, padding=False) + "\n"
-        with atomic_path(folder / quadrant_file_name(exposure, ccdid, qid, "sciimg.hdr")) as tmp:
-            Path(tmp).write_text(text, encoding="ascii")
-        written.append(sexcat)
-    return written
-
-
-def _stem(path):
-    name = path.name
-    for suffix in (".gz", ".fz"):
-        name = name.removesuffix(suffix)
-    return name.rsplit(".", 1)[0] if "." in name else name
-
-
-def _header_file(sexcat):
-    prefix = _SEXCAT.match(sexcat.name)["prefix"]
-    for suffix in _HEADER_SUFFIXES:
-        candidate = sexcat.with_name(prefix + suffix)
-        if candidate.is_file():
-            return candidate
-    if not sexcat.is_file():
-        raise InputError("no such file", path=sexcat)
-    if _is_ldac(sexcat):
-        return None  # a sexcat written as FITS_LDAC carries its own header
-    raise InputError(
-        f"no image header beside it ({prefix}_sciimg.fits or {prefix}_sciimg.hdr): the archive's "
-        "sexcat holds only detections; its WCS, CCDID, QID, OBSMJD and pointing are in the "
-        "science image's header",
-        path=sexcat,
-    )
-
-
-def _is_ldac(path):
-    try:
-        with fits.open(path) as hdul:
-            return any(
-                isinstance(h, fits.BinTableHDU)
-                and (
-                    str(h.name).upper().startswith("LDAC_IMHEAD")
-                    or HEADER_COLUMN.lower() in [c.name.lower() for c in h.columns]
-                )
-                for h in hdul[1:]
-            )
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
-
-
-def _one_quadrant_ldac(path):
-    """Whether a file named as an archive quadrant is FITS_LDAC with one quadrant."""
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        with fits.open(path) as hdul:
-            heads = [h for h in hdul[1:] if str(h.name).upper().startswith("LDAC_IMHEAD")]
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
-    return len(heads) == 1
-
-
-def _load(path, header_path):
-    """A quadrant's image header (as stored) and detections."""
-    if header_path is None:
-        extensions = read_ldac(path)
-        if len(extensions) != 1:
-            raise InputError(
-                f"{len(extensions)} quadrants in a file named as one (…_c<CCD>_o_q<Q>…)", path=path
-            )
-        return extensions[0].header, extensions[0].objects
-    return _read_header(header_path), _read_sexcat(path)
-
-
-def _read_sexcat(path):
-    try:
-        hdul = fits.open(path, memmap=False)
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
-    with hdul:
-        if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
-            raise InputError(
-                "no binary table in HDU 1: not a SExtractor catalogue (CATALOG_TYPE FITS_1.0)",
-                path=path,
-            )
-        objects = Table.read(hdul[1], format="fits", unit_parse_strict="silent")
-    objects.meta.clear()
-    return objects
-
-
-def _read_header(path):
-    if path.suffix == ".hdr":
-        blocks = read_header_blocks(path)
-        if len(blocks) != 1:
-            raise InputError(
-                f"{len(blocks)} header blocks: one quadrant's image header expected", path=path
-            )
-        return blocks[0]
-    try:
-        with fits.open(path) as hdul:
-            # the image: the primary HDU, or the first extension of a tile-compressed file
-            for hdu in hdul:
-                if hdu.header.get("NAXIS", 0) or isinstance(hdu, fits.CompImageHDU):
-                    return hdu.header.copy()
-            return hdul[0].header.copy()
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
-
-
-def _sexagesimal(value, hours, path, keyword):
-    try:
-        if isinstance(value, str) and (":" in value or " " in value.strip()):
-            return Angle(value.strip(), unit="hourangle" if hours else "deg").deg
-        return float(value)
-    except (ValueError, TypeError):
-        raise InputError(
-            "not an angle (degrees or sexagesimal)", path=path, keyword=keyword, value=value
-        ) from None
-
-
-def _completed(header, path):
-    """The header with the keywords ztfnb needs added from the archive's others (when missing)."""
-    header = header.copy()
-    for key, source, hours in (("TELRAD", "TELRA", True), ("TELDECD", "TELDEC", False)):
-        if key not in header and source in header:
-            header[key] = (
-                _sexagesimal(header[source], hours, path, source),
-                f"[deg] from {source}",
-            )
-    if not any(k in header for k in ("OBSMJD", "MJD-OBS")) and "OBSJD" in header:
-        try:
-            header["OBSMJD"] = (float(header["OBSJD"]) - 2400000.5, "[day] from OBSJD")
-        except (TypeError, ValueError):
-            raise InputError(
-                "not a number", path=path, keyword="OBSJD", value=header["OBSJD"]
-            ) from None
-    match = _QUADRANT_NAME.match(_stem(path))
-    if match:
-        ccdid, qid = int(match["ccd"]), int(match["qid"])
-        if "RCID" not in header and not ("CCDID" in header and "QID" in header):
-            header["CCDID"], header["QID"] = (ccdid, "from the file name"), (qid, "")
-        else:
-            said = _said_ccd_qid(header)
-            if said is not None and said != (ccdid, qid):
-                raise InputError(
-                    f"the file name says CCD {ccdid}, quadrant {qid}; its header says CCDID "
-                    f"{said[0]}, QID {said[1]}",
-                    path=path,
-                )
-    return header
-
-
-def _said_ccd_qid(header):
-    try:
-        if "CCDID" in header and "QID" in header:
-            return int(header["CCDID"]), int(header["QID"])
-        return tuple(int(v) for v in ccdid_qid(int(header["RCID"])))
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None  # read_exposure names a bad keyword
-
-
-def _field(header):
-    value = header.get("FIELDID")
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _filter(header):
-    if "FILTERID" in header:
-        try:
-            return _FILTER_CODES.get(int(header["FILTERID"]), str(header["FILTERID"]))
-        except (TypeError, ValueError):
-            pass
-    if "FILTER" in header:
-        return "z" + filter_band(header["FILTER"])
-    return None
-
-
 def _quadrant(path, header_path):
     """A quadrant file placed by its header (read without its detections, for a sexcat)."""
-    if header_path is None:
-        header = read_ldac(path)[0].header
-    else:
-        header = _read_header(header_path)
+    header = read_quadrant_header(path, header_path)
     where = header_path or path
-    header = _completed(header, path)
-    rcid, start, pointing, exptime = quadrant_identity(header, where, "header")
-    match = _QUADRANT_NAME.match(_stem(path))
+    rcid, start, pointing, exptime = quadrant_identity(header, where, None)
+    match = QUADRANT_NAME.match(file_stem(path))
     return _Quadrant(
         path=path,
         header_path=header_path,
@@ -455,19 +220,10 @@ def _quadrant(path, header_path):
         mjd=float(start.mjd),
         pointing=pointing,
         exptime=exptime,
-        field=_field(header),
-        filter=_filter(header),
+        field=field_of(header),
+        filter=filter_of(header),
         named=match["exposure"] if match else None,
     )
-
-
-def _archive_name(quadrant):
-    """``ztf_<filefracday>_<field>_<filter>`` from a quadrant's header, as the archive names it."""
-    start = Time(quadrant.mjd, format="mjd", scale="utc")
-    name = f"ztf_{start.strftime('%Y%m%d')}{int((quadrant.mjd % 1) * 1e6):06d}"
-    if quadrant.field is not None:
-        name += f"_{quadrant.field:06d}"
-    return name + (f"_{quadrant.filter}" if quadrant.filter else "")
 
 
 def _grouped(entries):
@@ -494,7 +250,7 @@ def _grouped(entries):
             if any(s is source for s in sources):
                 continue
         else:
-            source, where = CatalogSource(_stem(entry), entry), entry
+            source, where = CatalogSource(file_stem(entry), entry), entry
         if source.name in names:
             raise InputError(_name_clash(source, names[source.name]), path=where)
         names[source.name] = source
@@ -550,7 +306,7 @@ def _group_source(group):
         if quadrant.named != first.named:
             raise InputError(
                 f"named as exposure {quadrant.named}, but its header puts it in "
-                f"{first.named or _archive_name(first)} with {first.path.name}",
+                f"{first.named or archive_exposure_name(first.mjd, first.field, first.filter)} with {first.path.name}",
                 path=quadrant.path,
             )
     name = _name_of(group)
@@ -558,4 +314,4 @@ def _group_source(group):
 
 
 def _name_of(group):
-    return group[0].named or _archive_name(group[0])
+    return group[0].named or archive_exposure_name(group[0].mjd, group[0].field, group[0].filter)

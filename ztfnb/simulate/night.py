@@ -43,7 +43,7 @@ from astropy.utils import iers
 
 from ztfnb._version import __version__
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, FocalPlane
-from ztfnb.catalogs import write_quadrant_files
+from ztfnb.io.archive import write_quadrant_files
 from ztfnb.io.atomic import atomic_directory, atomic_path
 from ztfnb.io.gaia import write_gaia
 from ztfnb.io.ldac import LdacExtension, write_ldac
@@ -158,7 +158,7 @@ class NightParameters:
         FITS_LDAC per exposure: per quadrant
         ``<exposure>_c<CCD>_o_q<Q>_sexcat.fits`` (the detections, a plain
         binary table) and ``…_sciimg.hdr`` (its image header as text),
-        `ztfnb.catalogs.write_quadrant_files`. The same detections and headers
+        `ztfnb.io.archive.write_quadrant_files`. The same detections and headers
         (and every other file) as the night without it.
     """
 
