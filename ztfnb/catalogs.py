@@ -266,6 +266,14 @@ def _name_clash(source, other):
             f"{a.path.name} (OBSMJD {b.mjd:.6f}, field {b.field}, filter {b.filter} against "
             f"{a.mjd:.6f}, {a.field}, {a.filter}): quadrants of one exposure must agree"
         )
+    if not source.per_quadrant and not other.per_quadrant:
+        if source.path.resolve() == other.path.resolve():
+            return "the same catalogue is given twice"
+        # `ztfnb.exposure.check_unique_names`'s words
+        return (
+            f"two catalogues named {source.name!r} ({other.path} too): their outputs "
+            "would overwrite each other; rename one"
+        )
     return (
         f"exposure {source.name} is given twice (also {other.path}): their outputs "
         f"({source.name}.head...) would overwrite each other"
