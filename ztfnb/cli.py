@@ -93,6 +93,13 @@ def _add_simulate(commands):
         action="store_true",
         help="replace an output folder holding a previous simulated night (never other files)",
     )
+    parser.add_argument(
+        "--per-quadrant",
+        action="store_true",
+        help="write the catalogues as ZTF's archive does, instead of one FITS_LDAC per exposure: "
+        "per quadrant <exposure>_c<CCD>_o_q<Q>_sexcat.fits (the detections) and "
+        "..._sciimg.hdr (its image header as text); the same night otherwise",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     other = parser.add_argument_group(
         "options that make other nights",
@@ -219,6 +226,7 @@ def _simulate(args):
         field_rotation_scatter=args.field_rotation_scatter,
         centroid_noise=args.centroid_noise,
         no_weather=args.no_weather,
+        per_quadrant=args.per_quadrant,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     # a batch system's time limit or a kill sends SIGTERM: as an exception it unwinds
@@ -332,6 +340,13 @@ def _setting_type(config_class, name):
     return parse
 
 
+_CATALOGS_HELP = (
+    "FITS_LDAC catalogues, one per exposure, or per-quadrant files as ZTF's archive delivers "
+    "them (*_sexcat.fits with *_sciimg.fits or *_sciimg.hdr beside them; one-quadrant "
+    "*_c<CCD>_o_q<Q>*.ldac), grouped into exposures by their headers"
+)
+
+
 def _add_prior(commands):
     from ztfnb.prior import PriorFitConfig
 
@@ -356,7 +371,11 @@ def _add_prior(commands):
         "in the refracted frame, with per-exposure pointing, rotation, scale and anisotropy.",
     )
     fit.add_argument(
-        "catalogs", nargs="+", type=Path, metavar="CATALOG.ldac", help="calibration catalogues"
+        "catalogs",
+        nargs="+",
+        type=Path,
+        metavar="CATALOG",
+        help="calibration catalogues: " + _CATALOGS_HELP,
     )
     fit.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
     fit.add_argument(
@@ -378,7 +397,13 @@ def _add_prior(commands):
         "exposure's pointing, time and weather (TELRAD, TELDECD, OBSMJD and the weather keys of LDAC_IMHEAD).",
     )
     ahead.add_argument("prior", type=Path, metavar="PRIOR.fits")
-    ahead.add_argument("catalog", type=Path, metavar="CATALOG.ldac")
+    ahead.add_argument(
+        "catalogs",
+        nargs="+",
+        type=Path,
+        metavar="CATALOG",
+        help="one exposure: its FITS_LDAC catalogue, or its per-quadrant files",
+    )
     ahead.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
     ahead.add_argument(
         "--out", required=True, type=Path, metavar="CATALOG.ahead", help="the .ahead file to write"
@@ -398,15 +423,14 @@ def _add_prior(commands):
 
 def _prior_fit(args):
     from ztfnb.camera import N_QUADRANTS
-    from ztfnb.exposure import check_unique_names, read_exposure
+    from ztfnb.catalogs import read_catalogs
     from ztfnb.io import read_gaia
     from ztfnb.io.atomic import check_writable
     from ztfnb.prior import PriorFitConfig, fit_prior
     from ztfnb.prior.file import write_prior
 
     check_writable(args.out)
-    check_unique_names(args.catalogs)
-    catalogs = [read_exposure(path) for path in args.catalogs]
+    catalogs = read_catalogs(args.catalogs)
     gaia = read_gaia(args.gaia)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     config = PriorFitConfig(
@@ -428,7 +452,7 @@ def _prior_fit(args):
 
 
 def _prior_ahead(args):
-    from ztfnb.exposure import read_exposure
+    from ztfnb.catalogs import find_exposures
     from ztfnb.io import read_gaia, write_header_blocks
     from ztfnb.io.atomic import check_writable
     from ztfnb.observed import ObservedPlane
@@ -437,7 +461,13 @@ def _prior_ahead(args):
 
     check_writable(args.out)
     model = read_prior(args.prior)
-    catalog = read_exposure(args.catalog)
+    sources = find_exposures(args.catalogs)
+    if len(sources) > 1:
+        raise ValueError(
+            f"{len(sources)} exposures given ({', '.join(s.name for s in sources)}): "
+            "'prior ahead' writes the .ahead of one"
+        )
+    catalog = sources[0].read()
     if args.no_refine:
         terms = ExposureTerms(
             catalog.name, ObservedPlane.about(catalog.pointing, catalog.mid_time, catalog.weather)
@@ -486,7 +516,7 @@ def _add_solve(commands):
         "prior (pointing measured first), then the real scamp binary (stdin closed, CHECKPLOT_TYPE NONE, XML on), "
         "in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged from SCAMP's XML.",
     )
-    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
+    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
         "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
     )
@@ -556,7 +586,7 @@ def _add_quality(commands):
         "enough to matter. Writes METRICS.ecsv and METRICS.exposures.ecsv, the thresholds used in their "
         "metadata.",
     )
-    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
+    parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
         "--heads", required=True, type=Path, metavar="DIR", help="folder with the .head files"
     )
@@ -575,7 +605,7 @@ def _add_quality(commands):
 
 
 def _quality(args):
-    from ztfnb.exposure import read_exposure
+    from ztfnb.catalogs import read_catalogs
     from ztfnb.io import read_gaia
     from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
@@ -584,7 +614,7 @@ def _quality(args):
     exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
     for path in (args.out, exposures_path):
         check_writable(path)
-    catalogs = [read_exposure(path) for path in args.catalogs]
+    catalogs = read_catalogs(args.catalogs)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     quadrants, exposures, _ = night_metrics(
         catalogs, read_gaia(args.gaia), args.heads, config, log=log

@@ -30,6 +30,8 @@ __all__ = [
     "CatalogExtension",
     "ExposureCatalog",
     "check_unique_names",
+    "exposure_from_extensions",
+    "quadrant_identity",
     "read_exposure",
 ]
 
@@ -112,6 +114,8 @@ class ExposureCatalog:
     exptime : `~astropy.units.Quantity`
     weather : `~ztfnb.site.Weather`
         From the header where it says, Palomar defaults otherwise.
+    exposure_name : str, optional
+        The exposure's name when its quadrants came from several files.
     """
 
     path: Path
@@ -120,11 +124,13 @@ class ExposureCatalog:
     start: Time
     exptime: u.Quantity
     weather: Weather
+    exposure_name: str | None = None
 
     @property
     def name(self):
-        """The catalogue's stem, used to name its outputs."""
-        return self.path.stem
+        """The exposure's name, used to name its outputs: the catalogue's stem, or the name
+        its per-quadrant files share (``exposure_name``, `ztfnb.catalogs`)."""
+        return self.exposure_name or self.path.stem
 
     @property
     def mid_time(self):
@@ -266,6 +272,41 @@ def _require_chosen(objects, columns, path, where):
             )
 
 
+def quadrant_identity(header, path, label):
+    """What places one quadrant's header in an exposure: its rcid, start, pointing and exposure time.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+    path : path-like
+        The file, for messages.
+    label : str
+        The extension or header, for messages.
+
+    Returns
+    -------
+    rcid : int
+    start : `~astropy.time.Time`
+    pointing : tuple of float
+        TELRAD (0-360) and TELDECD, degrees.
+    exptime : float or None
+        Seconds, None when the header does not say.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the extension and the keyword.
+    """
+    rcid = _rcid(header, path, label)
+    ra = _number(header, ("TELRAD",), path, label)
+    dec = _number(header, ("TELDECD",), path, label)
+    if not -90 <= dec <= 90:
+        raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
+    start = _start_time(header, path, label)
+    exptime = _number(header, ("EXPTIME",), path, label, required=False)
+    return rcid, start, (ra % 360, dec), exptime
+
+
 def read_exposure(path, required_columns=REQUIRED_COLUMNS):
     """Read and check a ZTF exposure catalogue.
 
@@ -289,31 +330,60 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
         extension lacks one the first has.
     """
     path = Path(path)
-    pairs = read_ldac(path)
+    return exposure_from_extensions(read_ldac(path), path, required_columns=required_columns)
+
+
+def exposure_from_extensions(
+    pairs, path, required_columns=REQUIRED_COLUMNS, name=None, origins=None
+):
+    """Check quadrants' headers and detections as one exposure (`read_exposure`'s work).
+
+    Parameters
+    ----------
+    pairs : list of `~ztfnb.io.ldac.LdacExtension`
+        In the order SCAMP will see them (their ``index``).
+    path : path-like
+        The catalogue (``ExposureCatalog.path``).
+    required_columns : sequence of str
+    name : str, optional
+        The exposure's name, when it is not the catalogue's stem (quadrants
+        read from several files, `ztfnb.catalogs`).
+    origins : list of (path, str, str), optional
+        Per pair, the file and the labels of its header and its detections,
+        for messages (default: ``path`` and the LDAC extension numbers).
+
+    Returns
+    -------
+    `ExposureCatalog`
+    """
+    path = Path(path)
+    if origins is None:
+        origins = [
+            (
+                path,
+                f"{pair.index + 1} (LDAC_IMHEAD #{pair.index + 1})",
+                f"{pair.index + 1} (LDAC_OBJECTS #{pair.index + 1})",
+            )
+            for pair in pairs
+        ]
     extensions, pointings = [], []
     seen = {}
     columns = None
-    for pair in pairs:
-        label = f"{pair.index + 1} (LDAC_IMHEAD #{pair.index + 1})"
+    for pair, (where_path, label, where) in zip(pairs, origins, strict=True):
         header = pair.header
-        rcid = _rcid(header, path, label)
+        rcid, _, pointing, _ = quadrant_identity(header, where_path, label)
         if rcid in seen:
             raise InputError(
-                f"RCID {rcid} appears twice (also in extension {seen[rcid]})",
-                path=path,
+                f"RCID {rcid} appears twice (also in {seen[rcid]})",
+                path=where_path,
                 extension=label,
             )
-        seen[rcid] = pair.index + 1
-        where = f"{pair.index + 1} (LDAC_OBJECTS #{pair.index + 1})"
+        seen[rcid] = f"extension {pair.index + 1}" if where_path == path else str(where_path)
         if columns is None:
-            columns = choose_columns(pair.objects, path=path, extension=where)
-        _require_chosen(pair.objects, columns, path, where)
-        require_columns(pair.objects, required_columns, path=path, extension=where)
-        ra = _number(header, ("TELRAD",), path, label)
-        dec = _number(header, ("TELDECD",), path, label)
-        if not -90 <= dec <= 90:
-            raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
-        pointings.append((ra % 360, dec))
+            columns = choose_columns(pair.objects, path=where_path, extension=where)
+        _require_chosen(pair.objects, columns, where_path, where)
+        require_columns(pair.objects, required_columns, path=where_path, extension=where)
+        pointings.append(pointing)
         extensions.append(
             CatalogExtension(pair.index, rcid, header, pair.objects, columns, pair.scamp_reads)
         )
@@ -322,12 +392,13 @@ def read_exposure(path, required_columns=REQUIRED_COLUMNS):
             "quadrants disagree on TELRAD/TELDECD: one exposure per catalogue", path=path
         )
     first = extensions[0].header
-    label = "1 (LDAC_IMHEAD #1)"
+    first_path, label, _ = origins[0]
     return ExposureCatalog(
         path=path,
         extensions=extensions,
         pointing=SkyCoord(pointings[0][0] * u.deg, pointings[0][1] * u.deg),
-        start=_start_time(first, path, label),
-        exptime=(_number(first, ("EXPTIME",), path, label, required=False) or 30.0) * u.s,
+        start=_start_time(first, first_path, label),
+        exptime=(_number(first, ("EXPTIME",), first_path, label, required=False) or 30.0) * u.s,
         weather=weather_from_header(first),
+        exposure_name=name,
     )

@@ -23,7 +23,8 @@ SCAMP is told which columns to read (``CENTROID_KEYS``, ``CENTROIDERR_KEYS``,
 variances or whose photometry is only magnitudes is given to SCAMP as a copy
 with the error-ellipse axes or fluxes added.
 
-Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue, or that copy), ``<stem>.ahead``
+Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue, or that copy, or for
+per-quadrant files the exposure's quadrants written as one, `ztfnb.catalogs`), ``<stem>.ahead``
 (the prior), ``<stem>.gaia.ldac`` (the reference), ``<stem>.head`` and
 ``<stem>.xml`` (SCAMP's), and ``summary.ecsv``.
 """
@@ -39,7 +40,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from ztfnb.exposure import check_unique_names, read_exposure
+from ztfnb.catalogs import CatalogSource, find_exposures
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 from ztfnb.io.gaia import read_gaia
@@ -169,7 +170,7 @@ _RANK = {"solved": 0, "suspect": 1, "failed": 2}
 
 @dataclass
 class _Job:
-    catalog: Path
+    catalog: CatalogSource
     prior: Path
     gaia: Path
     out: Path
@@ -193,8 +194,12 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
 
     Parameters
     ----------
-    catalog, prior, gaia, out : path-like
-        The FITS_LDAC catalogue, the prior file, the Gaia table, the output folder.
+    catalog : path-like or `~ztfnb.catalogs.CatalogSource`
+        The exposure's FITS_LDAC catalogue, or its per-quadrant files
+        (`ztfnb.catalogs.find_exposures`), which SCAMP gets as one FITS_LDAC
+        ``<exposure>.ldac`` written into ``out``.
+    prior, gaia, out : path-like
+        The prior file, the Gaia table, the output folder.
     config : `SolveConfig`, optional
 
     Returns
@@ -204,15 +209,20 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     """
     config = config or SolveConfig()
     out = Path(out).resolve()  # SCAMP runs in it: relative names would resolve twice
-    source = Path(catalog).absolute()
-    exposure = read_exposure(source)
-    stem = source.stem
+    if not isinstance(catalog, CatalogSource):
+        (catalog,) = find_exposures([Path(catalog).absolute()])
+    source = catalog.path.absolute()
+    exposure = catalog.read()
+    stem = exposure.name
     columns = exposure.extensions[0].columns
-    layout_read = all(extension.scamp_reads for extension in exposure.extensions)
+    # quadrants from several files reach SCAMP as one catalogue ztfnb writes
+    layout_read = not catalog.per_quadrant and all(
+        extension.scamp_reads for extension in exposure.extensions
+    )
     link = out / f"{stem}.ldac"
     # solving into the catalogue's own folder: SCAMP reads the catalogue itself, which must
     # be neither removed nor overwritten
-    in_place = link.resolve() == source.resolve()
+    in_place = not catalog.per_quadrant and link.resolve() == source.resolve()
     if in_place and not (columns.scamp_reads_directly and layout_read):
         raise InputError(
             f"SCAMP needs a copy named {link.name} in the output folder ("
@@ -310,7 +320,7 @@ def _run_job(job):
         return solve_exposure(job.catalog, job.prior, job.gaia, job.out, job.config)
     except Exception as error:  # one bad exposure must not stop the night
         return {
-            "exposure": Path(job.catalog).stem,
+            "exposure": job.catalog.name,
             "status": "error",
             "reason": f"{type(error).__name__}: {error}".splitlines()[0],
             "traceback": traceback.format_exc(),
@@ -346,6 +356,7 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     Parameters
     ----------
     catalogs : list of path-like
+        FITS_LDAC catalogues and per-quadrant files (`ztfnb.catalogs`).
     gaia, prior : path-like
     out : path-like
         Output folder (created).
@@ -362,7 +373,7 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
         and run time.
     """
     find_scamp()  # clear errors before any work
-    check_unique_names(catalogs)
+    sources = find_exposures(catalogs)
     config = config or SolveConfig()
     for _, options in config.passes():
         check_settings(options)
@@ -371,7 +382,7 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
         raise InputError("no such file", path=gaia)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [_Job(Path(c), Path(prior), Path(gaia), out, config) for c in catalogs]
+    jobs = [_Job(c, Path(prior), Path(gaia), out, config) for c in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         rows = [_run_job(job) for job in jobs]

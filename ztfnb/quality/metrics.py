@@ -806,16 +806,18 @@ class SolvedNight:
     Parameters
     ----------
     catalogs : list of path-like
+        FITS_LDAC catalogues or per-quadrant files (`ztfnb.catalogs`).
     heads_dir : path-like
     gaia : `~astropy.table.QTable`
     config : `MetricsConfig`, optional
     """
 
     def __init__(self, catalogs, heads_dir, gaia, config=None):
-        from ztfnb.exposure import read_exposure
+        from ztfnb.catalogs import find_exposures
 
-        self._paths = {Path(p).stem: Path(p) for p in catalogs}
-        self._read = read_exposure
+        # per-exposure catalogues or per-quadrant files, by exposure name
+        self._paths = {source.name: source for source in find_exposures(catalogs)}
+        self._read = lambda source: source.read()
         self.heads_dir = Path(heads_dir)
         self.gaia = gaia
         self.config = _metrics_config(config)

@@ -5,7 +5,9 @@
 ``DIR/<exposure>.ldac``
     One SExtractor FITS_LDAC catalogue per exposure, one LDAC_IMHEAD /
     LDAC_OBJECTS pair per readout quadrant, with the ZTF header keywords and
-    the telescope's rough linear TAN WCS.
+    the telescope's rough linear TAN WCS. With ``per_quadrant``, instead, the
+    archive's layout: ``DIR/<exposure>_c<CCD>_o_q<Q>_sexcat.fits`` and
+    ``…_sciimg.hdr`` per quadrant (`ztfnb.catalogs`).
 ``DIR/exposures.ecsv``
     One row per exposure: pointing (commanded and true), time, airmass,
     weather, injected failures.
@@ -41,6 +43,7 @@ from astropy.utils import iers
 
 from ztfnb._version import __version__
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, FocalPlane
+from ztfnb.io.archive import write_quadrant_files
 from ztfnb.io.atomic import atomic_directory, atomic_path
 from ztfnb.io.gaia import write_gaia
 from ztfnb.io.ldac import LdacExtension, write_ldac
@@ -150,6 +153,13 @@ class NightParameters:
     no_weather : bool
         The headers carry no ``PRESSURE``, ``TEMPTURE``, ``HUMIDITY`` (as some
         telescopes write them).
+    per_quadrant : bool
+        Write the catalogues as ZTF's archive delivers them, instead of one
+        FITS_LDAC per exposure: per quadrant
+        ``<exposure>_c<CCD>_o_q<Q>_sexcat.fits`` (the detections, a plain
+        binary table) and ``…_sciimg.hdr`` (its image header as text),
+        `ztfnb.io.archive.write_quadrant_files`. The same detections and headers
+        (and every other file) as the night without it.
     """
 
     seed: int
@@ -167,6 +177,7 @@ class NightParameters:
     field_rotation_scatter: float = 0.0
     centroid_noise: float = 1.0
     no_weather: bool = False
+    per_quadrant: bool = False
 
     def check(self):
         """Raise ValueError for parameters that cannot make a night."""
@@ -257,7 +268,10 @@ _OPTION_RULES = {
     "field_rotation_scatter": (_within(10.0, 0.0), "an rms from 0 to 10 degrees"),
     "centroid_noise": (_within(10.0, 0.1), "a factor from 0.1 to 10"),
     "no_weather": (lambda value: isinstance(value, bool | np.bool_), "True or False"),
+    "per_quadrant": (lambda value: isinstance(value, bool | np.bool_), "True or False"),
 }
+#: Options that change how the night is written, not what it holds.
+_LAYOUT_OPTIONS = ("per_quadrant",)
 
 
 def option_rule(name, value):
@@ -569,7 +583,10 @@ def _write_exposure(
         truth_rows.append(truth)
         kept.append(quadrant.rcid)
 
-    write_ldac(folder / f"{exposure.name}.ldac", extensions)
+    if parameters.per_quadrant:
+        write_quadrant_files(folder, exposure.name, extensions)
+    else:
+        write_ldac(folder / f"{exposure.name}.ldac", extensions)
     detections = vstack(truth_rows) if truth_rows else Table()
     detections = detections[["rcid", "NUMBER", "source_id", "kind", "x_true", "y_true"]]
     write_truth(
@@ -612,7 +629,7 @@ def _write_exposure(
         "n_detections": int(sum(len(e.objects) for e in extensions)),
         "failures": ";".join(f.describe() for f in failures),
     }
-    if parameters.options():
+    if set(parameters.options()) - set(_LAYOUT_OPTIONS):
         # a column only in nights made with options, so that others keep their bytes
         row["rotation"] = exposure.rotation
     return row
