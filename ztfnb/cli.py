@@ -98,7 +98,8 @@ def _add_simulate(commands):
         "options that make other nights",
         "the same camera layout, but a rough header written differently, a turned or mirrored "
         "camera, poorer centroids; all off by default, and then the night is byte for byte "
-        "the one made without them",
+        "the one made without them; angles in degrees or with their unit ('18 arcmin'), "
+        "fractions as numbers or percentages ('1.5 %')",
     )
     other.add_argument(
         "--header-scale-error",
@@ -180,16 +181,46 @@ def _add_simulate(commands):
     parser.set_defaults(handler=_simulate)
 
 
+_NIGHT_OPTION_UNITS = {
+    "header_scale_error": "fraction",
+    "header_quadrant_scale_error": "fraction",
+    "header_rotation_error": "deg",
+    "header_quadrant_rotation_error": "deg",
+    "field_rotation": "deg",
+    "field_rotation_scatter": "deg",
+}
+
+
+def _number_in_unit(text, unit, name):
+    """A number from a plain number (in ``unit``) or a quantity (``"18 arcmin"``, ``"1.5 %"``)."""
+    import astropy.units as u
+
+    from ztfnb.quantity import ParameterError, parse_quantity
+
+    try:
+        return float(text)
+    except ValueError:
+        if unit is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    target = u.dimensionless_unscaled if unit == "fraction" else u.Unit(unit)
+    try:
+        quantity = parse_quantity(text.replace("ppm", "1e-6"), target, name=name)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return float(quantity.to_value(target))
+
+
 def _night_option(name):
-    """An argparse type for a number option of the simulator, checked by its own rule."""
+    """An argparse type for a number option of the simulator, checked by its own rule.
+
+    Angles are degrees, or a quantity with its unit (``"18 arcmin"``);
+    fractions a number or a percentage (``"1.5 %"``).
+    """
 
     def number(text):
         from ztfnb.simulate.night import option_rule
 
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        value = _number_in_unit(text, _NIGHT_OPTION_UNITS.get(name), name)
         rule = option_rule(name, value)
         if rule is not None:
             raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
