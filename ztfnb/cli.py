@@ -13,7 +13,7 @@ import numpy as np
 
 from ztfnb._version import __version__
 
-__all__ = ["main"]
+__all__ = ["lab_command", "main"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -974,6 +974,117 @@ def _app(args):
     return 0 if status == 0 else EXIT_FAILED
 
 
+def _add_lab(commands):
+    parser = commands.add_parser(
+        "lab",
+        help="open JupyterLab on the project's notebooks/ with this interpreter's kernel",
+        description="Start JupyterLab (this interpreter's, so its python3 kernel is the one ztfnb is "
+        "installed in) on the project root, opening on notebooks/. The project root is the ztfnb "
+        "checkout holding the working folder, else the one this package was installed from. "
+        "Relative paths in the notebooks' parameters (nights/default, parameters/...) mean the same "
+        "as for 'ztfnb run': under the project root. Ctrl-C stops it (JupyterLab asks first).",
+    )
+    parser.add_argument(
+        "--port", type=_port, help="JupyterLab's port (default 8888, or the next free)"
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser (print the URL only)"
+    )
+    parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="let JupyterLab run as root (it refuses otherwise; a container's user may be root)",
+    )
+    parser.add_argument(
+        "--print-command",
+        action="store_true",
+        help="print the command line and its folder, and start nothing",
+    )
+    parser.add_argument(
+        "jupyter_options",
+        nargs=argparse.REMAINDER,
+        metavar="-- JUPYTER_OPTION",
+        help="further options for JupyterLab, after '--' (e.g. -- --ServerApp.ip=0.0.0.0)",
+    )
+    parser.set_defaults(handler=_lab)
+
+
+def lab_command(root, port=None, no_browser=False, options=(), allow_root=False):
+    """The command line that starts JupyterLab on ``root``, opening on ``notebooks/``.
+
+    Parameters
+    ----------
+    root : path-like
+        The project root.
+    port : int, optional
+    no_browser : bool
+    options : sequence of str
+        Further JupyterLab options.
+    allow_root : bool
+
+    Returns
+    -------
+    list of str
+        ``sys.executable -m jupyterlab ...``: this interpreter's JupyterLab,
+        whose ``python3`` kernel runs this interpreter.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={Path(root).resolve()}",
+        "--ContentsManager.preferred_dir=notebooks",
+    ]
+    if port is not None:
+        command.append(f"--port={port}")
+    if no_browser:
+        command.append("--no-browser")
+    if allow_root:
+        command.append("--allow-root")
+    return command + list(options)
+
+
+def _lab_root():
+    """The checkout holding the working folder, else the one this package comes from."""
+    from ztfnb.project import find_root
+
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        root = find_root(start)
+        if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file():
+            return root
+    raise ValueError(
+        "no ztfnb checkout here or where ztfnb is installed from (a folder with pyproject.toml "
+        "and notebooks/): run it in a clone of the project"
+    )
+
+
+def _lab(args):
+    import importlib.util
+    import os
+    import shlex
+
+    root = _lab_root()
+    options = (
+        args.jupyter_options[1:] if args.jupyter_options[:1] == ["--"] else args.jupyter_options
+    )
+    command = lab_command(root, args.port, args.no_browser, options, args.allow_root)
+    if args.print_command:
+        print(f"cd {shlex.quote(str(root))} && {shlex.join(command)}")
+        return 0
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise RuntimeError(
+            f"JupyterLab is not installed for {sys.executable}: pip install jupyterlab"
+        )
+    print(
+        f"ztfnb lab: JupyterLab on {root / 'notebooks'}, kernel python3 = {sys.executable}",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    os.chdir(root)
+    os.execv(sys.executable, command)  # JupyterLab takes this process over: Ctrl-C is its own
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -996,6 +1107,7 @@ _SUBCOMMANDS = [
     _add_ltt,
     _add_batch,
     _add_app,
+    _add_lab,
 ]
 
 
