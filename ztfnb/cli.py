@@ -630,8 +630,9 @@ def _add_solve(commands):
         "solve",
         help="solve catalogues with the real SCAMP from the prior",
         description="For each catalogue: the Gaia reference at its epoch in SCAMP's LDAC format, the .ahead from the "
-        "prior (pointing measured first), then the real scamp binary (stdin closed, CHECKPLOT_TYPE NONE, XML on), "
-        "in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged from SCAMP's XML.",
+        "prior (pointing measured first), then the real scamp binary (stdin closed, XML on, no plots unless "
+        "--checkplots), in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged "
+        "from SCAMP's XML. When SCAMP stops with an error, its last lines are quoted.",
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG.ldac")
     parser.add_argument(
@@ -661,6 +662,17 @@ def _add_solve(commands):
         metavar="KEY=VALUE",
         help="any other SCAMP setting (repeatable)",
     )
+    parser.add_argument(
+        "--checkplots",
+        nargs="?",
+        const="pdf",
+        default="",
+        choices=("pdf", "svg", "ps"),
+        metavar="FORMAT",
+        help="also write SCAMP's own check plots of each solution: field groups, distortion (pixel-scale "
+        "map), residuals against Gaia in 2D and as histograms, chi2 - DIR/<exposure>.<plot>.pdf; FORMAT "
+        "pdf (default), svg (large files) or ps: the PLplot devices Debian's SCAMP has (it has no png)",
+    )
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_solve)
 
@@ -669,7 +681,10 @@ def _solve(args):
     from ztfnb.solve import SolveConfig, solve_night
 
     config = SolveConfig(
-        mode=args.mode, distort_degrees=args.distort_degrees, scamp_options=dict(args.scamp)
+        mode=args.mode,
+        distort_degrees=args.distort_degrees,
+        scamp_options=dict(args.scamp),
+        checkplots=args.checkplots,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     summary = solve_night(
@@ -683,6 +698,19 @@ def _solve(args):
         f"{args.out / 'summary.ecsv'}: "
         + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     )
+    if config.checkplots:
+        from ztfnb.solve import CHECKPLOT_DEVICES, CHECKPLOTS
+
+        extension = CHECKPLOT_DEVICES[config.checkplots][1]
+        print(
+            f"SCAMP's check plots: {args.out}/<exposure>.{{{','.join(CHECKPLOTS.values())}}}.{extension}"
+        )
+    bad = summary[np.isin(summary["status"], ["failed", "error"])]
+    reasons = {}
+    for reason in bad["reason"]:
+        reasons[str(reason)] = reasons.get(str(reason), 0) + 1
+    for reason, n in list(reasons.items())[:3]:  # one line each, SCAMP's own words included
+        print(f"ztfnb solve: failed: {n} exposure(s): {reason}", file=sys.stderr)
     return 0 if counts["solved"] + counts["suspect"] == len(summary) else EXIT_FAILED
 
 
