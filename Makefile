@@ -1,5 +1,6 @@
 # ztfnb: two commands on a fresh machine.
 #   make reports   run every notebook headless on the embedded simulated night -> reports/
+#   make lab       JupyterLab on notebooks/ with the project's kernel (LAB_OPTIONS="--port 8890")
 #   make test      the whole test suite
 # Each sets itself up: .venv with the package and its extras, and the Debian packages
 # scamp and source-extractor (installed when missing and running as root).
@@ -13,10 +14,11 @@ EXTRAS := test,dask,browser,app
 DEBIAN_PACKAGES := scamp source-extractor
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help setup debian browser reports test bench lint format clean
+.PHONY: help setup debian browser reports lab test bench lint format clean
 
 help:
 	@echo "make reports   run every notebook in notebooks/ on the simulated night (reports/)"
+	@echo "make lab       open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make test      run the test suite"
 	@echo "make bench     run the benchmarks (benchmarks/)"
 	@echo "make lint      ruff check and format check"
@@ -51,6 +53,9 @@ reports: setup
 	  $(PY) -m ztfnb run $$notebook || exit 1; \
 	done
 	@echo "reports written; index: reports/index.html"
+
+lab: setup
+	$(PY) -m ztfnb lab $(LAB_OPTIONS)
 
 browser:
 	@if ! command -v chromium >/dev/null; then \

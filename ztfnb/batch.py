@@ -56,6 +56,7 @@ from ztfnb.runner import (
     find_root,
     notebook_defaults,
     parameters_file_for,
+    parameters_file_sha256,
     read_notebook,
     run_notebook,
     stop_kernels,
@@ -159,27 +160,40 @@ class BatchRun:
         The grid's values for it.
     folder : `~pathlib.Path`
     notebook : `~pathlib.Path`
-    parameters_file : `~pathlib.Path` or None
-        The base values (the one given, or the notebook's default file).
+    parameters_file : `~pathlib.Path`, list of `~pathlib.Path` or None
+        The base values (the file(s) given, or the notebook's default file).
     effective : dict
         Every value it runs with but ``output_dir``: the notebook's defaults,
-        the base file's and the grid's.
+        the base files', the command line's and the grid's.
     reuse_kernels : bool
+    base : dict
+        Values given on the command line (``-y``, ``-p``, ``-r``), under the grid's.
     """
 
     name: str
     parameters: dict
     folder: Path
     notebook: Path
-    parameters_file: Path | None
+    parameters_file: Path | list | None
     effective: dict = field(default_factory=dict)
     reuse_kernels: bool = False
+    base: dict = field(default_factory=dict)
 
 
-def plan_batch(notebook, parameter_sets, out, parameters_file=None):
+def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
     """Check every parameter set against the notebook and name its folder.
 
     Nothing is written.
+
+    Parameters
+    ----------
+    notebook : path-like
+    parameter_sets : list of dict
+    out : path-like
+    parameters_file : path-like or list of path-like, optional
+        Base values (default ``parameters/<notebook stem>.yaml``).
+    base : dict, optional
+        Values over the files' and under the grid's (the command line's ``-y``, ``-p``, ``-r``).
 
     Returns
     -------
@@ -196,12 +210,14 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None):
     if not parameter_sets:
         raise ParameterError("no runs: the grid holds no parameter set")
     parameters_file = parameters_file_for(notebook, parameters_file)
-    checked_parameters(notebook, parameters_file)  # a bad base file is named as such
+    base = dict(base or {})
+    # a bad base file or command-line value is named as such
+    checked_parameters(notebook, parameters_file, base, overrides_source="the command line")
     defaults = notebook_defaults(notebook)
     runs, names = [], set()
     for parameters in parameter_sets:
         values, _ = checked_parameters(
-            notebook, parameters_file, parameters, source=f"grid run {parameters}"
+            notebook, parameters_file, {**base, **parameters}, source=f"grid run {parameters}"
         )
         grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
         name = run_name(grid)
@@ -216,6 +232,7 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None):
                 notebook,
                 parameters_file,
                 effective=without_output_dir({**defaults, **values}),
+                base=base,
             )
         )
     return runs
@@ -262,7 +279,10 @@ def is_done(run):
         return False
     if manifest.get("notebook_sha256") != _sha256(run.notebook):
         return False
-    expected = _sha256(run.parameters_file) if run.parameters_file else None
+    try:
+        expected = parameters_file_sha256(run.parameters_file)
+    except OSError:
+        return False
     if manifest.get("parameters_file_sha256") != expected:
         return False
     for name, digest in manifest.get("inputs", {}).items():
@@ -305,7 +325,7 @@ def execute_run(run):
             run.notebook,
             parameters_file=run.parameters_file,
             output_dir=partial,
-            overrides=run.parameters,
+            overrides={**run.base, **run.parameters},
             executor=executor,
             record_output_dir=run.folder,
         )
@@ -465,6 +485,7 @@ def run_batch(
     parameters_file=None,
     reuse_kernels=False,
     progress=True,
+    base=None,
 ):
     """Run a notebook over parameter sets; finish what a previous batch left.
 
@@ -479,12 +500,14 @@ def run_batch(
         Local processes (ignored with ``scheduler``).
     scheduler : str, optional
         A Dask scheduler's address (``tcp://host:port``).
-    parameters_file : path-like, optional
+    parameters_file : path-like or list of path-like, optional
         Base values under the grid's (default ``parameters/<notebook stem>.yaml``
         under the project root, when it exists, as for ``ztfnb run``).
     reuse_kernels : bool
         One kernel per worker for several runs (`ztfnb.runner.WarmKernel`).
     progress : bool
+    base : dict, optional
+        Values over the files' and under the grid's (``ztfnb batch -y/-p/-r``).
 
     Returns
     -------
@@ -497,7 +520,7 @@ def run_batch(
         On Ctrl-C, once queued runs are cancelled, running ones stopped and
         the index written.
     """
-    runs = plan_batch(notebook, parameter_sets, out, parameters_file)
+    runs = plan_batch(notebook, parameter_sets, out, parameters_file, base)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for run in runs:

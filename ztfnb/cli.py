@@ -13,7 +13,7 @@ import numpy as np
 
 from ztfnb._version import __version__
 
-__all__ = ["main"]
+__all__ = ["lab_command", "main"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -105,7 +105,8 @@ def _add_simulate(commands):
         "options that make other nights",
         "the same camera layout, but a rough header written differently, a turned or mirrored "
         "camera, poorer centroids; all off by default, and then the night is byte for byte "
-        "the one made without them",
+        "the one made without them; angles in degrees or with their unit ('18 arcmin'), "
+        "fractions as numbers or percentages ('1.5 %')",
     )
     other.add_argument(
         "--header-scale-error",
@@ -187,16 +188,46 @@ def _add_simulate(commands):
     parser.set_defaults(handler=_simulate)
 
 
+_NIGHT_OPTION_UNITS = {
+    "header_scale_error": "fraction",
+    "header_quadrant_scale_error": "fraction",
+    "header_rotation_error": "deg",
+    "header_quadrant_rotation_error": "deg",
+    "field_rotation": "deg",
+    "field_rotation_scatter": "deg",
+}
+
+
+def _number_in_unit(text, unit, name):
+    """A number from a plain number (in ``unit``) or a quantity (``"18 arcmin"``, ``"1.5 %"``)."""
+    import astropy.units as u
+
+    from ztfnb.quantity import ParameterError, parse_quantity
+
+    try:
+        return float(text)
+    except ValueError:
+        if unit is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    target = u.dimensionless_unscaled if unit == "fraction" else u.Unit(unit)
+    try:
+        quantity = parse_quantity(text.replace("ppm", "1e-6"), target, name=name)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return float(quantity.to_value(target))
+
+
 def _night_option(name):
-    """An argparse type for a number option of the simulator, checked by its own rule."""
+    """An argparse type for a number option of the simulator, checked by its own rule.
+
+    Angles are degrees, or a quantity with its unit (``"18 arcmin"``);
+    fractions a number or a percentage (``"1.5 %"``).
+    """
 
     def number(text):
         from ztfnb.simulate.night import option_rule
 
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        value = _number_in_unit(text, _NIGHT_OPTION_UNITS.get(name), name)
         rule = option_rule(name, value)
         if rule is not None:
             raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
@@ -241,36 +272,152 @@ def _simulate(args):
     return 0
 
 
+_PARAMETERS_HELP = (
+    "parameters, as papermill's own command line takes them: -f FILE.yaml (repeatable, each over "
+    "the ones before; default parameters/<notebook stem>.yaml), then -y YAML, then -p NAME VALUE "
+    "(typed as papermill types them: True, False, None, whole numbers, numbers, else text), then "
+    "-r NAME VALUE (text as written). -p FILE.yaml, one argument naming a .yaml or .yml file, "
+    "is -f FILE.yaml. Every name and value is checked against the notebook's parameters cell "
+    "before a kernel starts."
+)
+
+
+def _add_parameter_options(parser):
+    """papermill's ``-p``, ``-r``, ``-f``, ``-y`` (``-b`` aside), with its names and precedence."""
+    group = parser.add_argument_group("parameters", _PARAMETERS_HELP)
+    group.add_argument(
+        "-p",
+        "--parameters",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter, its value typed as papermill types it (repeatable); "
+        "or -p FILE.yaml, as -f",
+    )
+    group.add_argument(
+        "-r",
+        "--parameters-raw",
+        "--parameters_raw",
+        dest="parameters_raw",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter whose value is kept as text (repeatable)",
+    )
+    group.add_argument(
+        "-f",
+        "--parameters-file",
+        "--parameters_file",
+        dest="parameters_file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.yaml",
+        help="YAML file of parameters (repeatable; default parameters/<notebook stem>.yaml)",
+    )
+    group.add_argument(
+        "-y",
+        "--parameters-yaml",
+        "--parameters_yaml",
+        dest="parameters_yaml",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="parameters as YAML text, e.g. -y 'redshift: 3' (repeatable)",
+    )
+
+
+def _given_parameters(args):
+    """The command line's values over the files': -y, then -p, then -r (papermill's order)."""
+    from ztfnb.parameters import command_line_value, yaml_parameters
+
+    values = {}
+    for text in args.parameters_yaml:
+        values.update(yaml_parameters(text, source=f"-y {text!r}"))
+    for name, text in args.parameters:
+        values[name] = command_line_value(text)
+    for name, text in args.parameters_raw:
+        values[name] = text
+    return values
+
+
+def _is_yaml_file_name(text):
+    return text.lower().endswith((".yaml", ".yml"))
+
+
+def _yaml_after_p(argv):
+    """``-p FILE.yaml`` (ztfnb's form before papermill's ``-p NAME VALUE``) read as ``-f FILE.yaml``.
+
+    A parameter name is a Python name, never ending in ``.yaml``: the one
+    argument after ``-p`` says which form is meant. Only for ``run`` and
+    ``batch``; the two values after ``-p NAME`` or ``-r NAME`` are left alone.
+    """
+    argv = list(argv)
+    if not argv or argv[0] not in ("run", "batch"):
+        return argv
+    result, i = argv[:1], 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            result += argv[i:]
+            break
+        if arg in ("-p", "--parameters") and i + 1 < len(argv):
+            if _is_yaml_file_name(argv[i + 1]):
+                result += ["-f", argv[i + 1]]
+                i += 2
+            else:
+                result += argv[i : i + 3]
+                i += 3
+            continue
+        if arg.startswith("--parameters=") and _is_yaml_file_name(arg.split("=", 1)[1]):
+            result += ["-f", arg.split("=", 1)[1]]
+        elif arg in ("-r", "--parameters-raw", "--parameters_raw"):
+            result += argv[i : i + 3]
+            i += 3
+            continue
+        else:
+            result.append(arg)
+        i += 1
+    return result
+
+
 def _add_run(commands):
     parser = commands.add_parser(
         "run",
         help="execute a notebook headless into a report",
-        description="Execute a parameterised notebook with papermill (kernel python3 of this interpreter) and "
-        "write the executed notebook, its HTML and manifest.json into a dated folder under reports/.",
+        description="Execute a parameterised notebook with papermill (kernel python3 of this interpreter, "
+        "started in the project root) and write the executed notebook, its HTML and manifest.json into a "
+        "dated folder under reports/. Examples: ztfnb run notebooks/03_ost_simulation.ipynb -p redshift 3; "
+        "ztfnb run NB.ipynb -f parameters/ci/NB.yaml -y 'aperture: 9.1 m' -r label 007.",
     )
     parser.add_argument("notebook", type=Path, help="the notebook (.ipynb)")
-    parser.add_argument(
-        "-p",
-        "--parameters",
-        type=Path,
-        help="YAML parameters (default parameters/<notebook stem>.yaml)",
-    )
+    _add_parameter_options(parser)
     parser.add_argument(
         "-o", "--output", type=Path, help="report folder (default reports/<date>/<stem>-<time>)"
     )
-    parser.add_argument("--progress", action="store_true", help="show papermill's progress bar")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="cells done and time elapsed on standard error (default: on when it is a terminal)",
+    )
     parser.set_defaults(handler=_run)
 
 
 def _run(args):
     from ztfnb.runner import run_notebook, stop_kernels
 
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         result = run_notebook(
             args.notebook,
-            parameters_file=args.parameters,
+            parameters_file=args.parameters_file or None,
             output_dir=args.output,
-            progress=args.progress,
+            overrides=_given_parameters(args),
+            overrides_source="the command line",
+            progress=progress,
         )
     except KeyboardInterrupt:
         stop_kernels()  # papermill had no chance to shut its kernel down
@@ -513,8 +660,9 @@ def _add_solve(commands):
         "solve",
         help="solve catalogues with the real SCAMP from the prior",
         description="For each catalogue: the Gaia reference at its epoch in SCAMP's LDAC format, the .ahead from the "
-        "prior (pointing measured first), then the real scamp binary (stdin closed, CHECKPLOT_TYPE NONE, XML on), "
-        "in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged from SCAMP's XML.",
+        "prior (pointing measured first), then the real scamp binary (stdin closed, XML on, no plots unless "
+        "--checkplots), in parallel. Writes DIR/<exposure>.head, .xml, .ahead and summary.ecsv; success is judged "
+        "from SCAMP's XML. When SCAMP stops with an error, its last lines are quoted.",
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
@@ -544,6 +692,17 @@ def _add_solve(commands):
         metavar="KEY=VALUE",
         help="any other SCAMP setting (repeatable)",
     )
+    parser.add_argument(
+        "--checkplots",
+        nargs="?",
+        const="pdf",
+        default="",
+        choices=("pdf", "svg", "ps"),
+        metavar="FORMAT",
+        help="also write SCAMP's own check plots of each solution: field groups, distortion (pixel-scale "
+        "map), residuals against Gaia in 2D and as histograms, chi2 - DIR/<exposure>.<plot>.pdf; FORMAT "
+        "pdf (default), svg (large files) or ps: the PLplot devices Debian's SCAMP has (it has no png)",
+    )
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_solve)
 
@@ -552,7 +711,10 @@ def _solve(args):
     from ztfnb.solve import SolveConfig, solve_night
 
     config = SolveConfig(
-        mode=args.mode, distort_degrees=args.distort_degrees, scamp_options=dict(args.scamp)
+        mode=args.mode,
+        distort_degrees=args.distort_degrees,
+        scamp_options=dict(args.scamp),
+        checkplots=args.checkplots,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     summary = solve_night(
@@ -566,6 +728,19 @@ def _solve(args):
         f"{args.out / 'summary.ecsv'}: "
         + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     )
+    if config.checkplots:
+        from ztfnb.solve import CHECKPLOT_DEVICES, CHECKPLOTS
+
+        extension = CHECKPLOT_DEVICES[config.checkplots][1]
+        print(
+            f"SCAMP's check plots: {args.out}/<exposure>.{{{','.join(CHECKPLOTS.values())}}}.{extension}"
+        )
+    bad = summary[np.isin(summary["status"], ["failed", "error"])]
+    reasons = {}
+    for reason in bad["reason"]:
+        reasons[str(reason)] = reasons.get(str(reason), 0) + 1
+    for reason, n in list(reasons.items())[:3]:  # one line each, SCAMP's own words included
+        print(f"ztfnb solve: failed: {n} exposure(s): {reason}", file=sys.stderr)
     return 0 if counts["solved"] + counts["suspect"] == len(summary) else EXIT_FAILED
 
 
@@ -701,7 +876,7 @@ def _add_batch(commands):
         "batch",
         help="run a notebook over a grid of parameters, in parallel, resumably",
         description="Run NOTEBOOK for every parameter set of GRID.yaml (a mapping of names to lists, whose product "
-        "is run, or 'runs:' with a list of mappings). Each run's report goes to DIR/<name>/ (written under a "
+        "is run, or 'runs:' with a list of mappings), over base values given as for 'ztfnb run' (-f, -y, -p, -r; the grid's come last). Each run's report goes to DIR/<name>/ (written under a "
         "temporary name, renamed when whole); DIR/runs.ecsv and DIR/index.html list them. Runs already complete "
         "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. Local "
         "processes by default, or an existing Dask scheduler with --scheduler.",
@@ -715,9 +890,7 @@ def _add_batch(commands):
     parser.add_argument(
         "--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://127.0.0.1:8786"
     )
-    parser.add_argument(
-        "-p", "--parameters", type=Path, help="base YAML parameters under the grid's"
-    )
+    _add_parameter_options(parser)
     parser.add_argument(
         "--reuse-kernels", action="store_true", help="one kernel per worker for several runs"
     )
@@ -735,9 +908,10 @@ def _batch(args):
             args.out,
             workers=args.workers,
             scheduler=args.scheduler,
-            parameters_file=args.parameters,
+            parameters_file=args.parameters_file or None,
             reuse_kernels=args.reuse_kernels,
             progress=not args.no_progress,
+            base=_given_parameters(args),
         )
     except BatchInterrupted as interrupted:
         status = interrupted.table["status"]
@@ -858,6 +1032,117 @@ def _app(args):
     return 0 if status == 0 else EXIT_FAILED
 
 
+def _add_lab(commands):
+    parser = commands.add_parser(
+        "lab",
+        help="open JupyterLab on the project's notebooks/ with this interpreter's kernel",
+        description="Start JupyterLab (this interpreter's, so its python3 kernel is the one ztfnb is "
+        "installed in) on the project root, opening on notebooks/. The project root is the ztfnb "
+        "checkout holding the working folder, else the one this package was installed from. "
+        "Relative paths in the notebooks' parameters (nights/default, parameters/...) mean the same "
+        "as for 'ztfnb run': under the project root. Ctrl-C stops it (JupyterLab asks first).",
+    )
+    parser.add_argument(
+        "--port", type=_port, help="JupyterLab's port (default 8888, or the next free)"
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser (print the URL only)"
+    )
+    parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="let JupyterLab run as root (it refuses otherwise; a container's user may be root)",
+    )
+    parser.add_argument(
+        "--print-command",
+        action="store_true",
+        help="print the command line and its folder, and start nothing",
+    )
+    parser.add_argument(
+        "jupyter_options",
+        nargs=argparse.REMAINDER,
+        metavar="-- JUPYTER_OPTION",
+        help="further options for JupyterLab, after '--' (e.g. -- --ServerApp.ip=0.0.0.0)",
+    )
+    parser.set_defaults(handler=_lab)
+
+
+def lab_command(root, port=None, no_browser=False, options=(), allow_root=False):
+    """The command line that starts JupyterLab on ``root``, opening on ``notebooks/``.
+
+    Parameters
+    ----------
+    root : path-like
+        The project root.
+    port : int, optional
+    no_browser : bool
+    options : sequence of str
+        Further JupyterLab options.
+    allow_root : bool
+
+    Returns
+    -------
+    list of str
+        ``sys.executable -m jupyterlab ...``: this interpreter's JupyterLab,
+        whose ``python3`` kernel runs this interpreter.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={Path(root).resolve()}",
+        "--ContentsManager.preferred_dir=notebooks",
+    ]
+    if port is not None:
+        command.append(f"--port={port}")
+    if no_browser:
+        command.append("--no-browser")
+    if allow_root:
+        command.append("--allow-root")
+    return command + list(options)
+
+
+def _lab_root():
+    """The checkout holding the working folder, else the one this package comes from."""
+    from ztfnb.project import find_root
+
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        root = find_root(start)
+        if (root / "notebooks").is_dir() and (root / "pyproject.toml").is_file():
+            return root
+    raise ValueError(
+        "no ztfnb checkout here or where ztfnb is installed from (a folder with pyproject.toml "
+        "and notebooks/): run it in a clone of the project"
+    )
+
+
+def _lab(args):
+    import importlib.util
+    import os
+    import shlex
+
+    root = _lab_root()
+    options = (
+        args.jupyter_options[1:] if args.jupyter_options[:1] == ["--"] else args.jupyter_options
+    )
+    command = lab_command(root, args.port, args.no_browser, options, args.allow_root)
+    if args.print_command:
+        print(f"cd {shlex.quote(str(root))} && {shlex.join(command)}")
+        return 0
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise RuntimeError(
+            f"JupyterLab is not installed for {sys.executable}: pip install jupyterlab"
+        )
+    print(
+        f"ztfnb lab: JupyterLab on {root / 'notebooks'}, kernel python3 = {sys.executable}",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    os.chdir(root)
+    os.execv(sys.executable, command)  # JupyterLab takes this process over: Ctrl-C is its own
+
+
 def build_parser():
     """The ``ztfnb`` argument parser with all subcommands."""
     parser = _Parser(
@@ -880,6 +1165,7 @@ _SUBCOMMANDS = [
     _add_ltt,
     _add_batch,
     _add_app,
+    _add_lab,
 ]
 
 
@@ -889,7 +1175,7 @@ def main(argv=None):
     from ztfnb.quantity import ParameterError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_yaml_after_p(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "handler"):
         parser.print_help()
         return EXIT_USAGE

@@ -19,9 +19,12 @@ from ztfnb.quantity import ParameterError, looks_like_quantity, parse_quantity
 __all__ = [
     "ParameterError",
     "check_parameters",
+    "command_line_value",
     "load_parameters",
     "notebook_parameters",
+    "parse_yaml",
     "read_yaml",
+    "yaml_parameters",
 ]
 
 
@@ -125,10 +128,36 @@ def read_yaml(path, what="parameters file"):
     if not path.is_file():
         raise ParameterError(f"{path}: no such {what}")
     try:
-        content = yaml.load(path.read_text(), Loader=_loader())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        text = path.read_text()
+    except UnicodeDecodeError as error:
         raise ParameterError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
-    _check_json_types(content, path, "")
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text, source):
+    """Read YAML text as `read_yaml` reads a file (papermill's loader, JSON types only).
+
+    Parameters
+    ----------
+    text : str
+    source : str or path-like
+        Where the text came from, for messages (a file, ``-y``).
+
+    Returns
+    -------
+    object
+
+    Raises
+    ------
+    ParameterError
+    """
+    try:
+        content = yaml.load(text, Loader=_loader())
+    except yaml.YAMLError as error:
+        raise ParameterError(
+            f"{source}: not valid YAML ({' '.join(str(error).split())})"
+        ) from error
+    _check_json_types(content, source, "")
     return content
 
 
@@ -184,6 +213,50 @@ def load_parameters(path):
             f"{path}: expected a mapping of parameter names to values, got {type(values).__name__}"
         )
     return values
+
+
+def yaml_parameters(text, source="-y"):
+    """A YAML mapping of parameter values given as text (``ztfnb run -y 'redshift: 3'``).
+
+    Raises
+    ------
+    ParameterError
+        Not YAML, not a mapping, or a value that is not a JSON type.
+    """
+    values = parse_yaml(text, source) or {}
+    if not isinstance(values, dict):
+        raise ParameterError(
+            f"{source}: expected a mapping of parameter names to values, got {type(values).__name__}"
+        )
+    return values
+
+
+def command_line_value(text):
+    """A ``-p NAME VALUE`` value typed as papermill's command line types it.
+
+    ``True``, ``False`` and ``None`` as those; then a whole number if
+    ``int()`` reads it, a number if ``float()`` does; else the text itself
+    (papermill's ``cli._resolve_type``; ``-r NAME VALUE`` keeps the text).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    bool, None, int, float or str
+    """
+    if text in _WORDS:
+        return _WORDS[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+_WORDS = {"True": True, "False": False, "None": None}
 
 
 def _type_ok(declared, default, value):

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import uuid
 import warnings
@@ -32,6 +33,7 @@ from pathlib import Path
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 from ztfnb.parameters import check_parameters, load_parameters, notebook_parameters
+from ztfnb.project import find_root
 from ztfnb.provenance import git_state, hash_paths, sha256, software_versions, walk_files
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "new_report_dir",
     "notebook_defaults",
     "parameters_file_for",
+    "parameters_file_sha256",
+    "parameters_files",
     "read_notebook",
     "run_notebook",
     "stop_kernels",
@@ -84,18 +88,6 @@ class RunResult:
     @property
     def ok(self):
         return self.status == "complete"
-
-
-def find_root(start):
-    """The project root above ``start``: the first folder with ``pyproject.toml`` and ``notebooks/``.
-
-    Falls back to ``start`` itself (a notebook outside a ztfnb checkout).
-    """
-    start = Path(start).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
-            return folder
-    return start
 
 
 def default_output_dir(notebook, root, now=None):
@@ -168,18 +160,58 @@ def read_notebook(notebook):
 
 
 def parameters_file_for(notebook, parameters_file=None):
-    """The parameters file a run uses: the one given, else ``parameters/<stem>.yaml`` under the root.
+    """The parameters file(s) a run uses: those given, else ``parameters/<stem>.yaml`` under the root.
+
+    Parameters
+    ----------
+    notebook : path-like
+    parameters_file : path-like or list of path-like, optional
+        Several files are read in order, each over the ones before (papermill's ``-f``).
 
     Returns
     -------
-    `~pathlib.Path` or None
+    `~pathlib.Path`, list of `~pathlib.Path` (when several were given) or None
     """
-    if parameters_file is not None:
-        return Path(parameters_file).resolve()
+    files = parameters_files(parameters_file)
+    if len(files) == 1:
+        return files[0]
+    if files:
+        return files
     candidate = (
         find_root(Path(notebook).resolve().parent) / "parameters" / f"{Path(notebook).stem}.yaml"
     )
     return candidate if candidate.is_file() else None
+
+
+def parameters_files(parameters_file):
+    """The parameters files as a list of resolved paths (none, one or several).
+
+    Parameters
+    ----------
+    parameters_file : path-like, list of path-like or None
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+    """
+    if parameters_file is None:
+        return []
+    if isinstance(parameters_file, str | os.PathLike):
+        parameters_file = [parameters_file]
+    return [Path(path).resolve() for path in parameters_file]
+
+
+def _files_record(parameters_file, record):
+    """How a manifest names the parameters file(s): one value for one file, a list for several."""
+    values = [record(path) for path in parameters_files(parameters_file)]
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def parameters_file_sha256(parameters_file):
+    """The manifest's ``parameters_file_sha256``: a digest, a list of them for several files, or None."""
+    return _files_record(parameters_file, sha256)
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -204,17 +236,28 @@ def _read_numbers(values, declared):
     return result
 
 
-def checked_parameters(notebook, parameters_file=None, overrides=None, source=None):
-    """The values a run injects: the file's, under ``overrides``, checked against the notebook.
+def checked_parameters(
+    notebook, parameters_file=None, overrides=None, source=None, overrides_source=None
+):
+    """The values a run injects: the files', under ``overrides``, checked against the notebook.
+
+    Each file's values are checked under the file's name and the overrides
+    under their own, so that an unknown name or a bad value is reported
+    where it was written.
 
     Parameters
     ----------
     notebook : path-like
-    parameters_file : path-like or None
-        Used as given (see `parameters_file_for` for the default).
+    parameters_file : path-like, list of path-like or None
+        Used as given (see `parameters_file_for` for the default); several
+        are read in order, each over the ones before.
     overrides : dict, optional
+        Over the files' values (papermill's precedence: files, then ``-y``,
+        ``-p`` and ``-r``, merged by the caller).
     source : str, optional
-        Where the values came from, for messages.
+        Where the overrides came from, for messages (a batch's grid run).
+    overrides_source : str, optional
+        The same, when ``source`` is not given.
 
     Returns
     -------
@@ -226,11 +269,16 @@ def checked_parameters(notebook, parameters_file=None, overrides=None, source=No
     ------
     ParameterError
     """
-    values = load_parameters(parameters_file) if parameters_file else {}
-    values.update(overrides or {})
     declared = notebook_parameters(notebook)
-    values = _read_numbers(values, declared)
-    check_parameters(notebook, values, source=source or str(parameters_file or "parameters"))
+    values = {}
+    for path in parameters_files(parameters_file):
+        given = _read_numbers(load_parameters(path), declared)
+        check_parameters(notebook, given, source=str(path))
+        values.update(given)
+    if overrides:
+        given = _read_numbers(dict(overrides), declared)
+        check_parameters(notebook, given, source=source or overrides_source or "parameters")
+        values.update(given)
     return values, declared
 
 
@@ -461,6 +509,20 @@ def _name_final_folder(executed, written, final, name):
         nbformat.write(document, str(temporary))
 
 
+def _progress_bar(notebook):
+    """papermill's progress bar (tqdm's options) as ``ztfnb run`` shows it: cells done, time taken.
+
+    ``03_ost_simulation: 4 of 12 cells done, 00:41 elapsed``; papermill
+    updates it as each cell ends, and names a cell that has a
+    ``#papermill_description=Label`` comment while it runs.
+    """
+    return {
+        "desc": Path(notebook).stem,
+        "bar_format": "{desc}: {n_fmt} of {total_fmt} cells done, {elapsed} elapsed",
+        "file": sys.stderr,
+    }
+
+
 def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress):
     """Execute with papermill in a fresh kernel talking over Unix sockets."""
     import papermill
@@ -473,7 +535,7 @@ def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress)
             parameters=parameters,
             kernel_name=kernel_name,
             cwd=str(cwd),
-            progress_bar=progress,
+            progress_bar=_progress_bar(notebook) if progress else False,
             log_output=True,
             request_save_on_cell_execute=True,
             # the report's run.log, beside the notebook being written
@@ -593,29 +655,33 @@ def run_notebook(
     progress=False,
     executor=None,
     record_output_dir=None,
+    overrides_source=None,
 ):
     """Execute a notebook with papermill and write its report.
 
     Parameters
     ----------
     notebook : path-like
-    parameters_file : path-like, optional
-        YAML overrides; default ``parameters/<notebook stem>.yaml`` under the root when it exists.
+    parameters_file : path-like or list of path-like, optional
+        YAML values (several: each over the ones before); default
+        ``parameters/<notebook stem>.yaml`` under the root when it exists.
     output_dir : path-like, optional
         Default: a new folder from :func:`default_output_dir` (with a ``-2``,
         ``-3``... suffix when another run has that name).
     overrides : dict, optional
-        Values applied over the file's (used by tests and batches).
+        Values applied over the files' (``-y``, ``-p``, ``-r``; a batch's grid).
     kernel_name : str
         Jupyter kernel; ``python3`` is the running interpreter's own.
     progress : bool
-        Show papermill's progress bar.
+        Show progress on standard error: cells done of all, time elapsed.
     executor : callable, optional
         Runs the notebook: default papermill in a fresh kernel; a `WarmKernel` reuses one.
     record_output_dir : path-like, optional
         The folder the report ends in, when ``output_dir`` is a temporary one
         (a batch renames it when complete): the manifest and the saved
         notebook's ``output_dir`` name this one.
+    overrides_source : str, optional
+        Where the overrides came from, for messages (``the command line``).
 
     Returns
     -------
@@ -635,7 +701,9 @@ def run_notebook(
     read_notebook(notebook)
     root = find_root(notebook.parent)
     parameters_file = parameters_file_for(notebook, parameters_file)
-    values, declared = checked_parameters(notebook, parameters_file, overrides)
+    values, declared = checked_parameters(
+        notebook, parameters_file, overrides, overrides_source=overrides_source
+    )
 
     started = datetime.datetime.now(datetime.UTC)
     output_dir = _report_folder(notebook, root, output_dir)
@@ -691,12 +759,13 @@ def run_notebook(
         used["output_dir"] = str(final_dir)
     # paths named by defaults are inputs too; output_dir is the report's own folder
     named, not_hashed = input_paths(without_output_dir(used), root, output_dir)
-    inputs = [notebook] + ([parameters_file] if parameters_file else []) + named
+    inputs = [notebook, *parameters_files(parameters_file), *named]
     manifest = {
         "notebook": _relative(notebook, root),
         "notebook_sha256": sha256(notebook),
-        "parameters_file": _relative(parameters_file, root) if parameters_file else None,
-        "parameters_file_sha256": sha256(parameters_file) if parameters_file else None,
+        # one file: its name and sha256; several (-f A -f B): lists, in the order read
+        "parameters_file": _files_record(parameters_file, lambda path: _relative(path, root)),
+        "parameters_file_sha256": parameters_file_sha256(parameters_file),
         "parameters": used,
         "output_dir": str(final_dir),
         "status": status,

@@ -4,6 +4,10 @@ SCAMP is run with standard input closed (Debian's build otherwise may wait at
 a plot-device menu), ``CHECKPLOT_TYPE NONE``, an explicit empty configuration
 and the reference catalogue from a file: it never touches the network.
 SCAMP exits 0 even when it failed, so success is judged from its XML.
+What it prints is read as bytes and decoded with errors replaced: SCAMP
+writes UTF-8 and terminal control sequences, and PLplot, asked for a device
+it lacks, echoes bytes that are no text at all; when SCAMP stops with an
+error, `ScampRun.failure` quotes its last lines.
 """
 
 import functools
@@ -26,8 +30,10 @@ __all__ = [
     "ScampNotFoundError",
     "ScampRun",
     "check_settings",
+    "decode_output",
     "find_scamp",
     "known_settings",
+    "last_lines",
     "read_scamp_xml",
     "run_scamp",
     "scamp_version",
@@ -71,7 +77,12 @@ def scamp_version():
     if path is None:
         return None
     result = subprocess.run(
-        [path, "-v"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+        [path, "-v"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        stdin=subprocess.DEVNULL,
+        timeout=30,
     )
     words = (result.stdout + result.stderr).split()
     return words[words.index("version") + 1] if "version" in words else None
@@ -89,7 +100,12 @@ def known_settings():
     frozenset of str
     """
     result = subprocess.run(
-        [find_scamp(), "-dd"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+        [find_scamp(), "-dd"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        stdin=subprocess.DEVNULL,
+        timeout=30,
     )
     return frozenset(re.findall(r"^([A-Z][A-Z0-9_]*)\s", result.stdout, flags=re.MULTILINE))
 
@@ -125,7 +141,10 @@ class ScampRun:
     elapsed : float
         Seconds.
     stderr : str
+        What SCAMP wrote there (its messages), decoded with errors replaced.
     command : list of str
+    stdout : str
+        The same for standard output (PLplot's device menu, when it had to ask).
     """
 
     head: Path
@@ -136,6 +155,7 @@ class ScampRun:
     elapsed: float = 0.0
     stderr: str = ""
     command: list = field(default_factory=list)
+    stdout: str = ""
 
     @property
     def solved(self):
@@ -145,6 +165,50 @@ class ScampRun:
             and len(self.fields) > 0
             and bool(np.all(np.asarray(self.fields["NDeg_Reference"]) > 0))
         )
+
+    @property
+    def failure(self):
+        """Why SCAMP stopped, in one line quoting its last messages; ``""`` when it exited with 0."""
+        if self.returncode == 0:
+            return ""
+        said = last_lines(self.stderr) or last_lines(self.stdout)
+        return f"SCAMP stopped (exit status {self.returncode})" + (
+            f": {' / '.join(said)}" if said else ""
+        )
+
+
+# cursor moves and colours SCAMP draws its progress with, and other control characters
+_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def decode_output(data):
+    """SCAMP's output as text: UTF-8 with undecodable bytes replaced, never an error."""
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else (data or "")
+
+
+def last_lines(text, count=4):
+    """The last ``count`` lines of SCAMP's messages, control sequences and repeats removed.
+
+    From SCAMP's last ``*Error*`` line when there is one.
+
+    Parameters
+    ----------
+    text : str
+    count : int
+
+    Returns
+    -------
+    list of str
+    """
+    lines = []
+    for line in _CONTROL.sub("", text).splitlines():
+        line = line.strip().removeprefix(">").strip()
+        if line and (not lines or lines[-1] != line):
+            lines.append(line)
+    errors = [i for i, line in enumerate(lines) if line.startswith("*Error*")]
+    if errors:  # SCAMP's own error and what follows it, not the warnings before
+        return lines[errors[-1] :][:count]
+    return lines[-count:]
 
 
 def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
@@ -198,8 +262,7 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
         command,
         cwd=workdir,
         stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
+        capture_output=True,  # bytes: see decode_output
         timeout=timeout,
     )
     elapsed = time.perf_counter() - start
@@ -213,8 +276,9 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
         warnings=scamp_warnings,
         returncode=result.returncode,
         elapsed=elapsed,
-        stderr=result.stderr,
+        stderr=decode_output(result.stderr),
         command=command,
+        stdout=decode_output(result.stdout),
     )
 
 

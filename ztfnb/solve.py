@@ -26,9 +26,14 @@ with the error-ellipse axes or fluxes added.
 Outputs in ``DIR``: ``<stem>.ldac`` (a link to the catalogue, or that copy, or for
 per-quadrant files the exposure's quadrants written as one, `ztfnb.catalogs`), ``<stem>.ahead``
 (the prior), ``<stem>.gaia.ldac`` (the reference), ``<stem>.head`` and
-``<stem>.xml`` (SCAMP's), and ``summary.ecsv``.
+``<stem>.xml`` (SCAMP's), and ``summary.ecsv``; with ``checkplots``, SCAMP's
+own plots of the (last) pass, ``<stem>.<plot>.pdf`` (or ``.svg``, ``.ps``) for
+each plot of `CHECKPLOTS`. Debian's SCAMP draws with PLplot's ps, psc, svg
+and pdf devices only (no png): a device it lacks stops SCAMP, and the row's
+reason quotes SCAMP's last lines.
 """
 
+import glob
 import os
 import shutil
 import traceback
@@ -53,7 +58,25 @@ from ztfnb.prior.file import read_prior
 from ztfnb.reference import field_reference
 from ztfnb.scamp import check_settings, find_scamp, run_scamp
 
-__all__ = ["SolveConfig", "judge_solution", "solve_exposure", "solve_night"]
+__all__ = [
+    "CHECKPLOTS",
+    "CHECKPLOT_DEVICES",
+    "SolveConfig",
+    "judge_solution",
+    "solve_exposure",
+    "solve_night",
+]
+
+#: SCAMP's check plots written with ``checkplots``: ``CHECKPLOT_TYPE`` → the file's name part.
+CHECKPLOTS = {
+    "FGROUPS": "groups",  # the field groups on the sky
+    "DISTORTION": "distortion",  # the pixel-scale map of the solution
+    "ASTR_REFERROR2D": "referror2d",  # residuals against Gaia, in 2D
+    "ASTR_REFERROR1D": "referror1d",  # residual histograms against Gaia
+    "ASTR_CHI2": "chi2",  # chi2 per detection
+}
+#: ``checkplots`` formats → PLplot devices Debian's SCAMP has, and the files' extension.
+CHECKPLOT_DEVICES = {"pdf": ("PDF", "pdf"), "svg": ("SVG", "svg"), "ps": ("PSC", "ps")}
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,11 @@ class SolveConfig:
         Smallest pattern-matching contrast (``ztf`` mode's first pass).
     scamp_options : dict
         More SCAMP configuration keys and values, applied last.
+    checkplots : str
+        ``""`` (none), ``"pdf"``, ``"svg"`` or ``"ps"``: SCAMP's plots of
+        `CHECKPLOTS` for each exposure, in that format (a ``CHECKPLOT_*`` key
+        of ``scamp_options`` overrides them; ``CHECKPLOT_DEV`` alone also asks
+        for the plots).
     """
 
     mode: str = "fast"
@@ -88,10 +116,42 @@ class SolveConfig:
     max_chi2: float = 30.0
     min_contrast: float = 3.0
     scamp_options: dict = field(default_factory=dict)
+    checkplots: str = ""
 
     def __post_init__(self):
         if self.mode not in ("fast", "ztf"):
             raise ValueError(f"mode must be 'fast' or 'ztf', got {self.mode!r}")
+        if self.checkplots and self.checkplots not in CHECKPLOT_DEVICES:
+            raise ValueError(
+                f"checkplots must be one of {', '.join(CHECKPLOT_DEVICES)} (the formats Debian's "
+                f"SCAMP can draw), got {self.checkplots!r}"
+            )
+
+    def checkplot_options(self, stem):
+        """SCAMP's ``CHECKPLOT_*`` settings for one exposure's plots (none when none are asked for).
+
+        Parameters
+        ----------
+        stem : str
+            The exposure's name: the plots are ``<stem>.<plot>``.
+
+        Returns
+        -------
+        dict
+        """
+        given = self.scamp_options
+        if not self.checkplots and "CHECKPLOT_DEV" not in given:
+            return {}
+        device = given.get("CHECKPLOT_DEV", CHECKPLOT_DEVICES[self.checkplots or "pdf"][0])
+        extension = {"PSC": "ps", "PS": "ps"}.get(device.upper(), device.lower())
+        types = given.get("CHECKPLOT_TYPE", ",".join(CHECKPLOTS)).split(",")
+        # SCAMP replaces a name's extension by the device's and numbers it: <stem>.<plot>_1.pdf
+        names = [f"{stem}.{CHECKPLOTS.get(kind, kind.lower())}.{extension}" for kind in types]
+        return {
+            "CHECKPLOT_DEV": device,
+            "CHECKPLOT_TYPE": ",".join(types),
+            "CHECKPLOT_NAME": given.get("CHECKPLOT_NAME", ",".join(names)),
+        }
 
     def passes(self):
         """The SCAMP option sets, in order, with the header suffix each reads and writes."""
@@ -234,6 +294,12 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     for suffix, _ in config.passes():
         for kind in (".head", ".xml"):
             (out / f"{stem}{suffix}{kind}").unlink(missing_ok=True)
+    plots = config.checkplot_options(stem)
+    for name in plots.get("CHECKPLOT_NAME", "").split(",") if plots else []:
+        base = Path(name).with_suffix("").name
+        for stale in out.glob(f"{glob.escape(base)}*.*"):
+            if stale.suffix in (".pdf", ".svg", ".ps", ".png"):
+                stale.unlink()
     if not in_place:
         if link.exists() or link.is_symlink():
             link.unlink()
@@ -262,11 +328,18 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     )
     elapsed = 0.0
     runs = []
-    for suffix, options in config.passes():
+    passes = config.passes()
+    for number, (suffix, options) in enumerate(passes, 1):
+        last = number == len(passes)  # check plots of the final solution only
         run = run_scamp(
             link,
             out / f"{stem}.gaia.ldac",
-            {**scamp_keys, **options, "XML_NAME": str(out / f"{stem}{suffix}.xml")},
+            {
+                **scamp_keys,
+                **(plots if last else {}),
+                **options,
+                "XML_NAME": str(out / f"{stem}{suffix}.xml"),
+            },
             workdir=out,
         )
         elapsed += run.elapsed
@@ -279,8 +352,13 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         )
         if _RANK[verdict[0]] > _RANK[status]:
             status, reason = verdict
-    if not head.is_file():
+    stopped = [pass_run.failure for _, pass_run in runs if pass_run.failure]
+    if stopped:  # SCAMP's own message, e.g. PLplot lacking the device asked for
+        status, reason = "failed", stopped[0]
+    elif not head.is_file():
         status, reason = "failed", f"SCAMP wrote no header (exit status {run.returncode})"
+    if plots:
+        _name_checkplots(out, plots["CHECKPLOT_NAME"].split(","))
     row = run.fields[0] if run.fields is not None and len(run.fields) else None
     sigma = (
         np.atleast_1d(np.asarray(row["AstromSigma_Reference"], float))
@@ -303,6 +381,18 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         "n_warnings": len(run.warnings),
         "scamp_seconds": elapsed,
     }
+
+
+def _name_checkplots(out, names):
+    """``<stem>.<plot>_1.pdf`` (SCAMP numbers a plot by field group) as ``<stem>.<plot>.pdf``.
+
+    An exposure is one field group; a plot SCAMP drew for several keeps its numbers.
+    """
+    for name in names:
+        base = Path(name).with_suffix("").name
+        drawn = sorted(out.glob(f"{glob.escape(base)}_*.*"))
+        if len(drawn) == 1 and drawn[0].stem == f"{base}_1":
+            os.replace(drawn[0], out / f"{base}{drawn[0].suffix}")
 
 
 def _contrast(runs, name):

@@ -13,6 +13,7 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 from ztfnb.io.sextractor import choose_columns
 from ztfnb.io.summary import write_summary
+from ztfnb.project import project_path
 from ztfnb.quantity import parse_quantity
 from ztfnb.simulate.night import NightParameters, ensure_night
 from ztfnb.simulate.truth import TrueMapping
@@ -170,12 +171,12 @@ def open_night(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"
     -------
     `~pathlib.Path`
     """
-    folder = Path(night_dir)
+    folder = project_path(night_dir)  # under the project root, from notebooks/ (JupyterLab) too
     if any(folder.glob("*.ldac")) and not (folder / "simulation.json").exists():
         return folder
     per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
     return ensure_night(
-        night_dir,
+        folder,
         NightParameters(seed=seed, exposures=exposures, failures=failures, density=per_deg2),
     )
 
@@ -219,7 +220,7 @@ def distortion_field(night_dir, exposure):
     `~astropy.table.QTable`
         ``rcid, u, v`` (deg, nominal focal plane) and ``du, dv`` (arcsec, towards East and North).
     """
-    truth = TrueMapping.read(Path(night_dir) / "truth" / f"{exposure}.fits")
+    truth = TrueMapping.read(project_path(night_dir) / "truth" / f"{exposure}.fits")
     grid = truth.grid
     nominal = FocalPlane.nominal()
     u_deg = np.empty(len(grid))

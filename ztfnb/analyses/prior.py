@@ -4,7 +4,6 @@ Twin of ``notebooks/01_prior_fit.ipynb``.
 """
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -20,6 +19,7 @@ from ztfnb.io.summary import write_summary
 from ztfnb.observed import ObservedPlane
 from ztfnb.prior import PriorFitConfig, ahead_headers, fit_prior, refine_pointing
 from ztfnb.prior.file import write_prior
+from ztfnb.project import project_path
 from ztfnb.simulate.truth import TrueMapping
 
 __all__ = [
@@ -242,7 +242,7 @@ def prior_report(
     -------
     `PriorReport`
     """
-    night_dir = Path(night_dir)
+    night_dir = project_path(night_dir)  # relative: under the project root, wherever it runs
     exposures = night_exposures(night_dir)
     truth_dir = night_dir / "truth" if has_truth(night_dir) else None
     calibration = list(calibration or choose_calibration(exposures, calibration_count))
@@ -257,7 +257,7 @@ def prior_report(
     )
 
     outputs = []
-    folder = Path(output_dir) if output_dir else None
+    folder = project_path(output_dir) if output_dir else None
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
         write_prior(folder / "prior.fits", fit, provenance={"history": [f"night: {night_dir}"]})

@@ -17,6 +17,7 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.io.summary import write_summary
 from ztfnb.prior import fit_prior
 from ztfnb.prior.file import read_prior, write_prior
+from ztfnb.project import project_path
 from ztfnb.quality import MetricsConfig, QualityConfig, SolvedNight, night_metrics
 from ztfnb.review import ReviewLog, ReviewSession
 from ztfnb.simulate.failures import inject_solution_failures
@@ -68,11 +69,11 @@ class QualityReport:
         return dict(self.exposures.meta.get("zenith_model", {}))
 
     def session(self, log_path):
-        """A review session over this night, recording into ``log_path``."""
+        """A review session over this night, recording into ``log_path`` (relative: under the project root)."""
         return ReviewSession(
             self.quadrants,
             self.exposures,
-            ReviewLog(log_path),
+            ReviewLog(project_path(log_path)),
             matches=self.night.matches,
             coefficients=self.coefficients,
         )
@@ -218,8 +219,9 @@ def quality_report(
     -------
     `QualityReport`
     """
-    night_dir = Path(night_dir)
-    output_dir = Path(output_dir)
+    # relative paths: under the project root, wherever the notebook runs
+    night_dir = project_path(night_dir)
+    output_dir = project_path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     exposures = night_exposures(night_dir)
     names = [str(n) for n in exposures["exposure"]]
@@ -227,7 +229,7 @@ def quality_report(
     gaia = read_gaia(night_dir / "gaia.fits")
     outputs = []
     if prior_path:
-        prior_path = Path(prior_path)
+        prior_path = project_path(prior_path)
         read_prior(prior_path)  # refuse a bad prior before solving
     else:
         calibration = choose_calibration(exposures, calibration_count)
