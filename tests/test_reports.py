@@ -87,3 +87,34 @@ def test_notebook_runs_on_a_real_night_without_truth(notebook, small_night, tmp_
     else:
         assert "no truth in this night" in text
         assert (tmp_path / "report" / "metrics.ecsv").is_file()
+
+
+def test_a_night_folder_in_the_archive_layout_opens_as_per_exposure_catalogues(simulated, tmp_path):
+    """Notebooks 01 and 02 find a night's exposures in per-quadrant files as in per-exposure ones.
+
+    (That the prior, the solutions and the metrics are then the same is tests/test_archive_layout.py.)
+    """
+    from ztfnb.analyses.night import night_catalogs, night_exposures, open_night
+
+    folders = {}
+    for layout, patterns in (
+        ("exposure", ["*.ldac"]),
+        ("quadrant", ["*_sexcat.fits", "*_sciimg.hdr"]),
+    ):
+        night = simulated(exposures=2, per_quadrant=layout == "quadrant")
+        folder = tmp_path / layout  # a user's folder: catalogues and Gaia only
+        folder.mkdir()
+        for pattern in [*patterns, "gaia.fits"]:
+            for path in night.glob(pattern):
+                shutil.copy(path, folder)
+        assert open_night(folder) == folder  # used as it is, nothing simulated
+        folders[layout] = folder
+    a, b = (night_exposures(folders[k]) for k in ("exposure", "quadrant"))
+    assert list(a["exposure"]) == list(b["exposure"]) and len(a) == 2
+    for column in ("obsmjd", "telrad", "teldecd", "airmass"):
+        assert np.array_equal(np.asarray(a[column]), np.asarray(b[column]))
+    one, other = (night_catalogs(folders[k]) for k in ("exposure", "quadrant"))
+    for name, catalog in one.items():
+        assert catalog.rcids == other[name].rcids
+        for x, y in zip(catalog.extensions, other[name].extensions, strict=True):
+            assert np.array_equal(x.x, y.x) and np.array_equal(x.y, y.y)

@@ -8,7 +8,7 @@ import numpy as np
 from astropy.table import QTable, Table, vstack
 
 from ztfnb.camera import N_QUADRANTS, FocalPlane
-from ztfnb.exposure import read_exposure
+from ztfnb.catalogs import read_catalogs
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 from ztfnb.io.sextractor import choose_columns
@@ -107,6 +107,43 @@ def has_truth(night_dir):
     return (Path(night_dir) / "truth").is_dir()
 
 
+#: A night's catalogue files: one FITS_LDAC per exposure, or ZTF's per-quadrant sexcat tables.
+CATALOG_PATTERNS = ("*.ldac", "*_sexcat.fits", "*_sexcat.fits.gz")
+
+
+def catalog_paths(night_dir):
+    """A night folder's catalogue files (`CATALOG_PATTERNS`), sorted; `ztfnb.catalogs` groups them.
+
+    Parameters
+    ----------
+    night_dir : path-like
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+    """
+    night_dir = Path(night_dir)
+    return sorted({path for pattern in CATALOG_PATTERNS for path in night_dir.glob(pattern)})
+
+
+def night_catalogs(night_dir):
+    """Every exposure of a night folder, read: name → `~ztfnb.exposure.ExposureCatalog`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder holds no catalogue.
+    InputError
+        A catalogue that cannot be read, or per-quadrant files that do not group.
+    """
+    paths = catalog_paths(night_dir)
+    if not paths:
+        raise FileNotFoundError(
+            f"{night_dir}: no catalogues ({', '.join(CATALOG_PATTERNS)}) in the folder"
+        )
+    return {catalog.name: catalog for catalog in read_catalogs(paths)}
+
+
 def night_exposures(night_dir):
     """One row per exposure of a night: ``exposures.ecsv``, or the catalogues' own headers.
 
@@ -134,12 +171,12 @@ def night_exposures(night_dir):
     listed = night_dir / "exposures.ecsv"
     if listed.is_file():
         return QTable.read(listed)
-    paths = sorted(night_dir.glob("*.ldac"))
-    if not paths:
+    if not catalog_paths(night_dir):
         raise FileNotFoundError(
-            f"{night_dir}: no exposures.ecsv and no catalogues (*.ldac) to read the exposures from"
+            f"{night_dir}: no exposures.ecsv and no catalogues ({', '.join(CATALOG_PATTERNS)}) "
+            "to read the exposures from"
         )
-    catalogs = [read_exposure(path) for path in paths]
+    catalogs = list(night_catalogs(night_dir).values())
     table = QTable()
     table["exposure"] = [c.name for c in catalogs]
     table["kind"] = ["catalogue"] * len(catalogs)
@@ -172,7 +209,7 @@ def open_night(night_dir, seed=1, exposures=10, failures=6, density="1200 deg-2"
     `~pathlib.Path`
     """
     folder = project_path(night_dir)  # under the project root, from notebooks/ (JupyterLab) too
-    if any(folder.glob("*.ldac")) and not (folder / "simulation.json").exists():
+    if catalog_paths(folder) and not (folder / "simulation.json").exists():
         return folder
     per_deg2 = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
     return ensure_night(

@@ -11,9 +11,8 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 from astropy.wcs import WCS
 
-from ztfnb.analyses.night import has_truth, night_exposures
+from ztfnb.analyses.night import has_truth, night_catalogs, night_exposures
 from ztfnb.camera import NAXIS1, NAXIS2
-from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia, write_header_blocks
 from ztfnb.io.summary import write_summary
 from ztfnb.observed import ObservedPlane
@@ -247,7 +246,8 @@ def prior_report(
     truth_dir = night_dir / "truth" if has_truth(night_dir) else None
     calibration = list(calibration or choose_calibration(exposures, calibration_count))
     gaia = read_gaia(night_dir / "gaia.fits")
-    catalogs = {name: read_exposure(night_dir / f"{name}.ldac") for name in exposures["exposure"]}
+    every = night_catalogs(night_dir)  # per exposure or per quadrant, as the folder holds them
+    catalogs = {name: every[name] for name in exposures["exposure"]}
     config = PriorFitConfig() if degree is None else PriorFitConfig(degree=degree)
     fit = fit_prior([catalogs[n] for n in calibration], gaia, config, log=log)
     plain = (

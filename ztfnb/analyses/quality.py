@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import QTable, Table, vstack
 
-from ztfnb.analyses.night import has_truth, night_exposures
+from ztfnb.analyses.night import catalog_paths, has_truth, night_catalogs, night_exposures
 from ztfnb.analyses.prior import choose_calibration
-from ztfnb.exposure import read_exposure
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.summary import write_summary
@@ -225,7 +224,8 @@ def quality_report(
     output_dir.mkdir(parents=True, exist_ok=True)
     exposures = night_exposures(night_dir)
     names = [str(n) for n in exposures["exposure"]]
-    catalogs = [night_dir / f"{n}.ldac" for n in names]
+    catalogs = catalog_paths(night_dir)  # per exposure or per quadrant: solve groups them
+    every = night_catalogs(night_dir)
     gaia = read_gaia(night_dir / "gaia.fits")
     outputs = []
     if prior_path:
@@ -233,7 +233,7 @@ def quality_report(
         read_prior(prior_path)  # refuse a bad prior before solving
     else:
         calibration = choose_calibration(exposures, calibration_count)
-        fit = fit_prior([read_exposure(night_dir / f"{n}.ldac") for n in calibration], gaia)
+        fit = fit_prior([every[n] for n in calibration], gaia)
         prior_path = output_dir / "prior.fits"
         write_prior(prior_path, fit)
         outputs.append(prior_path)
@@ -261,7 +261,7 @@ def quality_report(
         failures = vstack([failures, injected[["exposure", "rcid", "kind", "amplitude"]]])
     config = config or QualityConfig()
     metrics_config = metrics_config or MetricsConfig()
-    catalog_objects = [read_exposure(path) for path in catalogs]
+    catalog_objects = [every[n] for n in names]
     quadrants, exposure_table, coefficients = night_metrics(
         catalog_objects, gaia, solved, config, log=log, metrics_config=metrics_config
     )
