@@ -1,5 +1,6 @@
 """Solving with SCAMP, the quality metrics and the verdict, against the truth and analytic cases."""
 
+import html
 import shutil
 import subprocess
 from pathlib import Path
@@ -276,6 +277,14 @@ def test_command_line_on_sextractor_catalogues(other_night, fitted_prior, tmp_pa
     )
     assert np.all(metrics["flag"][metrics["absent"]])  # the 58 quadrants the catalogue lacks
     assert (tmp_path / "metrics.exposures.ecsv").is_file()
+    # the night on one page: its counts and every flagged quadrant's reason, offline
+    page = (tmp_path / "metrics.html").read_text()
+    flagged = metrics[metrics["flag"]]
+    assert f"<b>{len(flagged)} flagged</b>" in page
+    assert f"({int(np.sum(flagged['absent']))} absent from their catalogue)" in page
+    for reason in set(flagged["reason"]):
+        assert html.escape(str(reason)) in page
+    assert "http://" not in page and "https://" not in page
 
 
 def test_solve_without_scamp_says_how_to_install_it(tmp_path, monkeypatch, capsys, prior_night):

@@ -759,7 +759,8 @@ def _add_quality(commands):
         "constant A fitted beside the one the weather predicts); a verdict (columns exposure, rcid, flag, "
         "reason) that flags a quadrant significantly worse than its errors and its exposure predict AND by "
         "enough to matter. Writes METRICS.ecsv and METRICS.exposures.ecsv, the thresholds used in their "
-        "metadata.",
+        "metadata, and METRICS.html: the night on one page (per exposure SCAMP's sigma and chi2, flags, "
+        "scale against airmass, the flagged quadrants).",
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
@@ -787,7 +788,8 @@ def _quality(args):
 
     config = QualityConfig(**_settings_given(args, QualityConfig))
     exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
-    for path in (args.out, exposures_path):
+    page_path = args.out.with_suffix(".html")
+    for path in (args.out, exposures_path, page_path):
         check_writable(path)
     catalogs = read_catalogs(args.catalogs)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
@@ -797,6 +799,9 @@ def _quality(args):
     for path, table in ((args.out, quadrants), (exposures_path, exposures)):
         with atomic_path(path) as temporary:
             table.write(temporary, format="ascii.ecsv", overwrite=True)
+    from ztfnb.plots.nightpage import write_night_page  # matplotlib: only once measured
+
+    write_night_page(page_path, quadrants, exposures, title=f"ztfnb quality: {args.out.stem}")
     flagged = int(quadrants["flag"].sum())
     outliers = int(exposures["refraction_outlier"].sum())
     off_zenith = int(exposures["zenith_outlier"].sum())
