@@ -80,6 +80,8 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
         raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
     if not _compatible(quantity.unit, target):
         expected = target if isinstance(target, u.UnitBase) else f"a {target}"
+        if isinstance(target, u.UnitBase) and target.physical_type == "dimensionless":
+            expected = "a plain number or a fraction such as '1.5 %'"
         raise ParameterError(
             f"{name}: {value!r} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
         )
