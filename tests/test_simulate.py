@@ -965,7 +965,11 @@ def test_cli_options_reach_the_night_parameters(tmp_path, monkeypatch, capsys):
     ("option", "value", "message"),
     [
         ("--header-scale-error", "0.2", "'0.2': must be a fraction within ±0.1"),
-        ("--header-scale-error", "1.5 deg", "expected a plain number or a fraction such as '1.5 %'"),
+        (
+            "--header-scale-error",
+            "1.5 deg",
+            "expected a plain number or a fraction such as '1.5 %'",
+        ),
         ("--header-rotation-error", "-11", "'-11': must be within ±10 degrees"),
         ("--header-quadrant-scale-error", "-0.001", "must be an rms fraction from 0 to 0.1"),
         ("--header-quadrant-rotation-error", "nan", "must be an rms from 0 to 10 degrees"),
