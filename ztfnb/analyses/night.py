@@ -144,7 +144,7 @@ def night_catalogs(night_dir):
     return {catalog.name: catalog for catalog in read_catalogs(paths)}
 
 
-def night_exposures(night_dir):
+def night_exposures(night_dir, catalogs=None):
     """One row per exposure of a night: ``exposures.ecsv``, or the catalogues' own headers.
 
     A simulated night lists its exposures in ``exposures.ecsv``; a real one is
@@ -155,6 +155,8 @@ def night_exposures(night_dir):
     Parameters
     ----------
     night_dir : path-like
+    catalogs : dict, optional
+        The night's catalogues already read (`night_catalogs`), so as not to read them twice.
 
     Returns
     -------
@@ -176,7 +178,7 @@ def night_exposures(night_dir):
             f"{night_dir}: no exposures.ecsv and no catalogues ({', '.join(CATALOG_PATTERNS)}) "
             "to read the exposures from"
         )
-    catalogs = list(night_catalogs(night_dir).values())
+    catalogs = list((catalogs or night_catalogs(night_dir)).values())
     table = QTable()
     table["exposure"] = [c.name for c in catalogs]
     table["kind"] = ["catalogue"] * len(catalogs)

@@ -242,11 +242,11 @@ def prior_report(
     `PriorReport`
     """
     night_dir = project_path(night_dir)  # relative: under the project root, wherever it runs
-    exposures = night_exposures(night_dir)
+    every = night_catalogs(night_dir)  # per exposure or per quadrant, as the folder holds them
+    exposures = night_exposures(night_dir, every)
     truth_dir = night_dir / "truth" if has_truth(night_dir) else None
     calibration = list(calibration or choose_calibration(exposures, calibration_count))
     gaia = read_gaia(night_dir / "gaia.fits")
-    every = night_catalogs(night_dir)  # per exposure or per quadrant, as the folder holds them
     catalogs = {name: every[name] for name in exposures["exposure"]}
     config = PriorFitConfig() if degree is None else PriorFitConfig(degree=degree)
     fit = fit_prior([catalogs[n] for n in calibration], gaia, config, log=log)

@@ -222,10 +222,10 @@ def quality_report(
     night_dir = project_path(night_dir)
     output_dir = project_path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    exposures = night_exposures(night_dir)
+    every = night_catalogs(night_dir)
+    exposures = night_exposures(night_dir, every)
     names = [str(n) for n in exposures["exposure"]]
     catalogs = catalog_paths(night_dir)  # per exposure or per quadrant: solve groups them
-    every = night_catalogs(night_dir)
     gaia = read_gaia(night_dir / "gaia.fits")
     outputs = []
     if prior_path:
