@@ -8,8 +8,9 @@ import numpy as np
 from ztfnb.camera import FocalPlane
 from ztfnb.plots.camera import draw_focal_plane, draw_pixel_vectors, new_axes
 from ztfnb.quality.refraction import zenith_curve
+from ztfnb.settings import PPM
 
-_PPM = u.Unit(1e-6)
+_PPM = PPM  # one ppm unit for the package (ztfnb.settings)
 
 __all__ = [
     "plot_flags",
