@@ -61,6 +61,7 @@ def lab(tmp_path_factory):
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False",
+        "--LabApp.expose_app_in_browser=True",
     ]  # fmt: skip
     server = start(
         command,
@@ -94,17 +95,36 @@ _EXECUTION_STATE = """() => {
 }"""
 
 
+# Run every cell once the notebook's kernel session is ready, through JupyterLab's own
+# command (what "Run > Run All Cells" does). Clicking "restart and run all" raced the kernel's
+# first start on a loaded machine: the click could land before the session existed, and the
+# dialog accepted was then not the restart's, so nothing ran.
+_RUN_ALL_CELLS = """async (name) => {
+    const app = window.jupyterapp;
+    const panel = [...app.shell.widgets('main')].find((w) => w.context && w.context.path === name);
+    if (!panel) return 'no panel for ' + name;
+    app.shell.activateById(panel.id);
+    await panel.context.ready;
+    await panel.sessionContext.ready;
+    await app.commands.execute('notebook:run-all-cells');
+    return 'started';
+}"""
+
+
 def _run_all(page, url, name, timeout):
     # a workspace of its own: only this notebook open, and it is the current one
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=120_000)
+    started = page.evaluate(_RUN_ALL_CELLS, name)
+    assert started == "started", started
     panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Notebook").click()
-    # the toolbar of the notebook on show: restart the kernel and run every cell
-    panel.locator("[data-command='notebook:restart-run-all']").first.click(timeout=20_000)
-    page.click(".jp-Dialog-button.jp-mod-accept", timeout=20_000)
-    state = page.wait_for_function(_EXECUTION_STATE, timeout=timeout * 1000).json_value()
+    try:
+        state = page.wait_for_function(_EXECUTION_STATE, timeout=timeout * 1000).json_value()
+    except Exception:
+        screenshot(page, f"jupyterlab-{Path(name).stem}-timeout")
+        prompts = panel.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        raise AssertionError(f"{name}: not done in {timeout} s; prompts {prompts}") from None
     if state != "done":
         screenshot(page, f"jupyterlab-{Path(name).stem}-stopped")
         errors = panel.locator(".jp-OutputArea-output[data-mime-type*='stderr']").all_inner_texts()
@@ -128,7 +148,7 @@ def test_ost_slider_changes_the_line_table(lab):
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            _run_all(page, lab["url"], lab["names"]["ost"], timeout=180)
+            _run_all(page, lab["url"], lab["names"]["ost"], timeout=300)
             table = page.locator(".ztfnb-lines").last
             table.wait_for(timeout=60_000)
             before = table.inner_text()
