@@ -66,7 +66,10 @@ def refused(argv, *, names=(), watch=(), absent=(), capsys=None, status=EXIT_REF
     argv = [str(a) for a in argv]
     before = [listing(folder) for folder in watch]
     capsys.readouterr()
-    got = main(argv)
+    try:
+        got = main(argv)
+    except SystemExit as exit_:  # argparse's refusals end the same way as in the console script
+        got = exit_.code
     captured = capsys.readouterr()
     return _check(got, captured.err, names, before, watch, absent, status)
 

@@ -2,10 +2,12 @@
 
 Every subcommand has ``--help``. Bad input ends with one line on standard
 error, ``ztfnb <command>: error: …``, and exit status 2; a notebook run that
-failed ends with status 1.
+failed ends with status 1; an error that is ztfnb's own (a bug) with one line
+too and status 3 (``ZTFNB_TRACEBACK=1`` shows its traceback).
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ __all__ = ["lab_command", "main"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3  # not the input's fault: a bug to report
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
@@ -34,6 +37,16 @@ def _non_negative_int(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number")
     return value
 
 
@@ -494,6 +507,19 @@ _CATALOGS_HELP = (
 )
 
 
+def _add_overwrite(parser, what):
+    parser.add_argument(
+        "--overwrite", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+    )
+
+
+def _refuse_existing(args, *paths):
+    """Refuse, before any work, to replace an existing output file without --overwrite."""
+    for path in paths:
+        if (Path(path).exists() or Path(path).is_symlink()) and not args.overwrite:
+            raise FileExistsError(f"{path} exists: give --overwrite to replace it")
+
+
 def _add_prior(commands):
     from ztfnb.prior import PriorFitConfig
 
@@ -528,6 +554,7 @@ def _add_prior(commands):
     fit.add_argument(
         "--out", required=True, type=Path, metavar="PRIOR.fits", help="the prior file to write"
     )
+    _add_overwrite(fit, "the prior file")
     _add_settings(fit, PriorFitConfig, names=("degree", "clip"))
     fit.add_argument(
         "--no-refraction", action="store_true", help="fit without the refraction model (as ZTF did)"
@@ -555,6 +582,7 @@ def _add_prior(commands):
     ahead.add_argument(
         "--out", required=True, type=Path, metavar="CATALOG.ahead", help="the .ahead file to write"
     )
+    _add_overwrite(ahead, "the .ahead file")
     ahead.add_argument(
         "--degree",
         type=_setting_type(PriorFitConfig, "degree"),
@@ -576,6 +604,7 @@ def _prior_fit(args):
     from ztfnb.prior import PriorFitConfig, fit_prior
     from ztfnb.prior.file import write_prior
 
+    _refuse_existing(args, args.out)
     check_writable(args.out)
     catalogs = read_catalogs(args.catalogs)
     gaia = read_gaia(args.gaia)
@@ -606,6 +635,7 @@ def _prior_ahead(args):
     from ztfnb.prior import ExposureTerms, ahead_headers, refine_pointing
     from ztfnb.prior.file import read_prior
 
+    _refuse_existing(args, args.out)
     check_writable(args.out)
     model = read_prior(args.prior)
     sources = find_exposures(args.catalogs)
@@ -770,6 +800,7 @@ def _add_quality(commands):
         "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
     )
     parser.add_argument("--out", required=True, type=Path, metavar="METRICS.ecsv")
+    _add_overwrite(parser, "METRICS.ecsv and its .exposures.ecsv and .html")
     thresholds = parser.add_argument_group(
         "verdict",
         "thresholds (numbers in the unit shown, or quantities such as '0.2 arcsec'; 'off' turns an "
@@ -789,8 +820,10 @@ def _quality(args):
     config = QualityConfig(**_settings_given(args, QualityConfig))
     exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
     page_path = args.out.with_suffix(".html")
+    _refuse_existing(args, args.out, exposures_path, page_path)
     for path in (args.out, exposures_path, page_path):
         check_writable(path)
+
     catalogs = read_catalogs(args.catalogs)
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     quadrants, exposures, _ = night_metrics(
@@ -844,8 +877,13 @@ def _add_ltt(commands):
     parser.add_argument(
         "--dec-column", help="Dec column, degrees or sexagesimal (default: dec, dej2000...)"
     )
-    parser.add_argument("--ra", type=float, help="one RA for every row, degrees (with --dec)")
-    parser.add_argument("--dec", type=float, help="one Dec for every row, degrees (with --ra)")
+    parser.add_argument(
+        "--ra", type=_finite_float, help="one RA for every row, degrees (with --dec)"
+    )
+    parser.add_argument(
+        "--dec", type=_finite_float, help="one Dec for every row, degrees (with --ra)"
+    )
+    _add_overwrite(parser, "the output table, and columns of those names in the input")
     parser.set_defaults(handler=_ltt)
 
 
@@ -858,6 +896,7 @@ def _ltt(args):
 
     if (args.ra is None) != (args.dec is None):
         raise ValueError("give both --ra and --dec, or neither")
+    _refuse_existing(args, args.out)
     if args.dec is not None and not -90 <= args.dec <= 90:
         raise ValueError(f"--dec must be within ±90, got {args.dec}")
     position = SkyCoord(args.ra * u.deg, args.dec * u.deg) if args.ra is not None else None
@@ -870,6 +909,7 @@ def _ltt(args):
         dec_column=args.dec_column,
         position=position,
         source=str(args.table),
+        overwrite=args.overwrite,
     )
     write_table(args.out, table)
     print(f"{args.out}: {len(table)} rows with hjd_tdb, bjd_tdb")
@@ -1177,7 +1217,7 @@ _SUBCOMMANDS = [
 def main(argv=None):
     """Entry point of the ``ztfnb`` console script."""
     from ztfnb.io.errors import InputError
-    from ztfnb.quantity import ParameterError
+    from ztfnb.quantity import ParameterError, short
 
     parser = build_parser()
     args = parser.parse_args(_yaml_after_p(sys.argv[1:] if argv is None else argv))
@@ -1198,4 +1238,20 @@ def main(argv=None):
         print(f"{command}: error: {where}{error.strerror or error}", file=sys.stderr)
     except RuntimeError as error:
         print(f"{command}: error: {error}", file=sys.stderr)
+    except (RecursionError, MemoryError) as error:  # a pathological input, not our bug
+        print(
+            f"{command}: error: the input is too deep or too large ({type(error).__name__})",
+            file=sys.stderr,
+        )
+    except Exception as error:
+        # a bug of ours: one line still, and the traceback for the report when asked for
+        if os.environ.get("ZTFNB_TRACEBACK"):
+            raise
+        what = short(str(error), 200)
+        print(
+            f"{command}: internal error: {type(error).__name__}: {what} (a bug in ztfnb: "
+            "run again with ZTFNB_TRACEBACK=1 and report the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return EXIT_USAGE

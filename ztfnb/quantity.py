@@ -8,8 +8,9 @@ checked, so that ``"30 m"`` given for a time fails at once and says why.
 import numbers
 
 import astropy.units as u
+import numpy as np
 
-__all__ = ["ParameterError", "looks_like_quantity", "parse_quantity"]
+__all__ = ["ParameterError", "check_range", "looks_like_quantity", "parse_quantity", "short"]
 
 
 class ParameterError(ValueError):
@@ -59,7 +60,7 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
     if isinstance(value, u.Quantity):
         quantity = value
     elif isinstance(value, bool):
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {short(value)}")
     elif isinstance(value, numbers.Number):
         if default_unit is not None:
             quantity = value * u.Unit(default_unit)
@@ -67,25 +68,72 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
             quantity = value * u.dimensionless_unscaled
         else:
             raise ParameterError(
-                f"{name}: give a unit, e.g. '{value} {_example_unit(target)}', got the bare number {value!r}"
+                f"{name}: give a unit, e.g. '{value} {_example_unit(target)}', got the bare number {short(value)}"
             )
     elif isinstance(value, str):
         try:
             quantity = u.Quantity(value.strip())
         except (TypeError, ValueError) as error:
             raise ParameterError(
-                f"{name}: cannot read {value!r} as a quantity ({error})"
+                f"{name}: cannot read {short(value)} as a quantity ({short(str(error))})"
             ) from error
     else:
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {short(value)}")
     if not _compatible(quantity.unit, target):
         expected = target if isinstance(target, u.UnitBase) else f"a {target}"
         if isinstance(target, u.UnitBase) and target.physical_type == "dimensionless":
             expected = "a plain number or a fraction such as '1.5 %'"
         raise ParameterError(
-            f"{name}: {value!r} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
+            f"{name}: {short(value)} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
         )
     return quantity
+
+
+def short(value, limit=80):
+    """``repr(value)`` cut to ``limit`` characters: a message echoes what it refuses, never megabytes of it."""
+    text = str(value) if isinstance(value, u.Quantity) else repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def check_range(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Refuse NaN, infinities and values outside the range physics allows.
+
+    Parameters
+    ----------
+    value : float or `~astropy.units.Quantity`
+        One value (a Quantity is compared in its own unit: give ``low`` and
+        ``high`` as Quantities of a compatible unit, or as plain numbers for a
+        plain value).
+    name : str
+        The parameter's name, for the message.
+    low, high : float or `~astropy.units.Quantity`, optional
+        Bounds; ``None`` for none.
+    low_open, high_open : bool
+        Exclude the bound itself (a luminosity must be > 0, a redshift ≥ 0).
+
+    Returns
+    -------
+    The value, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the value (cut short) and the range.
+    """
+    try:
+        number = u.Quantity(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: expected a number, got {short(value)}") from None
+    if number.size != 1 or not np.isfinite(number.value):
+        raise ParameterError(f"{name}: expected one finite number, got {short(value)}")
+    below = low is not None and (number <= low if low_open else number < low)
+    above = high is not None and (number >= high if high_open else number > high)
+    if below or above:
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ParameterError(f"{name}: {short(value)} is outside {bounds}")
+    return value
 
 
 def _example_unit(target):

@@ -24,6 +24,7 @@ from astropy.io.votable import parse
 from astropy.table import Table
 
 from ztfnb.io.errors import InputError
+from ztfnb.lifetime import dies_with_us
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -264,6 +265,7 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
         stdin=subprocess.DEVNULL,
         capture_output=True,  # bytes: see decode_output
         timeout=timeout,
+        preexec_fn=dies_with_us,  # no SCAMP left running for a solve killed with SIGKILL
     )
     elapsed = time.perf_counter() - start
     fields, scamp_warnings = (None, [])

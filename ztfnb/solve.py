@@ -53,6 +53,7 @@ from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.ldac import write_ldac
 from ztfnb.io.refcat import write_scamp_reference
 from ztfnb.io.sextractor import scamp_extensions
+from ztfnb.lifetime import die_with_parent
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.prior.file import read_prior
 from ztfnb.reference import field_reference
@@ -306,10 +307,11 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
         if columns.scamp_reads_directly and layout_read:
             try:
                 # SCAMP follows symbolic links and would write beside the original: a hard
-                # link, or a copy
+                # link, or a copy (whole or not at all: a full disk leaves no cut catalogue)
                 os.link(source, link)
             except OSError:
-                shutil.copy2(source, link)
+                with atomic_path(link) as temporary:
+                    shutil.copy2(source, temporary)
         else:
             # SCAMP reads errors as the ellipse's axes and fluxes as fluxes: a catalogue with
             # only variances or magnitudes gets a copy with those columns added (a refusal
@@ -470,6 +472,9 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     read_prior(prior)
     if not Path(gaia).is_file():
         raise InputError("no such file", path=gaia)
+    # read here, before the output folder is made: a bad reference is refused with nothing
+    # written, and forked workers inherit the table instead of each reading it again
+    _gaia(gaia)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     jobs = [_Job(c, Path(prior), Path(gaia), out, config) for c in sources]
@@ -477,7 +482,10 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     if workers == 1:
         rows = [_run_job(job) for job in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # the workers (and the SCAMP each runs) stop with this process, even killed by SIGKILL
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             rows = list(pool.map(_run_job, jobs))
     for row in rows:
         if log:

@@ -264,6 +264,8 @@ _SCALES = tuple(Time.SCALES)
 # the names light-curve tables use, looked up without regard to case, first found wins
 TIME_COLUMNS = ("mjd", "jd", "time", "obsmjd", "obsjd", "mjd_obs", "jd_obs", "date_obs", "date-obs")
 RA_COLUMNS = ("ra", "raj2000", "ra_icrs", "ra_deg", "alpha_j2000", "alphawin_j2000")
+# the columns add_corrected_times writes
+OUTPUT_COLUMNS = ("ltt_helio", "ltt_bary", "hjd_tdb", "bjd_tdb")
 DEC_COLUMNS = ("dec", "dej2000", "decj2000", "de_icrs", "dec_deg", "delta_j2000", "deltawin_j2000")
 # epochs a light curve can have; outside them the time format was surely misread
 _PLAUSIBLE_YEARS = (1800, 2200)
@@ -279,6 +281,7 @@ def add_corrected_times(
     position=None,
     location=None,
     source=None,
+    overwrite=False,
 ):
     """Add heliocentric and barycentric Julian dates (TDB) to a light-curve table.
 
@@ -306,6 +309,10 @@ def add_corrected_times(
         column's own location, else Palomar.
     source : str, optional
         The file the table came from, for error messages.
+    overwrite : bool
+        Replace columns of those names already in the table (default: refuse:
+        a table corrected once, or a column of the user's own, is not
+        silently replaced).
 
     Returns
     -------
@@ -318,12 +325,21 @@ def add_corrected_times(
     Raises
     ------
     InputError
-        A missing or empty column, an unknown time scale or format, NaN,
-        implausible epochs or out-of-range positions.
+        A missing or empty column, an unknown time scale or format, NaN or
+        infinite values, implausible epochs or out-of-range positions; an
+        output column already there without ``overwrite``.
     """
     table = QTable(table, copy=True)
     if len(table) == 0:
         raise InputError("the table has no rows", path=source)
+    present = [name for name in OUTPUT_COLUMNS if name in table.colnames]
+    if present and not overwrite:
+        raise InputError(
+            "the table already has this column: give overwrite=True (ztfnb ltt --overwrite) "
+            "to replace it",
+            path=source,
+            column=present[0],
+        )
     times = _times(table, time_column, time_format, time_scale, source)
     if position is None:
         coords = _positions(table, ra_column, dec_column, source)
@@ -331,6 +347,10 @@ def add_corrected_times(
         direction = SkyCoord(position).icrs
         if direction.size != 1:
             raise ValueError(f"position must be one sky position, got {direction.size}")
+        if not (np.isfinite(direction.ra.deg) and np.isfinite(direction.dec.deg)):
+            raise ValueError(
+                f"position must be finite, got RA {direction.ra.deg}, Dec {direction.dec.deg}"
+            )
         coords = SkyCoord(
             np.full(len(table), direction.ra.deg) * u.deg,
             np.full(len(table), direction.dec.deg) * u.deg,

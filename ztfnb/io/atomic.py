@@ -2,16 +2,71 @@
 
 A reader (or a batch restarted after a crash) never sees a half-written file
 or folder: either the old content, or the new one whole.
+
+A temporary name carries the host and process that writes it
+(``.<name>.<host>-<pid>-<random>.partial…`` or ``….tmp``): a process killed
+with SIGKILL cannot remove its own, so the next writer of the same name on
+the same host removes those whose process is gone, and never another live
+writer's.
 """
 
 import contextlib
 import errno
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path", "check_writable"]
+__all__ = ["atomic_directory", "atomic_path", "check_writable", "sweep_stale"]
+
+
+def _owner():
+    return f"{socket.gethostname()}-{os.getpid()}-"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale(folder, name):
+    """Remove temporaries for ``name`` in ``folder`` left by dead processes of this host.
+
+    Parameters
+    ----------
+    folder : path-like
+    name : str
+        The final file or folder name the temporaries were for.
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+        What was removed.
+    """
+    host = re.escape(socket.gethostname())
+    pattern = re.compile(rf"^\.{re.escape(name)}\.{host}-(\d+)-.*\.(partial.*|tmp|old)$")
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and not _alive(int(match.group(1))):
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _umask():
@@ -37,12 +92,15 @@ def atomic_path(path):
         Where to write.
     """
     path = Path(path)
-    folder = check_writable(path)
+    folder = _make_folder(path)
+    sweep_stale(folder, path.name)
     try:
         # the temporary name keeps the target's extensions: writers that choose the format
         # (or compression, .fits.gz) by extension must see the same one
         handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=f".partial{''.join(path.suffixes)}", dir=folder
+            prefix=f".{path.name}.{_owner()}",
+            suffix=f".partial{''.join(path.suffixes)}",
+            dir=folder,
         )
     except OSError as error:
         raise _naming(error, path) from error
@@ -51,10 +109,13 @@ def atomic_path(path):
     temporary.chmod(0o666 & ~_umask())  # mkstemp makes it private; give the usual permissions
     try:
         yield temporary
-        try:
-            os.replace(temporary, path)
-        except OSError as error:
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        # a full disk or a quota while writing: the error names no file, or our temporary one
+        if error.filename in (None, str(temporary), str(path)):
             raise _naming(error, path) from error
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -62,13 +123,17 @@ def atomic_path(path):
 
 def _naming(error, path):
     """The same error, naming the file the user asked for rather than a temporary one."""
-    return type(error)(error.errno, f"cannot write {path}: {error.strerror}", str(path))
+    why = error.strerror or str(error)
+    return type(error)(error.errno, f"cannot write {path}: {why}", str(path))
 
 
 def check_writable(path):
-    """Check, before any long work, that a file can be written at ``path``.
+    """Check, before any long work, that a file can be written at ``path``; make nothing.
 
-    Creates the folder it goes in when missing.
+    A command refused later (a bad input read after this check) must leave no
+    empty folder behind, so the folder is made only when the file is written
+    (`atomic_path`). Here: the nearest existing folder on the way must be a
+    folder the user can write in.
 
     Parameters
     ----------
@@ -77,25 +142,39 @@ def check_writable(path):
     Returns
     -------
     `~pathlib.Path`
-        The folder.
+        The folder the file goes in (which may not exist yet).
 
     Raises
     ------
     OSError
-        Naming ``path``: it is a folder, or its folder cannot be made or written.
+        Naming ``path``: it is a folder, a part of its path is a file, or the
+        folder (or the nearest existing one above it) is not writable.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder", str(path))
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"cannot write {path}: {existing} is not a folder", str(path)
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES, f"cannot write {path}: {existing} is not writable", str(path)
+        )
+    return folder
+
+
+def _make_folder(path):
+    """Make the folder ``path`` goes in; errors name ``path``."""
+    folder = check_writable(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _naming(error, path) from error
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(
-            errno.EACCES, f"cannot write {path}: its folder is not writable", str(path)
-        )
     return folder
 
 
@@ -124,7 +203,10 @@ def atomic_directory(path, overwrite=False):
             raise NotADirectoryError(errno.ENOTDIR, f"{parent} is not a folder", str(parent))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        sweep_stale(path.parent, path.name)
+        temporary = Path(
+            tempfile.mkdtemp(prefix=f".{path.name}.{_owner()}", suffix=".tmp", dir=path.parent)
+        )
     except OSError as error:
         # name the folder the user asked for, not our temporary one
         raise type(error)(
@@ -134,7 +216,9 @@ def atomic_directory(path, overwrite=False):
     try:
         yield temporary
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{path.name}.{_owner()}", suffix=".old", dir=path.parent)
+            )
             os.replace(path, old / path.name)
             os.replace(temporary, path)
             shutil.rmtree(old, ignore_errors=True)

@@ -16,7 +16,7 @@ from ztfnb.ost.background import Background
 from ztfnb.ost.instrument import CONCEPTS, Spectrometer
 from ztfnb.ost.observe import observe
 from ztfnb.ost.source import StarburstGalaxy
-from ztfnb.quantity import parse_quantity
+from ztfnb.quantity import check_range, parse_quantity
 
 __all__ = ["APERTURE_PRESETS", "OSTSimulator", "detectability"]
 
@@ -53,6 +53,10 @@ class OSTSimulator:
         )
         self.aperture = parse_quantity(self.aperture, "length", name="aperture", default_unit=u.m)
         self.luminosity = parse_quantity(self.luminosity, u.Lsun, name="luminosity")
+        check_range(self.integration_time, "integration_time", 0 * u.s, low_open=True)
+        check_range(self.aperture, "aperture", 0 * u.m, low_open=True)
+        check_range(self.resolving_power, "resolving_power", 0, low_open=True)
+        check_range(self.background_scale, "background_scale", 0)
 
     def set(self, **changes):
         """Change some choices (Quantities or strings such as ``"30 min"``)."""

@@ -20,7 +20,7 @@ from astropy.cosmology import Planck15
 from astropy.modeling.physical_models import BlackBody
 from astropy.table import QTable, Table
 
-from ztfnb.quantity import parse_quantity
+from ztfnb.quantity import check_range, parse_quantity
 
 __all__ = [
     "LINE_COLUMNS",
@@ -34,6 +34,7 @@ __all__ = [
 #: Columns of a source's line table.
 LINE_COLUMNS = ("line", "species", "rest_wavelength", "luminosity", "width")
 _IR_RANGE = (8 * u.um, 1000 * u.um)  # L_IR, as Bonato et al. define it
+MAX_REDSHIFT = 30.0
 
 
 def _read(name):
@@ -107,14 +108,14 @@ class Source:
     """
 
     def __init__(self, redshift, distance=None):
-        self.redshift = float(redshift)
-        if self.redshift < 0:
-            raise ValueError(f"redshift must be ≥ 0, got {redshift}")
+        # beyond z ≈ 30 there are no galaxies to observe (and Planck15 is no guide)
+        self.redshift = float(check_range(redshift, "redshift", 0, MAX_REDSHIFT))
         if distance is None:
             if self.redshift == 0:
                 raise ValueError("at redshift 0 give the distance")
             distance = Planck15.luminosity_distance(self.redshift)
         self.distance = parse_quantity(distance, "length", name="distance").to(u.Mpc)
+        check_range(self.distance, "distance", 0 * u.Mpc, low_open=True)
 
     @property
     def _dilution(self):
@@ -212,10 +213,16 @@ class StarburstGalaxy(Source):
     ):
         super().__init__(redshift, distance)
         self.luminosity = parse_quantity(luminosity, u.Lsun, name="luminosity").to(u.Lsun)
+        check_range(self.luminosity, "luminosity", 0 * u.Lsun, low_open=True)
         self.temperatures = tuple(parse_quantity(t, u.K, name="temperature") for t in temperatures)
-        self.fractions = (1 - float(warm_fraction), float(warm_fraction))
-        self.beta = float(beta)
+        for temperature in self.temperatures:
+            check_range(temperature, "temperature", 0 * u.K, low_open=True)
+        warm_fraction = float(check_range(warm_fraction, "warm_fraction", 0, 1))
+        self.fractions = (1 - warm_fraction, warm_fraction)
+        # dust emissivity indices are measured between 0 and ≈3 (opacity ∝ ν^β)
+        self.beta = float(check_range(beta, "beta", -1, 5))
         self.line_width = parse_quantity(line_width, u.km / u.s, name="line_width")
+        check_range(self.line_width, "line_width", 0 * u.km / u.s, low_open=True)
         self.co = co
 
     def rest_luminosity_density(self, frequency):

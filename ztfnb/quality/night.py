@@ -7,6 +7,7 @@ import numpy as np
 from astropy.table import QTable, vstack
 
 from ztfnb.exposure import check_unique_names
+from ztfnb.io.errors import InputError
 from ztfnb.quality.metrics import (
     PPM,
     _metrics_config,
@@ -59,9 +60,10 @@ def night_metrics(catalogs, gaia, heads_dir, config=None, log=None, metrics_conf
     config = _config(config)
     metrics_config = _metrics_config(metrics_config)
     heads_dir = Path(heads_dir)
+    check_unique_names([catalog.path for catalog in catalogs])
+    _check_heads(heads_dir, catalogs)
     tables = []
     rows = []
-    check_unique_names([catalog.path for catalog in catalogs])
     for catalog in catalogs:
         a, b = refraction_constants(catalog.weather)
         row = {
@@ -144,3 +146,20 @@ def _exposure_table(rows):
     table["weather_in_header"] = np.array([r["weather_in_header"] for r in rows], bool)
     table["n_matched"] = np.array([r.get("n_matched", 0) for r in rows], np.int64)
     return table
+
+
+def _check_heads(heads_dir, catalogs):
+    """Refuse a folder that is not a solved night's: missing, or without a .head for any exposure.
+
+    One exposure without its ``.head`` is a SCAMP failure (its quadrants are
+    flagged); none at all is a wrong folder, and flagging every quadrant of
+    the night would hide that.
+    """
+    if not heads_dir.is_dir():
+        raise InputError("no such folder of SCAMP solutions", path=heads_dir)
+    if catalogs and not any((heads_dir / f"{c.name}.head").is_file() for c in catalogs):
+        raise InputError(
+            f"no .head for any of the {len(catalogs)} exposures (expected "
+            f"{catalogs[0].name}.head...): not a folder 'ztfnb solve' wrote for these catalogues",
+            path=heads_dir,
+        )
