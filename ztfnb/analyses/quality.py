@@ -221,7 +221,6 @@ def quality_report(
     # relative paths: under the project root, wherever the notebook runs
     night_dir = project_path(night_dir)
     output_dir = project_path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     every = night_catalogs(night_dir)
     exposures = night_exposures(night_dir, every)
     names = [str(n) for n in exposures["exposure"]]
@@ -231,7 +230,9 @@ def quality_report(
     if prior_path:
         prior_path = project_path(prior_path)
         read_prior(prior_path)  # refuse a bad prior before solving
-    else:
+    # made once the inputs are read: a refused night leaves no folder behind
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not prior_path:
         calibration = choose_calibration(exposures, calibration_count)
         fit = fit_prior([every[n] for n in calibration], gaia)
         prior_path = output_dir / "prior.fits"
