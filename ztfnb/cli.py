@@ -514,8 +514,11 @@ def _add_overwrite(parser, what):
 
 
 def _refuse_existing(args, *paths):
-    """Refuse, before any work, to replace an existing output file without --overwrite."""
+    """Refuse, before any work, an output that cannot be written, or exists without --overwrite."""
+    from ztfnb.io.atomic import check_writable
+
     for path in paths:
+        check_writable(path)  # a folder, or under a file: --overwrite would not help
         if (Path(path).exists() or Path(path).is_symlink()) and not args.overwrite:
             raise FileExistsError(f"{path} exists: give --overwrite to replace it")
 
