@@ -108,6 +108,15 @@ def test_review_app_decisions_go_to_the_nights_log(solved_night, prior_night, tm
     worst, second = flagged[0], flagged[1]
     analyst.select(second["exposure"], second["rcid"])
     analyst.accept("looked fine in JupyterLab")
+    # and two lines that are not decisions (issue 14): they must not hide the analyst's
+    with open(night / "review.jsonl", "a") as log:
+        log.write(
+            '{"time": "2026-11-23T01:00:00", "exposure": "x", "rcid": 1e400, "verdict": "reject"}\n'
+        )
+        log.write(
+            '{"time": "2026-11-23T01:00:00", "exposure": "x", "rcid": 2, "verdict": "reject", "reason": ["a"]}\n'
+        )
+    note = "2 lines of review.jsonl could not be read as decisions: lines 2, 3"
 
     with RunningApp("review", night, "--gaia", gaia, "--port", free_port()) as app:
         with sync_playwright() as playwright:
@@ -123,6 +132,7 @@ def test_review_app_decisions_go_to_the_nights_log(solved_night, prior_night, tm
                 text for text in options if _label(second["exposure"], second["rcid"]).search(text)
             ]
             assert len(seen) == 1 and seen[0].endswith("[accept]")  # the analyst's decision
+            assert note in page.locator(".ztfnb-log-skipped").inner_text()
 
             page.locator("button", has_text="Reject").click()
             page.wait_for_selector("text=rejected", timeout=30_000)
@@ -134,6 +144,7 @@ def test_review_app_decisions_go_to_the_nights_log(solved_night, prior_night, tm
             assert outside(urls, app.url) == []
             browser.close()
     assert app.status == 0
+    assert f"ztfnb app review: warning: {note}" in app.output
 
     latest = {
         (r["exposure"], int(r["rcid"])): r for r in ReviewLog(night / "review.jsonl").latest()

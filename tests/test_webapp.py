@@ -1,6 +1,13 @@
-"""The web apps (``ztfnb app``): served by the real Voilà, stopped cleanly, nothing loaded from outside."""
+"""The web apps (``ztfnb app``): served by the real Voilà, stopped cleanly, nothing loaded from outside.
 
+Who may open them, over HTTP against the real server, one server per access mode:
+a token chosen in the environment on 127.0.0.1, a random one on 0.0.0.0, and
+``--no-token`` on 127.0.0.1. (The refusals are in ``test_bad_app_access.py``.)
+"""
+
+import http.client
 import re
+import secrets
 import socket
 import urllib.error
 import urllib.parse
@@ -69,8 +76,14 @@ def test_a_busy_port_is_an_error_not_another_port(capsys):
 
 
 def test_the_page_loads_nothing_from_outside_and_ctrl_c_stops_voila_and_its_kernels():
-    with RunningApp("ost", "--port", free_port()) as app:
-        assert app.url == urllib.parse.urljoin(app.url, "/")  # 127.0.0.1, no token, no prefix
+    token = secrets.token_urlsafe(16)
+    with RunningApp("ost", "--port", free_port(), env={"ZTFNB_APP_TOKEN": token}) as app:
+        root = urllib.parse.urljoin(app.url, "/")
+        assert (
+            app.url == f"{root}?token={token}"
+        )  # 127.0.0.1, no prefix, the token as Jupyter prints it
+        assert not app_processes(token)  # on no command line, which every local user can read
+        _assert_refused(root)  # the loopback is no exception: a token is required there too
         status, page = _get(app.url)  # renders the page: a kernel runs the app
         assert status == 200 and "ztfnb-lines" in page
         parser = _References()
@@ -84,11 +97,61 @@ def test_the_page_loads_nothing_from_outside_and_ctrl_c_stops_voila_and_its_kern
             ), url
             if parts.scheme == "http":
                 assert _get(parts.geturl())[0] == 200, url  # and the server has it
+        _assert_kernel_needs_the_token(root, _kernel_id(page), token)
         running = app_processes()
         assert len(running) >= 2  # Voilà and the page's kernel
         assert app.stop() == 0
     assert "ztfnb app ost: stopping" in app.output
     assert wait_gone(running) == set()
+
+
+def _kernel_id(page):
+    return re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
+
+
+def _assert_refused(url, method="GET", headers=None):
+    """Not served: 403, or a redirect to the login page."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=60)
+    location = refused.value.headers.get("Location") or "login"
+    refused.value.close()
+    assert refused.value.code in (302, 403) and "login" in location, (url, refused.value.code)
+
+
+def _assert_kernel_needs_the_token(root, kernel, token):
+    """The page's kernel, its websocket and its shutdown refuse a request without the token."""
+    api = f"{root}api/kernels/{kernel}"
+    _assert_refused(api)
+    _assert_refused(api, method="DELETE")
+    _assert_refused(f"{root}voila/api/shutdown/{kernel}", method="POST")
+    _assert_refused(f"{api}?token=not-{token}")
+    parts = urllib.parse.urlparse(root)
+    header = {"Authorization": f"token {token}"}  # as the README's proxy passes it
+    for query, extra, expected in (
+        ("", {}, 403),
+        (f"?token=not-{token}", {}, 403),
+        (f"?token={token}", {}, 101),
+        ("", header, 101),
+    ):
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        connection.request(
+            "GET",
+            f"/api/kernels/{kernel}/channels{query}",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+                **extra,
+            },
+        )
+        assert connection.getresponse().status == expected, (query, extra)
+        connection.close()
+    # a proxy that authenticates people can pass the token as a header (README, Shared machines)
+    request = urllib.request.Request(api, headers=header)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200 and kernel in response.read().decode()
 
 
 def test_off_the_loopback_a_token_is_required_and_a_prefix_is_honoured():
@@ -100,15 +163,22 @@ def test_off_the_loopback_a_token_is_required_and_a_prefix_is_honoured():
         # not on any command line, which every local user can read
         assert not [pid for pid in app_processes(token)]
         local = f"http://127.0.0.1:{port}/ztfnb/ost/"
-        request = urllib.request.Request(local)
-        opener = urllib.request.build_opener(_NoRedirect)
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            opener.open(request, timeout=30)
-        location = refused.value.headers.get("Location", "login")
-        refused.value.close()
-        assert refused.value.code in (302, 403) and "login" in location
+        _assert_refused(local)
+        _assert_refused(f"{local}?token=")
         status, page = _get(f"{local}?token={token}")
         assert status == 200 and 'src="/ztfnb/ost/voila/static/voila.js"' in page
+    assert app.status == 0
+
+
+def test_no_token_serves_the_loopback_without_one():
+    with RunningApp("ost", "--no-token", "--port", free_port()) as app:
+        assert "token" not in app.url
+        status, page = _get(app.url)
+        assert status == 200 and "ztfnb-lines" in page
+        with urllib.request.urlopen(
+            f"{app.url}api/kernels/{_kernel_id(page)}", timeout=60
+        ) as response:
+            assert response.status == 200
     assert app.status == 0
 
 

@@ -1,5 +1,6 @@
 """Driving ztfnb's web apps in a browser: shared by the browser tests and the offline probe."""
 
+import os
 import re
 import signal
 import subprocess
@@ -27,20 +28,27 @@ _WATCH = """() => {
 }"""
 
 
-def start_app(arguments, timeout=120):
-    """Run ``ztfnb app ...`` as its own process group; returns (process, url) once it serves."""
+def start_app(arguments, timeout=120, env=None):
+    """Run ``ztfnb app ...`` as its own process group; returns (process, url) once it serves.
+
+    The URL is the one printed, with its ``?token=`` (every app requires one unless
+    ``--no-token``). ``env``: variables added to this process's environment.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "ztfnb", "app", *arguments],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
+        # unbuffered bytes: a buffered reader would take lines past "serving" into its buffer,
+        # where communicate(), reading the pipe itself, never sees them
+        bufsize=0,
         start_new_session=True,
     )
     deadline = time.monotonic() + timeout
     lines = []
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = process.stdout.readline().decode(errors="replace")
         if not line:
             break
         lines.append(line)
@@ -50,7 +58,9 @@ def start_app(arguments, timeout=120):
             return process, found.group(1)
     process.kill()
     rest, _ = process.communicate()
-    raise RuntimeError("ztfnb app did not start:\n" + "".join(lines) + rest)
+    raise RuntimeError(
+        "ztfnb app did not start:\n" + "".join(lines) + rest.decode(errors="replace")
+    )
 
 
 def interrupt(process, timeout=30):
@@ -61,7 +71,7 @@ def interrupt(process, timeout=30):
     except subprocess.TimeoutExpired:
         process.kill()
         raise
-    return process.returncode, "".join(process.output) + rest
+    return process.returncode, "".join(process.output) + rest.decode(errors="replace")
 
 
 def app_processes(marker="ztfnb-app-"):
@@ -144,18 +154,21 @@ def step_redshift(page, key="ArrowRight", timeout=10_000):
 class RunningApp:
     """``ztfnb app ...`` for a ``with`` block; stopped at the end by Ctrl-C to its own PID.
 
+    ``env``: variables added to the environment (``ZTFNB_APP_TOKEN``).
+
     Attributes
     ----------
     process, url
     status, output : set once stopped
     """
 
-    def __init__(self, *arguments):
+    def __init__(self, *arguments, env=None):
         self.arguments = [str(a) for a in arguments]
+        self.env = env
         self.status = self.output = None
 
     def __enter__(self):
-        self.process, self.url = start_app(self.arguments)
+        self.process, self.url = start_app(self.arguments, env=self.env)
         return self
 
     def stop(self):

@@ -985,8 +985,10 @@ def _add_app(commands):
         "app",
         help="serve the OST simulator or a night's review as a web app (Voilà)",
         description="Start a Voilà server showing one of ztfnb's apps, print its URL, and run until Ctrl-C. "
-        "It binds to 127.0.0.1 unless --host says otherwise; on any other interface a token is required "
-        "(a random one unless --token gives it). Pages load nothing from outside the server.",
+        "It binds to 127.0.0.1 unless --host says otherwise. A token is required on every interface, "
+        "127.0.0.1 too: a random one, printed in the URL, unless --token or the environment variable "
+        "ZTFNB_APP_TOKEN gives it; an empty token is refused. --no-token serves with no authentication, "
+        "on 127.0.0.1 only. Pages load nothing from outside the server.",
     )
     apps = parser.add_subparsers(title="apps", metavar="APP", parser_class=_Parser, required=True)
     ost = apps.add_parser("ost", help="the OST far-infrared spectrometer simulator")
@@ -1008,7 +1010,15 @@ def _add_app(commands):
             "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)"
         )
         sub.add_argument(
-            "--token", help="access token (default: none on 127.0.0.1, random elsewhere)"
+            "--token",
+            help="access token (default: $ZTFNB_APP_TOKEN, else a random one; a command line is "
+            "visible to other local users, the environment is not)",
+        )
+        sub.add_argument(
+            "--no-token",
+            action="store_true",
+            help="no authentication: anyone who can reach the port can decide in your name "
+            "(refused off 127.0.0.1)",
         )
         sub.add_argument(
             "--base-url", default="/", help="path prefix behind a reverse proxy (default /)"
@@ -1020,13 +1030,16 @@ def _app(args):
     import shutil
     import signal
 
-    from ztfnb.webapp import AppServer
+    from ztfnb.webapp.server import AppServer, access_token
 
+    # refused before a night is read or measured
+    token = access_token(args.host, args.token, args.no_token)
     parameters = {}
     measured = None
     if args.app == "review":
         import tempfile
 
+        from ztfnb.reviewlog import ReviewLog
         from ztfnb.solvedfolder import SolvedFolder
 
         folder = SolvedFolder.find(args.night_dir, gaia=args.gaia, log=args.log)
@@ -1047,8 +1060,9 @@ def _app(args):
         parameters,
         host=args.host,
         port=args.port,
-        token=args.token,
+        token=token or None,
         base_url=args.base_url,
+        no_token=not token,
     )
 
     def interrupt(signum, frame):
@@ -1065,6 +1079,9 @@ def _app(args):
         print(f"ztfnb app {args.app}: serving {url}", flush=True)
         if args.app == "review":
             print(f"ztfnb app review: decisions go to {parameters['review_log']}", flush=True)
+            skipped = ReviewLog(parameters["review_log"]).skipped_note()
+            if skipped:
+                print(f"ztfnb app review: warning: {skipped}", file=sys.stderr, flush=True)
         print("ztfnb app: Ctrl-C stops it", flush=True)
         status = server.wait()
     except KeyboardInterrupt:

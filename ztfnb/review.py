@@ -1,169 +1,20 @@
-"""A person's review of a night's solutions: the decisions log and the session model.
-
-`ReviewLog` keeps decisions in an append-only JSON-lines file. Each decision
-is one line written with a single ``write`` on a file opened for appending,
-under an exclusive ``flock`` and followed by ``fsync``: two processes
-recording at once lose nothing, a restarted kernel sees every decision, and
-a writer killed mid-line leaves a log that still reads (the partial line is
-skipped, and the next writer starts on a fresh line).
+"""A person's review of a night's solutions: the session model over the decisions log.
 
 `ReviewSession` is the model a review widget (or a script) drives: the
 quadrants ordered by badness, a selection, the figures for it, and
-accept/reject decisions into the log. It does no drawing of its own widgets.
+accept/reject decisions into the log (`ztfnb.reviewlog.ReviewLog`, also
+importable from here). It does no drawing of its own widgets.
 """
 
-import datetime
-import fcntl
-import getpass
-import json
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from astropy.table import QTable, Table
+from astropy.table import QTable
 
 from ztfnb.camera import N_QUADRANTS
+from ztfnb.reviewlog import VERDICTS, ReviewLog
 
 __all__ = ["VERDICTS", "ReviewLog", "ReviewSession"]
-
-VERDICTS = ("accept", "reject")
-_MAX_REASON = 1000  # keeps a line far below PIPE_BUF, written in one call
-
-
-def _whole_rcid(rcid):
-    """A readout-channel number 0–63 (5, 5.0, np.int64(5), "5"), refusing 3.7 or a boolean."""
-    try:
-        whole = not isinstance(rcid, bool | np.bool_) and float(rcid).is_integer()
-    except (TypeError, ValueError):
-        whole = False
-    if not whole or not 0 <= int(float(rcid)) < N_QUADRANTS:
-        raise ValueError(f"rcid must be a whole number 0-{N_QUADRANTS - 1}, got {rcid!r}")
-    return int(float(rcid))
-
-
-class ReviewLog:
-    """Durable, append-only record of review decisions.
-
-    Parameters
-    ----------
-    path : path-like
-        The JSON-lines file (created on the first decision).
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def record(self, exposure, rcid, verdict, reason="", reviewer=None):
-        """Append a decision.
-
-        Parameters
-        ----------
-        exposure : str
-            Catalogue stem.
-        rcid : int
-            0–63.
-        verdict : str
-            ``"accept"`` or ``"reject"``.
-        reason : str
-        reviewer : str, optional
-            Default: the login name.
-
-        Returns
-        -------
-        dict
-            The decision as written.
-        """
-        if verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        rcid = _whole_rcid(rcid)
-        if not str(exposure).strip():
-            raise ValueError("exposure must name the catalogue (its stem), got an empty name")
-        entry = {
-            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds"),
-            "exposure": str(exposure),
-            "rcid": rcid,
-            "verdict": verdict,
-            "reason": str(reason)[:_MAX_REASON],
-            "reviewer": reviewer or _login(),
-        }
-        data = (json.dumps(entry, ensure_ascii=True) + "\n").encode("ascii")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            size = os.fstat(descriptor).st_size
-            if size and os.pread(descriptor, 1, size - 1) != b"\n":
-                data = b"\n" + data  # a writer died mid-line: start a fresh one
-            os.write(descriptor, data)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)  # closing releases the lock
-        return entry
-
-    def history(self):
-        """Every readable decision in the order written.
-
-        Returns
-        -------
-        `~astropy.table.Table`
-            ``time, exposure, rcid, verdict, reason, reviewer``; ``meta["skipped"]``
-            counts unreadable (partial) lines.
-        """
-        rows, skipped = [], 0
-        if self.path.is_file():
-            with open(self.path, "rb") as handle:
-                for line in handle:
-                    try:
-                        entry = json.loads(line)
-                        rows.append(
-                            (
-                                entry["time"],
-                                entry["exposure"],
-                                int(entry["rcid"]),
-                                entry["verdict"],
-                                entry.get("reason", ""),
-                                entry.get("reviewer", ""),
-                            )
-                        )
-                    except (ValueError, KeyError, TypeError):
-                        skipped += 1
-        table = Table(
-            rows=rows or None,
-            names=["time", "exposure", "rcid", "verdict", "reason", "reviewer"],
-            dtype=[str, str, np.int16, str, str, str],
-        )
-        table.meta["skipped"] = skipped
-        return table
-
-    def latest(self):
-        """The last decision for each (exposure, rcid).
-
-        Returns
-        -------
-        `~astropy.table.Table`
-            ``exposure, rcid, verdict, reason, time`` (and ``reviewer``).
-        """
-        history = self.history()
-        last = {}
-        for row in history:
-            last[(row["exposure"], int(row["rcid"]))] = row
-        rows = [
-            tuple(row[c] for c in ("exposure", "rcid", "verdict", "reason", "time", "reviewer"))
-            for row in last.values()
-        ]
-        return Table(
-            rows=rows or None,
-            names=["exposure", "rcid", "verdict", "reason", "time", "reviewer"],
-            dtype=[str, np.int16, str, str, str, str],
-        )
-
-
-def _login():
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class ReviewSession:

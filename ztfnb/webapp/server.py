@@ -1,5 +1,18 @@
-"""Start and stop a Voilà server for one of ztfnb's apps."""
+"""Start and stop a Voilà server for one of ztfnb's apps, and who may open it.
 
+The access model, here and nowhere else (`access_token`): every app requires
+a token, on the loopback interface too, because any local user of a shared
+machine can reach 127.0.0.1 and would otherwise decide in the owner's name.
+The token is random unless given (``--token``, or ``ZTFNB_APP_TOKEN`` in the
+environment, which unlike a command line other users cannot read); an empty
+one is refused, not taken to mean "no authentication". Only ``--no-token``
+turns authentication off, and only on the loopback interface (behind a proxy
+that authenticates, on a machine of one's own). The token reaches Voilà
+through its environment, never its command line, and the printed URL carries
+it (``?token=…``, as Jupyter prints it).
+"""
+
+import ipaddress
 import os
 import secrets
 import shutil
@@ -9,11 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["APPS", "DEFAULT_PORT", "AppServer", "is_loopback"]
+__all__ = ["APPS", "DEFAULT_PORT", "TOKEN_VARIABLE", "AppServer", "access_token", "is_loopback"]
 
 HERE = Path(__file__).resolve().parent
 APPS = {"ost": HERE / "ost.ipynb", "review": HERE / "review.ipynb"}
@@ -21,11 +35,70 @@ TEMPLATE = "ztfnb-app"
 TEMPLATES_ROOT = HERE / "share"  # holds voila/templates/ztfnb-app, found through JUPYTER_PATH
 DEFAULT_PORT = 8866  # Voilà's own default
 _PORTS_TRIED = 20
+TOKEN_VARIABLE = "ZTFNB_APP_TOKEN"
+_TOKEN_BYTES = 24  # 32 URL-safe characters, as Jupyter's own tokens are long
 
 
 def is_loopback(host):
-    """Whether ``host`` is this machine's loopback interface only."""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Whether ``host`` is this machine's loopback interface only (not ``0.0.0.0``, not ``""``)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def access_token(host, token=None, no_token=False, environ=None):
+    """The token an app on ``host`` requires; ``""`` only for ``no_token`` on the loopback.
+
+    Parameters
+    ----------
+    host : str
+        The interface the server binds.
+    token : str, optional
+        Chosen by the user (``--token``). Default: ``ZTFNB_APP_TOKEN`` from
+        ``environ``, else a random one.
+    no_token : bool
+        No authentication (``--no-token``): allowed on the loopback only.
+    environ : mapping, optional
+        Default: `os.environ`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        One line saying why: an empty or blank token, a token and ``no_token``
+        together, or ``no_token`` off the loopback.
+    """
+    environ = os.environ if environ is None else environ
+    if no_token:
+        if token is not None:
+            raise ValueError("--token and --no-token contradict each other; give one")
+        if not is_loopback(host):
+            raise ValueError(
+                f"--no-token is refused on --host {host or '(every interface)'}: anyone who can "
+                "reach the port would act as you; use a token or bind 127.0.0.1"
+            )
+        return ""
+    source = "--token"
+    if token is None and environ.get(TOKEN_VARIABLE) is not None:
+        token, source = environ[TOKEN_VARIABLE], TOKEN_VARIABLE
+    if token is None:
+        return secrets.token_urlsafe(_TOKEN_BYTES)
+    if not token.strip():
+        raise ValueError(
+            f"an empty {source} would turn authentication off; give a token, leave it out for a "
+            "random one, or (on 127.0.0.1 only) give --no-token"
+        )
+    if not token.isprintable() or any(c.isspace() for c in token):
+        raise ValueError(f"{source} must be printable characters without spaces")
+    return token
 
 
 def _port_free(host, port):
@@ -54,8 +127,10 @@ class AppServer:
     port : int, optional
         Default: 8866, or the next free port.
     token : str, optional
-        Required in the URL. Default: none on the loopback interface, a
-        random one on any other.
+        Required to open the app (in the URL, a cookie or an ``Authorization:
+        token …`` header). Default: ``ZTFNB_APP_TOKEN``, else a random one.
+    no_token : bool
+        Serve with no authentication: refused off the loopback interface.
     base_url : str
         Path prefix, for serving behind a reverse proxy (``/ztfnb/ost/``).
     log_level : str
@@ -78,6 +153,7 @@ class AppServer:
         token=None,
         base_url="/",
         log_level="WARN",
+        no_token=False,
     ):
         if app not in APPS:
             raise ValueError(f"no app {app!r}; there are {', '.join(APPS)}")
@@ -85,9 +161,7 @@ class AppServer:
         self.parameters = dict(parameters or {})
         self.host = host
         self.port = port
-        if token is None and not is_loopback(host):
-            token = secrets.token_urlsafe(24)
-        self.token = token or ""
+        self.token = access_token(host, token, no_token)  # refuses before anything starts
         self.base_url = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
         self.log_level = log_level
         self.process = None
@@ -180,11 +254,11 @@ class AppServer:
         except BaseException:
             self.stop()
             raise
-        shown = socket.gethostname() if not is_loopback(self.host) else "127.0.0.1"
+        shown = self.host if is_loopback(self.host) else socket.gethostname()
         if ":" in shown:
             shown = f"[{shown}]"
         self.url = f"http://{shown}:{port}{self.base_url}" + (
-            f"?token={self.token}" if self.token else ""
+            f"?token={urllib.parse.quote(self.token, safe='')}" if self.token else ""
         )
         self.port = port
         return self.url

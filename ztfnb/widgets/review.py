@@ -29,6 +29,9 @@ class ReviewWidget:
     reason : `ipywidgets.Text`
     accept_button, reject_button, next_button : `ipywidgets.Button`
     status : `ipywidgets.HTML`
+    log_note : `ipywidgets.HTML`
+        Empty, or how many lines of the log could not be read as decisions
+        (their numbers, and why each, under a disclosure).
     figures : dict
         The matplotlib figures now shown, by name.
     """
@@ -55,6 +58,8 @@ class ReviewWidget:
         )
         self.next_button = widgets.Button(description="Next undecided")
         self.status = widgets.HTML()
+        self.log_note = widgets.HTML()
+        self.log_note.add_class("ztfnb-log-skipped")
         self.plots = widgets.HBox()
         self.scale_plot = widgets.Box()
 
@@ -72,6 +77,7 @@ class ReviewWidget:
                     "<b>Quadrants, worst first</b> (badness: how far past the verdict's bars, "
                     "significance and size; above 1 flagged)"
                 ),
+                self.log_note,
                 widgets.HBox([self.only_flagged, self.metric]),
                 self.queue,
                 widgets.HBox(
@@ -109,7 +115,22 @@ class ReviewWidget:
         decision = f" [{row['decision']}]" if row["decision"] else ""
         return f"{mark} {row['exposure']}  rcid {row['rcid']:2d}  badness {row['badness']:5.2f}  {row['reason'][:70]}{decision}"
 
+    def _skipped_html(self):
+        """The log's unreadable lines, counted, with why each under a disclosure; "" when none."""
+        log = self.session.log
+        note = log.skipped_note()
+        if not note:
+            return ""
+        items = "".join(
+            f"<li>line {number}: {html.escape(why)}</li>" for number, why in log.skipped[:50]
+        )
+        return (
+            f"<details style='color:#a40'><summary>⚠ {html.escape(note)}; the decisions on "
+            f"every other line are shown</summary><ul>{items}</ul></details>"
+        )
+
     def _refresh_queue(self):
+        self.log_note.value = self._skipped_html()  # the log is read again here anyway
         queue = self.session.queue(only_flagged=self.only_flagged.value)
         options = [(self._label(row), (str(row["exposure"]), int(row["rcid"]))) for row in queue]
         selected = self.session.selected
@@ -183,6 +204,7 @@ class ReviewWidget:
         zenith = self._zenith_text()
         return (
             "<div><p><i>Review widget (static view: the interactive one needs a live kernel).</i></p>"
+            + self._skipped_html()
             + (f"<p>{zenith}</p>" if zenith else "")
             + "<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th>reason</th><th>decision</th></tr>"
             f"{cells}</table>"
