@@ -1,6 +1,13 @@
-"""Shared fixtures: small simulated nights, SCAMP availability, a headless plotting backend."""
+"""Shared fixtures: small simulated nights, SCAMP availability, a headless plotting backend.
+
+The nights (and the prior and solved night made from them) are made once per test
+session, not once per pytest-xdist worker: the first worker to need one makes it
+under a lock in the session's common temporary folder, the others wait and read it
+(pytest-xdist's documented recipe). Tests must not change their files.
+"""
 
 import os
+import pickle
 import shutil
 
 os.environ.setdefault("MPLBACKEND", "agg")
@@ -16,18 +23,64 @@ needs_scamp = pytest.mark.skipif(
 )
 
 
+def shared(tmp_path_factory, name, make):
+    """A folder made once per session by ``make(folder)``, whichever worker asks first.
+
+    Parameters
+    ----------
+    tmp_path_factory : pytest's fixture
+    name : str
+    make : callable
+        Fills the (empty) folder it is given.
+
+    Returns
+    -------
+    `~pathlib.Path`
+    """
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # common to the session's workers
+    folder = root / f"shared-{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
+            folder.mkdir()
+            make(folder)
+            (folder / ".complete").touch()
+    return folder
+
+
+def _night(tmp_path_factory, name, parameters):
+    return (
+        shared(tmp_path_factory, name, lambda folder: simulate_night(folder / "night", parameters))
+        / "night"
+    )
+
+
+def _pickled(tmp_path_factory, name, compute):
+    def make(folder):
+        (folder / "value.pickle").write_bytes(pickle.dumps(compute(folder)))
+
+    folder = shared(tmp_path_factory, name, make)
+    return pickle.loads((folder / "value.pickle").read_bytes())
+
+
 @pytest.fixture(scope="session")
 def small_night(tmp_path_factory):
     """Four exposures (one across RA = 0), sparse stars, four injected failures."""
-    folder = tmp_path_factory.mktemp("nights") / "small"
-    return simulate_night(folder, NightParameters(seed=11, exposures=4, failures=4, density=400.0))
+    return _night(
+        tmp_path_factory, "small", NightParameters(seed=11, exposures=4, failures=4, density=400.0)
+    )
 
 
 @pytest.fixture(scope="session")
 def dense_exposure(tmp_path_factory):
     """One exposure at ZTF-like star density, for SCAMP."""
-    folder = tmp_path_factory.mktemp("nights") / "dense"
-    return simulate_night(folder, NightParameters(seed=5, exposures=1, failures=0, density=1200.0))
+    return _night(
+        tmp_path_factory, "dense", NightParameters(seed=5, exposures=1, failures=0, density=1200.0)
+    )
 
 
 SEXTRACTOR_MISSING = shutil.which("source-extractor") is None
@@ -40,19 +93,21 @@ needs_sextractor = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def prior_night(tmp_path_factory):
     """Six exposures at ZTF density (airmass 1.0-2.2, one across RA = 0, one near the pole), three failures."""
-    folder = tmp_path_factory.mktemp("nights") / "prior"
-    return simulate_night(folder, NightParameters(seed=21, exposures=6, failures=3, density=1200.0))
+    return _night(
+        tmp_path_factory, "prior", NightParameters(seed=21, exposures=6, failures=3, density=1200.0)
+    )
 
 
 @pytest.fixture(scope="session")
 def other_night(tmp_path_factory):
     """Another night, other fields and seed, the same camera."""
-    folder = tmp_path_factory.mktemp("nights") / "other"
-    return simulate_night(folder, NightParameters(seed=22, exposures=5, failures=0, density=800.0))
+    return _night(
+        tmp_path_factory, "other", NightParameters(seed=22, exposures=5, failures=0, density=800.0)
+    )
 
 
 @pytest.fixture(scope="session")
-def fitted_prior(prior_night):
+def fitted_prior(tmp_path_factory, prior_night):
     """The prior fitted on the three lowest-airmass exposures of ``prior_night``."""
     from astropy.table import QTable
 
@@ -61,12 +116,15 @@ def fitted_prior(prior_night):
     from ztfnb.io import read_gaia
     from ztfnb.prior import fit_prior
 
-    exposures = QTable.read(prior_night / "exposures.ecsv")
-    calibration = choose_calibration(exposures, 3)
-    gaia = read_gaia(prior_night / "gaia.fits")
-    return calibration, fit_prior(
-        [read_exposure(prior_night / f"{n}.ldac") for n in calibration], gaia
-    )
+    def compute(_):
+        exposures = QTable.read(prior_night / "exposures.ecsv")
+        calibration = choose_calibration(exposures, 3)
+        gaia = read_gaia(prior_night / "gaia.fits")
+        return calibration, fit_prior(
+            [read_exposure(prior_night / f"{n}.ldac") for n in calibration], gaia
+        )
+
+    return _pickled(tmp_path_factory, "fitted-prior", compute)
 
 
 @pytest.fixture(scope="session")
@@ -80,11 +138,16 @@ def solved_night(tmp_path_factory, prior_night, fitted_prior):
     from ztfnb.analyses.quality import quality_report
     from ztfnb.prior.file import write_prior
 
-    folder = tmp_path_factory.mktemp("solved") / "quality"
-    folder.mkdir()
-    write_prior(folder / "prior.fits", fitted_prior[1])
-    report = quality_report(prior_night, folder, prior_path=folder / "prior.fits", inject=6, seed=3)
-    return folder, report
+    def compute(shared_folder):
+        folder = shared_folder / "quality"
+        folder.mkdir()
+        write_prior(folder / "prior.fits", fitted_prior[1])
+        report = quality_report(
+            prior_night, folder, prior_path=folder / "prior.fits", inject=6, seed=3
+        )
+        return folder, report
+
+    return _pickled(tmp_path_factory, "solved", compute)
 
 
 @pytest.fixture(scope="session")
@@ -98,13 +161,11 @@ def simulated(tmp_path_factory):
     the options of ``ztfnb simulate``) can share nights; don't change the
     files.
     """
-    nights = {}
+    import hashlib
 
     def night(**fields):
         parameters = NightParameters(**{"seed": 1, "exposures": 1, "density": 200.0, **fields})
-        if parameters not in nights:
-            folder = tmp_path_factory.mktemp("simulated") / "night"
-            nights[parameters] = simulate_night(folder, parameters)
-        return nights[parameters]
+        name = hashlib.sha256(repr(parameters).encode()).hexdigest()[:16]
+        return _night(tmp_path_factory, f"simulated-{name}", parameters)
 
     return night

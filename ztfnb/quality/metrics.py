@@ -817,13 +817,12 @@ class SolvedNight:
 
         # per-exposure catalogues or per-quadrant files, by exposure name
         self._paths = {source.name: source for source in find_exposures(catalogs)}
-        self._read = lambda source: source.read()
         self.heads_dir = Path(heads_dir)
         self.gaia = gaia
         self.config = _metrics_config(config)
 
     def matches(self, exposure):
         """Detections of an exposure matched to Gaia through its solution."""
-        catalog = self._read(self._paths[exposure])
+        catalog = self._paths[exposure].read()
         head = _solution_headers(catalog, self.heads_dir / f"{exposure}.head", [])
         return exposure_matches(catalog, self.gaia, head, self.config)
