@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, partial_name
 from ztfnb.io.atomic import atomic_path
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
@@ -65,6 +66,7 @@ from ztfnb.runner import (
 )
 
 __all__ = [
+    "BatchBusy",
     "BatchInterrupted",
     "BatchRun",
     "is_done",
@@ -73,8 +75,6 @@ __all__ = [
     "run_batch",
     "run_name",
 ]
-
-_PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial-[0-9a-f]+$")
 
 #: The batch's own columns of ``runs.ecsv``; parameters and key numbers come after, prefixed.
 COLUMNS = ("name", "status", "error", "duration_s")
@@ -168,6 +168,8 @@ class BatchRun:
     reuse_kernels : bool
     base : dict
         Values given on the command line (``-y``, ``-p``, ``-r``), under the grid's.
+    owner : str
+        The batch's owner id (`ztfnb.batchlock.new_owner`): its temporary folders carry it.
     """
 
     name: str
@@ -178,6 +180,7 @@ class BatchRun:
     effective: dict = field(default_factory=dict)
     reuse_kernels: bool = False
     base: dict = field(default_factory=dict)
+    owner: str = field(default_factory=new_owner)
 
 
 def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
@@ -318,7 +321,7 @@ def execute_run(run):
     dict
         A row of ``runs.ecsv``.
     """
-    partial = run.folder.parent / f".{run.name}.partial-{uuid.uuid4().hex[:12]}"
+    partial = run.folder.parent / partial_name(run.name, run.owner)
     try:
         executor = _kernel(find_root(run.notebook.parent)) if run.reuse_kernels else None
         result = run_notebook(
@@ -330,7 +333,7 @@ def execute_run(run):
             record_output_dir=run.folder,
         )
         if run.folder.exists():
-            stale = run.folder.parent / f".{run.name}.stale-{uuid.uuid4().hex[:12]}"
+            stale = run.folder.parent / partial_name(run.name, run.owner, kind="stale")
             os.replace(run.folder, stale)
             shutil.rmtree(stale, ignore_errors=True)
         os.replace(partial, run.folder)
@@ -456,12 +459,6 @@ def _cell(value):
     return value
 
 
-def _clean_partials(out):
-    for path in Path(out).glob(".*"):
-        if path.is_dir() and (_PARTIAL.match(path.name) or ".stale-" in path.name):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def _sigint_ignored():
     """No KeyboardInterrupt while a stopping batch cleans up (a second Ctrl-C must not leave workers)."""
@@ -486,8 +483,14 @@ def run_batch(
     reuse_kernels=False,
     progress=True,
     base=None,
+    wait=True,
+    on_wait=None,
 ):
     """Run a notebook over parameter sets; finish what a previous batch left.
+
+    The batch holds ``out``'s lock from its first write to its last
+    (`ztfnb.batchlock`): a second batch on the same folder waits for it, then
+    skips what it finished.
 
     Parameters
     ----------
@@ -508,6 +511,10 @@ def run_batch(
     progress : bool
     base : dict, optional
         Values over the files' and under the grid's (``ztfnb batch -y/-p/-r``).
+    wait : bool
+        When another batch holds ``out``: wait for it (default), or raise `BatchBusy`.
+    on_wait : callable, optional
+        Called with the holder's description before waiting for it.
 
     Returns
     -------
@@ -519,13 +526,21 @@ def run_batch(
     BatchInterrupted
         On Ctrl-C, once queued runs are cancelled, running ones stopped and
         the index written.
+    BatchBusy
+        Another batch holds ``out`` and ``wait`` is False.
     """
     runs = plan_batch(notebook, parameter_sets, out, parameters_file, base)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for run in runs:
-        run.reuse_kernels = reuse_kernels
-    _clean_partials(out)
+    with BatchLock(out, wait=wait, on_wait=on_wait) as lock:
+        for run in runs:
+            run.reuse_kernels = reuse_kernels
+            run.owner = lock.owner
+        return _run_locked(runs, out, workers, scheduler, progress, lock.owner)
+
+
+def _run_locked(runs, out, workers, scheduler, progress, owner):
+    """`run_batch` once the folder's lock is held."""
     rows = {}
     todo = [run for run in runs if not is_done(run)]
     skipped = len(runs) - len(todo)
@@ -549,7 +564,7 @@ def run_batch(
             results.close()  # when not finished: cancels queued runs, stops workers and kernels
             bar.close()
             if not scheduler:  # a cancelled Dask task may still be running: it renames its own
-                _clean_partials(out)
+                clean_partials(out, owner, others=False)
             table = write_index(out, runs, rows)
             _index_reports(runs[0].notebook, out)
     if interrupted:

@@ -883,7 +883,8 @@ def _add_batch(commands):
         description="Run NOTEBOOK for every parameter set of GRID.yaml (a mapping of names to lists, whose product "
         "is run, or 'runs:' with a list of mappings), over base values given as for 'ztfnb run' (-f, -y, -p, -r; the grid's come last). Each run's report goes to DIR/<name>/ (written under a "
         "temporary name, renamed when whole); DIR/runs.ecsv and DIR/index.html list them. Runs already complete "
-        "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. Local "
+        "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. One batch "
+        "at a time in DIR: a second one waits for the first (naming its process), then skips what it made. Local "
         "processes by default, or an existing Dask scheduler with --scheduler.",
     )
     parser.add_argument("notebook", type=Path)
@@ -900,6 +901,11 @@ def _add_batch(commands):
         "--reuse-kernels", action="store_true", help="one kernel per worker for several runs"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another batch is running in DIR, stop (status 2) instead of waiting for it",
+    )
     parser.set_defaults(handler=_batch)
 
 
@@ -917,6 +923,12 @@ def _batch(args):
             reuse_kernels=args.reuse_kernels,
             progress=not args.no_progress,
             base=_given_parameters(args),
+            wait=not args.no_wait,
+            on_wait=lambda holder: print(
+                f"ztfnb batch: {args.out} is in use by {holder}; waiting for it (--no-wait to stop instead)",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
     except BatchInterrupted as interrupted:
         status = interrupted.table["status"]
