@@ -50,9 +50,11 @@ from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, par
 from ztfnb.io.atomic import atomic_path
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
+from ztfnb.quantity import shown
 from ztfnb.reportindex import index_page, report_files
 from ztfnb.runner import (
     MANIFEST,
+    check_reserved,
     checked_parameters,
     find_root,
     notebook_defaults,
@@ -110,6 +112,8 @@ def load_grid(path):
     content = read_yaml(path, what="grid file")
     if not isinstance(content, dict) or not content:
         raise ParameterError(f"{path}: expected a mapping of parameters to lists, or 'runs:'")
+    if "runs" not in content:
+        check_reserved(content, str(path))
     if "runs" in content:
         runs = content["runs"]
         if (
@@ -122,6 +126,8 @@ def load_grid(path):
             )
         if not runs:
             raise ParameterError(f"{path}: 'runs' is an empty list: nothing to run")
+        for number, values in enumerate(runs, 1):
+            check_reserved(values, f"{path}, run {number}")
         return [dict(r) for r in runs]
     names = list(content)
     values = [content[n] if isinstance(content[n], list) else [content[n]] for n in names]
@@ -183,7 +189,7 @@ class BatchRun:
     owner: str = field(default_factory=new_owner)
 
 
-def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
+def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None, grid=None):
     """Check every parameter set against the notebook and name its folder.
 
     Nothing is written.
@@ -197,6 +203,8 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
         Base values (default ``parameters/<notebook stem>.yaml``).
     base : dict, optional
         Values over the files' and under the grid's (the command line's ``-y``, ``-p``, ``-r``).
+    grid : path-like, optional
+        The grid file, named in messages about its runs.
 
     Returns
     -------
@@ -218,14 +226,18 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
     checked_parameters(notebook, parameters_file, base, overrides_source="the command line")
     defaults = notebook_defaults(notebook)
     runs, names = [], set()
-    for parameters in parameter_sets:
+    for number, parameters in enumerate(parameter_sets, 1):
+        where = f"{grid or 'grid'}, run {number} ({shown(parameters, 60)})"
+        check_reserved(parameters, where)
         values, _ = checked_parameters(
-            notebook, parameters_file, {**base, **parameters}, source=f"grid run {parameters}"
+            notebook, parameters_file, {**base, **parameters}, source=where
         )
         grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
         name = run_name(grid)
         if name in names:
-            raise ParameterError(f"two runs with the same parameters: {parameters}")
+            raise ParameterError(
+                f"{grid or 'grid'}: runs with the same parameters: {shown(parameters)}"
+            )
         names.add(name)
         runs.append(
             BatchRun(
@@ -485,6 +497,7 @@ def run_batch(
     base=None,
     wait=True,
     on_wait=None,
+    grid=None,
 ):
     """Run a notebook over parameter sets; finish what a previous batch left.
 
@@ -515,6 +528,8 @@ def run_batch(
         When another batch holds ``out``: wait for it (default), or raise `BatchBusy`.
     on_wait : callable, optional
         Called with the holder's description before waiting for it.
+    grid : path-like, optional
+        The grid file the parameter sets came from, named in messages.
 
     Returns
     -------
@@ -529,7 +544,7 @@ def run_batch(
     BatchBusy
         Another batch holds ``out`` and ``wait`` is False.
     """
-    runs = plan_batch(notebook, parameter_sets, out, parameters_file, base)
+    runs = plan_batch(notebook, parameter_sets, out, parameters_file, base, grid)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with BatchLock(out, wait=wait, on_wait=on_wait) as lock:

@@ -331,11 +331,11 @@ def _add_parameter_options(parser):
 
 def _given_parameters(args):
     """The command line's values over the files': -y, then -p, then -r (papermill's order)."""
-    from ztfnb.parameters import command_line_value, yaml_parameters
+    from ztfnb.parameters import command_line_value, shown, yaml_parameters
 
     values = {}
     for text in args.parameters_yaml:
-        values.update(yaml_parameters(text, source=f"-y {text!r}"))
+        values.update(yaml_parameters(text, source=f"-y {shown(text)}"))
     for name, text in args.parameters:
         values[name] = command_line_value(text)
     for name, text in args.parameters_raw:
@@ -398,6 +398,11 @@ def _add_run(commands):
         "-o", "--output", type=Path, help="report folder (default reports/<date>/<stem>-<time>)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an -o folder that holds files other than a report's (they may be replaced)",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -418,6 +423,7 @@ def _run(args):
             overrides=_given_parameters(args),
             overrides_source="the command line",
             progress=progress,
+            overwrite=args.overwrite,
         )
     except KeyboardInterrupt:
         stop_kernels()  # papermill had no chance to shut its kernel down
@@ -917,6 +923,7 @@ def _batch(args):
             args.notebook,
             load_grid(args.grid),
             args.out,
+            grid=args.grid,
             workers=args.workers,
             scheduler=args.scheduler,
             parameters_file=args.parameters_file or None,

@@ -6,14 +6,37 @@ checked, so that ``"30 m"`` given for a time fails at once and says why.
 """
 
 import numbers
+import reprlib
 
 import astropy.units as u
 
-__all__ = ["ParameterError", "looks_like_quantity", "parse_quantity"]
+__all__ = ["ParameterError", "looks_like_quantity", "parse_quantity", "shown"]
+
+#: How much of a value a message echoes.
+SHOWN = 80
+
+# bounded at every level: a YAML alias bomb's repr would be gigabytes
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 3, 6, 6, SHOWN, SHOWN
+
+
+#: Characters of the longest text read as a quantity.
+_LONGEST = 200
 
 
 class ParameterError(ValueError):
     """A parameter value that cannot be used; the message names the parameter."""
+
+
+def shown(value, limit=SHOWN):
+    """A value as a message echoes it: its ``repr`` cut to about ``limit`` characters.
+
+    Never builds the whole ``repr`` (nested and shared values are cut at each
+    level), so a value of any size costs little to show.
+    """
+    text = _REPR.repr(value)
+    text = " ".join(text.split())  # one line
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _target_unit(physical_type):
@@ -59,7 +82,7 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
     if isinstance(value, u.Quantity):
         quantity = value
     elif isinstance(value, bool):
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {shown(value)}")
     elif isinstance(value, numbers.Number):
         if default_unit is not None:
             quantity = value * u.Unit(default_unit)
@@ -67,23 +90,27 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
             quantity = value * u.dimensionless_unscaled
         else:
             raise ParameterError(
-                f"{name}: give a unit, e.g. '{value} {_example_unit(target)}', got the bare number {value!r}"
+                f"{name}: give a unit, e.g. '{shown(value)} {_example_unit(target)}', got the bare number {value!r}"
             )
+    elif isinstance(value, str) and len(value) > _LONGEST:
+        # no quantity is this long; astropy's parser would take long to say so
+        raise ParameterError(f"{name}: {shown(value)} ({len(value)} characters) is not a quantity")
     elif isinstance(value, str):
         try:
             quantity = u.Quantity(value.strip())
         except (TypeError, ValueError) as error:
+            reason = shown(" ".join(str(error).split()), 160).strip("'\"")
             raise ParameterError(
-                f"{name}: cannot read {value!r} as a quantity ({error})"
+                f"{name}: cannot read {shown(value)} as a quantity ({reason})"
             ) from error
     else:
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {value!r}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {shown(value)}")
     if not _compatible(quantity.unit, target):
         expected = target if isinstance(target, u.UnitBase) else f"a {target}"
         if isinstance(target, u.UnitBase) and target.physical_type == "dimensionless":
             expected = "a plain number or a fraction such as '1.5 %'"
         raise ParameterError(
-            f"{name}: {value!r} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
+            f"{name}: {shown(value)} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
         )
     return quantity
 

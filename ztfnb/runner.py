@@ -32,12 +32,20 @@ from pathlib import Path
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
-from ztfnb.parameters import check_parameters, load_parameters, notebook_parameters
+from ztfnb.parameters import (
+    ParameterError,
+    check_parameters,
+    load_parameters,
+    notebook_parameters,
+)
 from ztfnb.project import find_root
 from ztfnb.provenance import git_state, hash_paths, sha256, software_versions, walk_files
+from ztfnb.quantity import shown
 
 __all__ = [
+    "RESERVED",
     "RunResult",
+    "check_reserved",
     "checked_parameters",
     "default_output_dir",
     "find_root",
@@ -56,6 +64,11 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 LOG = "run.log"
+
+#: Parameters the runner sets itself; a parameters file, a grid or the command line may not.
+RESERVED = {
+    "output_dir": "the runner sets it to the report's folder (choose that with -o or --out)",
+}
 
 #: A folder named by a parameter is hashed as an input only when it is this small.
 MAX_FOLDER_FILES = 1000
@@ -214,7 +227,8 @@ def parameters_file_sha256(parameters_file):
     return _files_record(parameters_file, sha256)
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# the digits before and after the dot cannot trade places: a long non-number fails in linear time
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
 def _read_numbers(values, declared):
@@ -226,7 +240,9 @@ def _read_numbers(values, declared):
     result = dict(values)
     for name, value in values.items():
         info = declared.get(name)
-        if info is None or not isinstance(value, str) or not _NUMBER.match(value.strip()):
+        if not isinstance(value, str) or len(value) > 100 or info is None:
+            continue
+        if not _NUMBER.match(value.strip()):
             continue
         kind = info["type"].split("[")[0].split("|")[0].strip()
         default = info["default"]
@@ -234,6 +250,21 @@ def _read_numbers(values, declared):
         if kind == "float" or (kind in ("None", "") and number_default):
             result[name] = float(value)
     return result
+
+
+def check_reserved(values, source):
+    """Refuse a parameter the runner sets itself (`RESERVED`), naming where it was given.
+
+    A report writes only into its own folder: were ``output_dir`` taken from a
+    file, a notebook would write its tables wherever that file says.
+
+    Raises
+    ------
+    ParameterError
+    """
+    for name in values:
+        if name in RESERVED:
+            raise ParameterError(f"{source}: parameter {name} cannot be given: {RESERVED[name]}")
 
 
 def checked_parameters(
@@ -272,12 +303,16 @@ def checked_parameters(
     declared = notebook_parameters(notebook)
     values = {}
     for path in parameters_files(parameters_file):
-        given = _read_numbers(load_parameters(path), declared)
+        given = load_parameters(path)
+        check_reserved(given, str(path))
+        given = _read_numbers(given, declared)
         check_parameters(notebook, given, source=str(path))
         values.update(given)
     if overrides:
+        where = source or overrides_source or "parameters"
+        check_reserved(overrides, where)
         given = _read_numbers(dict(overrides), declared)
-        check_parameters(notebook, given, source=source or overrides_source or "parameters")
+        check_parameters(notebook, given, source=where)
         values.update(given)
     return values, declared
 
@@ -656,6 +691,7 @@ def run_notebook(
     executor=None,
     record_output_dir=None,
     overrides_source=None,
+    overwrite=False,
 ):
     """Execute a notebook with papermill and write its report.
 
@@ -682,6 +718,9 @@ def run_notebook(
         notebook's ``output_dir`` name this one.
     overrides_source : str, optional
         Where the overrides came from, for messages (``the command line``).
+    overwrite : bool
+        Write into an existing ``output_dir`` that holds files and is not a
+        report (without it such a folder is refused: its files are not ours to replace).
 
     Returns
     -------
@@ -692,8 +731,9 @@ def run_notebook(
     InputError, ParameterError
         Before anything runs: a missing or unreadable notebook, a missing
         parameters file, an unknown parameter, a value of the wrong type or
-        unit, an output folder where the executed notebook would replace the
-        notebook itself.
+        unit, a parameter the runner sets itself (`RESERVED`), an output
+        folder where the executed notebook would replace the notebook itself,
+        or an output folder holding files that are not a report's.
     """
     from papermill.exceptions import PapermillExecutionError
 
@@ -706,10 +746,10 @@ def run_notebook(
     )
 
     started = datetime.datetime.now(datetime.UTC)
-    output_dir = _report_folder(notebook, root, output_dir)
+    output_dir = _report_folder(notebook, root, output_dir, overwrite)
     (output_dir / MANIFEST).unlink(missing_ok=True)
     final_dir = Path(record_output_dir or output_dir)
-    injected_output_dir = "output_dir" in declared and "output_dir" not in values
+    injected_output_dir = "output_dir" in declared  # never given: see RESERVED
     if injected_output_dir:
         values["output_dir"] = str(output_dir)
     executed = output_dir / notebook.name
@@ -753,6 +793,10 @@ def run_notebook(
             html_path = None
             error = error or f"HTML export failed: {failure}"
 
+    escaped = _outside(output_dir)
+    if escaped and status == "complete":
+        status, error = "failed", escaped
+
     finished = datetime.datetime.now(datetime.UTC)
     used = {**notebook_defaults(notebook), **values}
     if injected_output_dir:
@@ -795,8 +839,14 @@ def without_output_dir(values):
     return {k: v for k, v in values.items() if k != "output_dir"}
 
 
-def _report_folder(notebook, root, output_dir):
-    """The report folder, created: the one asked for, or a new dated one."""
+def _report_folder(notebook, root, output_dir, overwrite=False):
+    """The report folder, created: the one asked for, or a new dated one.
+
+    An existing folder is used when it is empty or holds a report (a
+    ``manifest.json``, or the ``run.log`` of an interrupted run); one holding
+    anything else is refused unless ``overwrite``: a report would replace
+    files of the same names.
+    """
     if output_dir is None:
         return new_report_dir(default_output_dir(notebook, root))
     output_dir = Path(output_dir).resolve()
@@ -806,8 +856,34 @@ def _report_folder(notebook, root, output_dir):
             "the executed notebook would replace the notebook itself; choose another output folder",
             path=output_dir,
         )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError("not a folder; choose another output folder", path=output_dir)
+    if output_dir.is_dir() and not overwrite:
+        names = sorted(p.name for p in output_dir.iterdir())
+        if names and MANIFEST not in names and LOG not in names:
+            raise InputError(
+                f"holds files that are not a report's ({shown(names[0])}"
+                f"{f' and {len(names) - 1} more' if len(names) > 1 else ''}); "
+                "choose a new or empty folder, or give --overwrite",
+                path=output_dir,
+            )
     output_dir.mkdir(parents=True, exist_ok=True)
     return output_dir
+
+
+def _outside(folder):
+    """Why a report reaches outside its folder (a link out of it), or None.
+
+    The manifest hashes what the folder holds; a symbolic link would make it
+    record, and the index link, a file the report did not write into its folder.
+    """
+    folder = Path(folder).resolve()
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            target = path.resolve()
+            if target != folder and folder not in target.parents:
+                return f"{path.relative_to(folder)} leads outside the report's folder (to {target})"
+    return None
 
 
 def _relative(path, root):
