@@ -313,7 +313,7 @@ def _kernel(root):
     """A warm kernel for this process (and notebook root), stopped when the process ends."""
     from multiprocessing import util
 
-    from ztfnb.runner import WarmKernel
+    from ztfnb.engine import WarmKernel
 
     key = str(root)
     if key in _KERNELS and not _KERNELS[key].manager.is_alive():
@@ -520,7 +520,7 @@ def run_batch(
         Base values under the grid's (default ``parameters/<notebook stem>.yaml``
         under the project root, when it exists, as for ``ztfnb run``).
     reuse_kernels : bool
-        One kernel per worker for several runs (`ztfnb.runner.WarmKernel`).
+        One kernel per worker for several runs (`ztfnb.engine.WarmKernel`).
     progress : bool
     base : dict, optional
         Values over the files' and under the grid's (``ztfnb batch -y/-p/-r``).

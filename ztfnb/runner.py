@@ -21,10 +21,7 @@ import json
 import logging
 import os
 import re
-import shutil
-import signal
 import sys
-import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -52,6 +49,7 @@ __all__ = [
     "input_paths",
     "new_report_dir",
     "notebook_defaults",
+    "papermill_execute",
     "parameters_file_for",
     "parameters_file_sha256",
     "parameters_files",
@@ -402,84 +400,20 @@ def input_paths(values, root, output_dir):
     return paths, skipped
 
 
-_LIVE_KERNELS = {}
-
-
-def _running(process):
-    """Whether a kernel process we started still runs (a reaped one's id may be another's now)."""
-    try:
-        return process.poll() is None
-    except OSError:
-        return False
-
-
-def _track(manager):
-    """Remember a started kernel's process (the leader of its own session) and socket folder."""
-    for key, (process, _) in list(_LIVE_KERNELS.items()):
-        if not _running(process):  # shut down since: forget it
-            _LIVE_KERNELS.pop(key, None)
-    process = getattr(getattr(manager, "provisioner", None), "process", None)
-    if process is not None:
-        _LIVE_KERNELS[id(manager)] = (process, Path(manager.ip).parent)
-
-
 def stop_kernels():
-    """Kill every kernel this process started that still runs, with what it started.
+    """Kill every kernel this process started that still runs (`ztfnb.engine.stop_kernels`)."""
+    from ztfnb.engine import stop_kernels as stop
 
-    Used when a run is interrupted (Ctrl-C, a batch stopping its workers):
-    the runner cannot wait for papermill to shut its kernel down. A kernel
-    leads its own session (jupyter_client starts it so), so its process
-    group holds anything it started. Only kernels that are still our
-    unreaped children are signalled, so a process id the system has given
-    to another process since is never touched.
-    """
-    for key, (process, sockets) in list(_LIVE_KERNELS.items()):
-        _LIVE_KERNELS.pop(key, None)
-        if not _running(process):
-            continue
-        try:
-            if os.getpgid(process.pid) == process.pid:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-        except (ProcessLookupError, PermissionError):
-            pass
-        shutil.rmtree(sockets, ignore_errors=True)
+    stop()
 
 
-class _TrackedKernel:
-    """Kernel manager mixin: started kernels are known to `stop_kernels`."""
+def __getattr__(name):
+    # WarmKernel lives with the engine; importing it here would import papermill with the runner
+    if name == "WarmKernel":
+        from ztfnb.engine import WarmKernel
 
-    async def _async_post_start_kernel(self, **kw):
-        await super()._async_post_start_kernel(**kw)
-        _track(self)
-
-
-def _ipc_kernel_manager(folder, base=None, log=None):
-    """A kernel manager talking to the kernel over Unix sockets in a private folder.
-
-    No TCP port is opened (nothing for another user of a shared node to reach,
-    and no unencrypted-TCP warning in every report). With ``log``, the kernel
-    process's own standard output and error are appended to that file: what
-    C libraries print and the kernel's messages when it is interrupted or
-    shut down belong with the run, not on the terminal of a batch.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum, Unicode
-
-    class IPCKernelManager(_TrackedKernel, base or AsyncKernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-        ip = Unicode(str(Path(folder) / "kernel"), config=True)
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            if log is None:
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-            with open(log, "ab") as sink:  # the kernel keeps its own copy
-                return await super()._async_launch_kernel(
-                    kernel_cmd, **{**kw, "stdout": sink, "stderr": sink}
-                )
-
-    return IPCKernelManager
+        return WarmKernel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # nbconvert's lab template loads require.js, MathJax and mermaid from cdnjs; a
@@ -558,127 +492,30 @@ def _progress_bar(notebook):
     }
 
 
-def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress):
-    """Execute with papermill in a fresh kernel talking over Unix sockets."""
+def papermill_execute(notebook, output, parameters, kernel_name, cwd, progress, km=None):
+    """Execute with papermill's ``ztfnb`` engine (`ztfnb.engine`): a fresh private kernel, or ``km``.
+
+    A fresh kernel's connection file and sockets are in a private folder in
+    the report's folder (``output``'s), and its own output goes to ``run.log``.
+    """
     import papermill
 
-    sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            cwd=str(cwd),
-            progress_bar=_progress_bar(notebook) if progress else False,
-            log_output=True,
-            request_save_on_cell_execute=True,
-            # the report's run.log, beside the notebook being written
-            kernel_manager_class=_ipc_kernel_manager(sockets, log=Path(output).parent / LOG),
-        )
-    finally:
-        shutil.rmtree(sockets, ignore_errors=True)
+    from ztfnb.engine import ENGINE
 
-
-def _log_cell(cell, cell_index, **_):
-    """Write a cell's outputs to the run log, as papermill's ``log_output`` does."""
-    log = logging.getLogger("papermill")
-    log.info("Executed cell %d", cell_index)
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            text = "".join(output.get("text", ""))
-            (log.info if output.get("name") == "stdout" else log.warning)(text)
-        elif output.get("output_type") == "error":
-            log.error("%s: %s", output.get("ename"), output.get("evalue"))
-        elif "text/plain" in output.get("data", {}):
-            log.info("".join(output["data"]["text/plain"]))
-
-
-class WarmKernel:
-    """A kernel kept for several runs: imports stay loaded, the namespace is reset between runs.
-
-    Starting a kernel and importing astropy and ztfnb costs a few seconds a
-    run; a batch of quick notebooks spends most of its time there. Each run
-    still gets a clean namespace (``%reset -f``); module-level state (imported
-    modules, caches) is shared, so results are the same as in a fresh kernel
-    for notebooks that do not change global settings.
-
-    Parameters
-    ----------
-    cwd : path-like
-        The kernel's working folder (the project root).
-    kernel_name : str
-    """
-
-    def __init__(self, cwd, kernel_name="python3"):
-        from jupyter_client.manager import KernelManager
-
-        self._sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
-        self.cwd = str(cwd)
-        self.kernel_name = kernel_name
-        self.manager = _ipc_kernel_manager(self._sockets, base=KernelManager)(
-            kernel_name=kernel_name
-        )
-        self.manager.start_kernel(cwd=self.cwd)
-        self.runs = 0
-
-    def __call__(self, notebook, output, parameters, kernel_name, cwd, progress):
-        import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import CellExecutionError
-        from papermill.exceptions import PapermillExecutionError
-        from papermill.iorw import load_notebook_node
-        from papermill.parameterize import parameterize_notebook
-
-        if str(cwd) != self.cwd:
-            raise ValueError(f"this kernel runs in {self.cwd}, not {cwd}")
-        document = parameterize_notebook(
-            load_notebook_node(str(notebook)), parameters, kernel_name=self.kernel_name
-        )
-        client = self.manager.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
-            client.execute_interactive("%reset -f", timeout=60, store_history=False)
-        finally:
-            client.stop_channels()
-        runner = NotebookClient(
-            document,
-            km=self.manager,
-            kernel_name=self.kernel_name,
-            timeout=None,
-            resources={"metadata": {"path": self.cwd}},
-            on_cell_executed=_log_cell,  # run.log gets every cell's output, as with papermill
-        )
-        try:
-            runner.execute()
-        except CellExecutionError as failure:
-            cell = next(
-                (
-                    c
-                    for c in document.cells
-                    if any(o.get("output_type") == "error" for o in c.get("outputs", []))
-                ),
-                None,
-            )
-            raise PapermillExecutionError(
-                cell_index=document.cells.index(cell) if cell else -1,
-                exec_count=cell.get("execution_count") if cell else None,
-                source=cell.source if cell else "",
-                ename=failure.ename,
-                evalue=failure.evalue,
-                traceback=[str(failure)],
-            ) from failure
-        finally:
-            nbformat.write(document, str(output))
-            self.runs += 1
-
-    def close(self):
-        """Stop the kernel."""
-        try:
-            self.manager.shutdown_kernel(now=True)
-        finally:
-            shutil.rmtree(self._sockets, ignore_errors=True)
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        engine_name=ENGINE,
+        kernel_name=kernel_name,
+        cwd=str(cwd),
+        progress_bar=_progress_bar(notebook) if progress else False,
+        log_output=True,
+        request_save_on_cell_execute=True,
+        km=km,
+        kernel_dir=Path(output).parent,
+        kernel_log=Path(output).parent / LOG,  # the report's run.log, beside the notebook
+    )
 
 
 def run_notebook(
@@ -711,7 +548,8 @@ def run_notebook(
     progress : bool
         Show progress on standard error: cells done of all, time elapsed.
     executor : callable, optional
-        Runs the notebook: default papermill in a fresh kernel; a `WarmKernel` reuses one.
+        Runs the notebook: default `papermill_execute` (a fresh kernel); a
+        `ztfnb.engine.WarmKernel` reuses one.
     record_output_dir : path-like, optional
         The folder the report ends in, when ``output_dir`` is a temporary one
         (a batch renames it when complete): the manifest and the saved
@@ -765,7 +603,7 @@ def run_notebook(
     papermill_logger.setLevel(logging.INFO)
     status, error = "complete", None
     try:
-        (executor or _papermill_execute)(notebook, partial, values, kernel_name, root, progress)
+        (executor or papermill_execute)(notebook, partial, values, kernel_name, root, progress)
     except PapermillExecutionError as failure:
         status = "failed"
         error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
