@@ -48,12 +48,12 @@ from astropy.table import Table
 
 from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, partial_name
 from ztfnb.io.atomic import atomic_path
+from ztfnb.manifest import Manifest
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
 from ztfnb.quantity import shown
-from ztfnb.reportindex import index_page, report_files
+from ztfnb.reportindex import index_page, report_files, write_page, write_reports_index
 from ztfnb.runner import (
-    MANIFEST,
     check_reserved,
     checked_parameters,
     find_root,
@@ -64,7 +64,6 @@ from ztfnb.runner import (
     run_notebook,
     stop_kernels,
     without_output_dir,
-    write_reports_index,
 )
 
 __all__ = [
@@ -253,13 +252,6 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None, g
     return runs
 
 
-def _manifest(folder):
-    try:
-        return json.loads((Path(folder) / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def _sha256(path):
     """sha256 of a file, None if it cannot be read."""
     try:
@@ -281,26 +273,23 @@ def is_done(run):
     canonical JSON, so NaN equals NaN), and input files that still have the
     recorded sha256.
     """
-    manifest = _manifest(run.folder)
-    if not manifest or manifest.get("status") != "complete":
+    manifest = Manifest.read(run.folder)
+    if manifest is None or not manifest.complete:
         return False
     root = find_root(run.notebook.parent)
-    recorded = manifest.get("parameters")
-    if not isinstance(recorded, dict):
+    if _canonical(without_output_dir(manifest.parameters)) != _canonical(run.effective):
         return False
-    if _canonical(without_output_dir(recorded)) != _canonical(run.effective):
+    if _recorded_path(str(manifest.notebook), root) != run.notebook:
         return False
-    if _recorded_path(manifest.get("notebook", ""), root) != run.notebook:
-        return False
-    if manifest.get("notebook_sha256") != _sha256(run.notebook):
+    if manifest.notebook_sha256 != _sha256(run.notebook):
         return False
     try:
         expected = parameters_file_sha256(run.parameters_file)
     except OSError:
         return False
-    if manifest.get("parameters_file_sha256") != expected:
+    if manifest.parameters_file_sha256 != expected:
         return False
-    for name, digest in manifest.get("inputs", {}).items():
+    for name, digest in manifest.inputs.items():
         if _sha256(_recorded_path(name, root)) != digest:
             return False
     return True
@@ -364,9 +353,9 @@ def execute_run(run):
 def _row(run, manifest):
     return {
         "name": run.name,
-        "status": manifest.get("status", "unknown"),
-        "error": manifest.get("error") or "",
-        "duration_s": manifest.get("duration_s", np.nan),
+        "status": manifest.status,
+        "error": manifest.error or "",
+        "duration_s": np.nan if manifest.duration_s is None else manifest.duration_s,
         "parameters": run.parameters,
     }
 
@@ -416,7 +405,7 @@ def write_index(out, runs, rows):
     for run in runs:
         row = rows.get(run.name)
         if row is None:
-            manifest = _manifest(run.folder)
+            manifest = Manifest.read(run.folder)
             row = _row(run, manifest) if manifest else _pending(run)
         records.append(_record(run, row, parameter_names))
     columns = list(dict.fromkeys(k for r in [dict.fromkeys(COLUMNS), *records] for k in r))
@@ -443,8 +432,7 @@ def write_index(out, runs, rows):
         [*columns, "files"],
         rows,
     )
-    with atomic_path(out / "index.html") as temporary:
-        Path(temporary).write_text(page, encoding="utf-8")
+    write_page(out / "index.html", page)
     return table
 
 

@@ -17,7 +17,13 @@ SHOWN = 80
 
 # bounded at every level: a YAML alias bomb's repr would be gigabytes
 _REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 3, 6, 6, SHOWN, SHOWN
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = (
+    3,
+    6,
+    6,
+    SHOWN,
+    SHOWN,
+)
 
 
 #: Characters of the longest text read as a quantity.

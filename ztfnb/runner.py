@@ -17,7 +17,6 @@ wherever the command is started. The HTML references nothing on the network.
 
 import datetime
 import itertools
-import json
 import logging
 import os
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
+from ztfnb.manifest import LOG, MANIFEST, Manifest, input_paths
 from ztfnb.parameters import (
     ParameterError,
     check_parameters,
@@ -36,11 +36,15 @@ from ztfnb.parameters import (
     notebook_parameters,
 )
 from ztfnb.project import find_root
-from ztfnb.provenance import git_state, hash_paths, sha256, software_versions, walk_files
+from ztfnb.provenance import git_state, hash_paths, sha256, software_versions
 from ztfnb.quantity import shown
+from ztfnb.reportindex import write_reports_index
 
 __all__ = [
+    "LOG",
+    "MANIFEST",
     "RESERVED",
+    "Manifest",
     "RunResult",
     "check_reserved",
     "checked_parameters",
@@ -60,17 +64,11 @@ __all__ = [
     "write_reports_index",
 ]
 
-MANIFEST = "manifest.json"
-LOG = "run.log"
 
 #: Parameters the runner sets itself; a parameters file, a grid or the command line may not.
 RESERVED = {
     "output_dir": "the runner sets it to the report's folder (choose that with -o or --out)",
 }
-
-#: A folder named by a parameter is hashed as an input only when it is this small.
-MAX_FOLDER_FILES = 1000
-MAX_FOLDER_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -85,7 +83,7 @@ class RunResult:
     notebook : `~pathlib.Path`
         The executed notebook.
     html : `~pathlib.Path` or None
-    manifest : dict
+    manifest : `ztfnb.manifest.Manifest`
     error : str or None
     """
 
@@ -93,7 +91,7 @@ class RunResult:
     output_dir: Path
     notebook: Path
     html: Path | None
-    manifest: dict
+    manifest: Manifest
     error: str | None = None
 
     @property
@@ -331,73 +329,6 @@ def notebook_defaults(notebook):
         for name, info in notebook_parameters(notebook).items()
         if info["literal"]
     }
-
-
-def _named_path(value, root):
-    """The existing file or folder a string parameter names, resolved; None otherwise."""
-    if not isinstance(value, str) or not value.strip() or "\n" in value or len(value) > 4096:
-        return None
-    path = Path(value) if Path(value).is_absolute() else Path(root) / value
-    try:
-        return path.resolve() if path.exists() else None
-    except (OSError, RuntimeError):  # unreadable, or a symbolic-link loop
-        return None
-
-
-def _folder_too_big(folder):
-    """Why a folder is too big to hash as an input, or None when it is small enough."""
-    count, size = 0, 0
-    for file in walk_files(folder):
-        count += 1
-        try:
-            size += file.stat().st_size
-        except OSError:
-            continue
-        if count > MAX_FOLDER_FILES:
-            return f"a folder of more than {MAX_FOLDER_FILES} files, not hashed"
-        if size > MAX_FOLDER_BYTES:
-            return f"a folder of more than {MAX_FOLDER_BYTES // 1024**3} GB, not hashed"
-    return None
-
-
-def input_paths(values, root, output_dir):
-    """The files and small folders string parameters name: the run's inputs to hash.
-
-    A value is taken for an input when it names an existing path (relative
-    ones against the project root). Never hashed: the file system root, the
-    home folder, the project root and the folders above it (a parameter
-    ``"."`` or ``"/"`` is a working folder, not an input), the report's own
-    folder and the folders holding it, and folders of more than
-    `MAX_FOLDER_FILES` files or `MAX_FOLDER_BYTES` bytes.
-
-    Parameters
-    ----------
-    values : dict
-    root : path-like
-    output_dir : path-like
-
-    Returns
-    -------
-    paths : list of `~pathlib.Path`
-    skipped : dict
-        path → why it is not hashed.
-    """
-    root, output_dir = Path(root).resolve(), Path(output_dir).resolve()
-    too_wide = {Path("/"), Path.home().resolve(), root, *root.parents}
-    paths, skipped = [], {}
-    for value in values.values():
-        path = _named_path(value, root)
-        if path is None or path == output_dir or output_dir in path.parents:
-            continue  # not a path, or the report's own output
-        if path in too_wide:
-            skipped[str(path)] = "the file system root, home or project folder, not hashed"
-        elif path in output_dir.parents:
-            skipped[str(path)] = "a folder holding the report, not hashed"
-        elif path.is_dir() and (reason := _folder_too_big(path)):
-            skipped[str(path)] = reason
-        elif path not in paths:
-            paths.append(path)
-    return paths, skipped
 
 
 def stop_kernels():
@@ -642,30 +573,29 @@ def run_notebook(
     # paths named by defaults are inputs too; output_dir is the report's own folder
     named, not_hashed = input_paths(without_output_dir(used), root, output_dir)
     inputs = [notebook, *parameters_files(parameters_file), *named]
-    manifest = {
-        "notebook": _relative(notebook, root),
-        "notebook_sha256": sha256(notebook),
+    manifest = Manifest(
+        notebook=_relative(notebook, root),
+        notebook_sha256=sha256(notebook),
         # one file: its name and sha256; several (-f A -f B): lists, in the order read
-        "parameters_file": _files_record(parameters_file, lambda path: _relative(path, root)),
-        "parameters_file_sha256": parameters_file_sha256(parameters_file),
-        "parameters": used,
-        "output_dir": str(final_dir),
-        "status": status,
-        "error": error,
-        "run_id": uuid.uuid4().hex,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": finished.isoformat(timespec="seconds"),
-        "duration_s": round((finished - started).total_seconds(), 3),
-        "versions": software_versions(),
-        "git": git_state(root),
-        "inputs": hash_paths(inputs, relative_to=root, unreadable=not_hashed),
-        "inputs_not_hashed": dict(sorted(not_hashed.items())),
-        "outputs": hash_paths(
+        parameters_file=_files_record(parameters_file, lambda path: _relative(path, root)),
+        parameters_file_sha256=parameters_file_sha256(parameters_file),
+        parameters=used,
+        output_dir=str(final_dir),
+        status=status,
+        error=error,
+        run_id=uuid.uuid4().hex,
+        started=started.isoformat(timespec="seconds"),
+        finished=finished.isoformat(timespec="seconds"),
+        duration_s=round((finished - started).total_seconds(), 3),
+        versions=software_versions(),
+        git=git_state(root),
+        inputs=hash_paths(inputs, relative_to=root, unreadable=not_hashed),
+        inputs_not_hashed=dict(sorted(not_hashed.items())),
+        outputs=hash_paths(
             [p for p in output_dir.iterdir() if p.name != MANIFEST], relative_to=output_dir
         ),
-    }
-    with atomic_path(output_dir / MANIFEST) as temporary:
-        Path(temporary).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    )
+    manifest.write(output_dir)
     reports = root / "reports"
     if record_output_dir is None and reports in output_dir.parents:
         write_reports_index(reports)  # a batch's folder is temporary: the batch indexes at its end
@@ -729,62 +659,3 @@ def _relative(path, root):
         return str(Path(path).resolve().relative_to(root))
     except ValueError:
         return str(path)
-
-
-def _hidden(path, top):
-    """Whether ``path`` lies in a hidden folder under ``top`` (a batch's ``.<name>.partial-<id>``)."""
-    return any(part.startswith(".") for part in path.relative_to(top).parts[:-1])
-
-
-def write_reports_index(reports):
-    """Write ``reports/index.html`` listing every report under it, newest first.
-
-    Each line: start, notebook (its page), status, seconds, key numbers
-    (``summary.json``) and links to the manifest, log and outputs
-    (`ztfnb.reportindex`). Reports in hidden folders (a batch's runs in
-    progress, ``.<name>.partial-<id>``, renamed when whole) are left out:
-    their links would die.
-    """
-    from ztfnb.reportindex import index_page, key_numbers, report_files
-
-    reports = Path(reports)
-    rows = []
-    for manifest_path in reports.rglob(MANIFEST):
-        if _hidden(manifest_path, reports):
-            continue
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        folder = manifest_path.parent
-        pages = sorted(folder.glob("*.html"))
-        link = (
-            pages[0].relative_to(reports).as_posix()
-            if pages
-            else folder.relative_to(reports).as_posix()
-        )
-        status = str(manifest.get("status", ""))
-        duration = manifest.get("duration_s", "")
-        rows.append(
-            (
-                str(manifest.get("started", "")),
-                [
-                    {"class": status},
-                    str(manifest.get("started", "")),
-                    [(manifest.get("notebook", ""), link)],
-                    status,
-                    f"{duration:.0f}" if isinstance(duration, int | float) else str(duration),
-                    [(line, None) for line in key_numbers(folder)],
-                    report_files(folder, reports),
-                ],
-            )
-        )
-    rows.sort(key=lambda row: row[0], reverse=True)
-    page = index_page(
-        "ztfnb reports",
-        f"{len(rows)} reports, newest first; key numbers from each report's summary.json",
-        ["started (UTC)", "notebook", "status", "seconds", "key numbers", "files"],
-        [row for _, row in rows],
-    )
-    with atomic_path(reports / "index.html") as temporary:
-        Path(temporary).write_text(page, encoding="utf-8")
