@@ -2,7 +2,12 @@
 
 import datetime
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -271,3 +276,51 @@ def test_prior_without_an_action_prints_the_prior_help(capsys):
     assert main(["prior"]) == 2
     out = capsys.readouterr().out
     assert out.startswith("usage: ztfnb prior") and "fit" in out and "ahead" in out
+
+
+def test_a_run_killed_with_sigkill_leaves_nothing_in_tmp_or_the_runtime_folder(tmp_path):
+    """The kernel's connection file and sockets are in the report's own folder."""
+    started = tmp_path / "started"
+    notebook = _notebook(
+        tmp_path / "n.ipynb",
+        PARAMETERS,
+        f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(60)",
+    )
+    temporary, runtime = tmp_path / "tmp", tmp_path / "runtime"
+    temporary.mkdir()
+    runtime.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    environment.pop("XDG_RUNTIME_DIR", None)
+    command = [sys.executable, "-m", "ztfnb", "run", str(notebook), "-o", str(tmp_path / "r")]
+    process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert started.exists()
+    assert list((tmp_path / "r").glob(".kernel-*/kernel.json"))  # the connection file is there
+    os.kill(process.pid, signal.SIGKILL)  # the run alone: its kernel notices and exits
+    process.wait()
+    assert not list(temporary.iterdir()) and not list(runtime.iterdir())
+
+
+def test_a_report_linking_outside_its_folder_fails(tmp_path):
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("not the report's")
+    notebook = _notebook(
+        tmp_path / "n.ipynb",
+        PARAMETERS,
+        f"import os\nos.symlink({str(outside)!r}, os.path.join(output_dir, 'table.txt'))",
+    )
+    result = run_notebook(notebook, output_dir=tmp_path / "report")
+    assert result.status == "failed" and "table.txt leads outside" in result.error
+
+
+def test_overwrite_lets_a_run_into_a_folder_of_other_files(tmp_path):
+    notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert main(["run", str(notebook), "-o", str(tmp_path / "mine"), "--overwrite"]) == 0
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "mine" / "manifest.json").is_file()
+    # a report folder is a report's: a second run into it needs no flag
+    assert main(["run", str(notebook), "-o", str(tmp_path / "mine")]) == 0

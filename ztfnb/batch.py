@@ -46,12 +46,15 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, partial_name
 from ztfnb.io.atomic import atomic_path
+from ztfnb.manifest import Manifest
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
-from ztfnb.reportindex import index_page, report_files
+from ztfnb.quantity import shown
+from ztfnb.reportindex import index_page, report_files, write_page, write_reports_index
 from ztfnb.runner import (
-    MANIFEST,
+    check_reserved,
     checked_parameters,
     find_root,
     notebook_defaults,
@@ -61,10 +64,10 @@ from ztfnb.runner import (
     run_notebook,
     stop_kernels,
     without_output_dir,
-    write_reports_index,
 )
 
 __all__ = [
+    "BatchBusy",
     "BatchInterrupted",
     "BatchRun",
     "is_done",
@@ -73,8 +76,6 @@ __all__ = [
     "run_batch",
     "run_name",
 ]
-
-_PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial-[0-9a-f]+$")
 
 #: The batch's own columns of ``runs.ecsv``; parameters and key numbers come after, prefixed.
 COLUMNS = ("name", "status", "error", "duration_s")
@@ -110,6 +111,8 @@ def load_grid(path):
     content = read_yaml(path, what="grid file")
     if not isinstance(content, dict) or not content:
         raise ParameterError(f"{path}: expected a mapping of parameters to lists, or 'runs:'")
+    if "runs" not in content:
+        check_reserved(content, str(path))
     if "runs" in content:
         runs = content["runs"]
         if (
@@ -122,6 +125,8 @@ def load_grid(path):
             )
         if not runs:
             raise ParameterError(f"{path}: 'runs' is an empty list: nothing to run")
+        for number, values in enumerate(runs, 1):
+            check_reserved(values, f"{path}, run {number}")
         return [dict(r) for r in runs]
     names = list(content)
     values = [content[n] if isinstance(content[n], list) else [content[n]] for n in names]
@@ -168,6 +173,8 @@ class BatchRun:
     reuse_kernels : bool
     base : dict
         Values given on the command line (``-y``, ``-p``, ``-r``), under the grid's.
+    owner : str
+        The batch's owner id (`ztfnb.batchlock.new_owner`): its temporary folders carry it.
     """
 
     name: str
@@ -178,9 +185,10 @@ class BatchRun:
     effective: dict = field(default_factory=dict)
     reuse_kernels: bool = False
     base: dict = field(default_factory=dict)
+    owner: str = field(default_factory=new_owner)
 
 
-def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
+def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None, grid=None):
     """Check every parameter set against the notebook and name its folder.
 
     Nothing is written.
@@ -194,6 +202,8 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
         Base values (default ``parameters/<notebook stem>.yaml``).
     base : dict, optional
         Values over the files' and under the grid's (the command line's ``-y``, ``-p``, ``-r``).
+    grid : path-like, optional
+        The grid file, named in messages about its runs.
 
     Returns
     -------
@@ -215,14 +225,18 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
     checked_parameters(notebook, parameters_file, base, overrides_source="the command line")
     defaults = notebook_defaults(notebook)
     runs, names = [], set()
-    for parameters in parameter_sets:
+    for number, parameters in enumerate(parameter_sets, 1):
+        where = f"{grid or 'grid'}, run {number} ({shown(parameters, 60)})"
+        check_reserved(parameters, where)
         values, _ = checked_parameters(
-            notebook, parameters_file, {**base, **parameters}, source=f"grid run {parameters}"
+            notebook, parameters_file, {**base, **parameters}, source=where
         )
         grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
         name = run_name(grid)
         if name in names:
-            raise ParameterError(f"two runs with the same parameters: {parameters}")
+            raise ParameterError(
+                f"{grid or 'grid'}: runs with the same parameters: {shown(parameters)}"
+            )
         names.add(name)
         runs.append(
             BatchRun(
@@ -236,13 +250,6 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None):
             )
         )
     return runs
-
-
-def _manifest(folder):
-    try:
-        return json.loads((Path(folder) / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _sha256(path):
@@ -266,26 +273,23 @@ def is_done(run):
     canonical JSON, so NaN equals NaN), and input files that still have the
     recorded sha256.
     """
-    manifest = _manifest(run.folder)
-    if not manifest or manifest.get("status") != "complete":
+    manifest = Manifest.read(run.folder)
+    if manifest is None or not manifest.complete:
         return False
     root = find_root(run.notebook.parent)
-    recorded = manifest.get("parameters")
-    if not isinstance(recorded, dict):
+    if _canonical(without_output_dir(manifest.parameters)) != _canonical(run.effective):
         return False
-    if _canonical(without_output_dir(recorded)) != _canonical(run.effective):
+    if _recorded_path(str(manifest.notebook), root) != run.notebook:
         return False
-    if _recorded_path(manifest.get("notebook", ""), root) != run.notebook:
-        return False
-    if manifest.get("notebook_sha256") != _sha256(run.notebook):
+    if manifest.notebook_sha256 != _sha256(run.notebook):
         return False
     try:
         expected = parameters_file_sha256(run.parameters_file)
     except OSError:
         return False
-    if manifest.get("parameters_file_sha256") != expected:
+    if manifest.parameters_file_sha256 != expected:
         return False
-    for name, digest in manifest.get("inputs", {}).items():
+    for name, digest in manifest.inputs.items():
         if _sha256(_recorded_path(name, root)) != digest:
             return False
     return True
@@ -298,7 +302,7 @@ def _kernel(root):
     """A warm kernel for this process (and notebook root), stopped when the process ends."""
     from multiprocessing import util
 
-    from ztfnb.runner import WarmKernel
+    from ztfnb.engine import WarmKernel
 
     key = str(root)
     if key in _KERNELS and not _KERNELS[key].manager.is_alive():
@@ -318,7 +322,7 @@ def execute_run(run):
     dict
         A row of ``runs.ecsv``.
     """
-    partial = run.folder.parent / f".{run.name}.partial-{uuid.uuid4().hex[:12]}"
+    partial = run.folder.parent / partial_name(run.name, run.owner)
     try:
         executor = _kernel(find_root(run.notebook.parent)) if run.reuse_kernels else None
         result = run_notebook(
@@ -330,7 +334,7 @@ def execute_run(run):
             record_output_dir=run.folder,
         )
         if run.folder.exists():
-            stale = run.folder.parent / f".{run.name}.stale-{uuid.uuid4().hex[:12]}"
+            stale = run.folder.parent / partial_name(run.name, run.owner, kind="stale")
             os.replace(run.folder, stale)
             shutil.rmtree(stale, ignore_errors=True)
         os.replace(partial, run.folder)
@@ -349,9 +353,9 @@ def execute_run(run):
 def _row(run, manifest):
     return {
         "name": run.name,
-        "status": manifest.get("status", "unknown"),
-        "error": manifest.get("error") or "",
-        "duration_s": manifest.get("duration_s", np.nan),
+        "status": manifest.status,
+        "error": manifest.error or "",
+        "duration_s": np.nan if manifest.duration_s is None else manifest.duration_s,
         "parameters": run.parameters,
     }
 
@@ -401,7 +405,7 @@ def write_index(out, runs, rows):
     for run in runs:
         row = rows.get(run.name)
         if row is None:
-            manifest = _manifest(run.folder)
+            manifest = Manifest.read(run.folder)
             row = _row(run, manifest) if manifest else _pending(run)
         records.append(_record(run, row, parameter_names))
     columns = list(dict.fromkeys(k for r in [dict.fromkeys(COLUMNS), *records] for k in r))
@@ -428,8 +432,7 @@ def write_index(out, runs, rows):
         [*columns, "files"],
         rows,
     )
-    with atomic_path(out / "index.html") as temporary:
-        Path(temporary).write_text(page, encoding="utf-8")
+    write_page(out / "index.html", page)
     return table
 
 
@@ -456,12 +459,6 @@ def _cell(value):
     return value
 
 
-def _clean_partials(out):
-    for path in Path(out).glob(".*"):
-        if path.is_dir() and (_PARTIAL.match(path.name) or ".stale-" in path.name):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def _sigint_ignored():
     """No KeyboardInterrupt while a stopping batch cleans up (a second Ctrl-C must not leave workers)."""
@@ -486,8 +483,15 @@ def run_batch(
     reuse_kernels=False,
     progress=True,
     base=None,
+    wait=True,
+    on_wait=None,
+    grid=None,
 ):
     """Run a notebook over parameter sets; finish what a previous batch left.
+
+    The batch holds ``out``'s lock from its first write to its last
+    (`ztfnb.batchlock`): a second batch on the same folder waits for it, then
+    skips what it finished.
 
     Parameters
     ----------
@@ -504,10 +508,16 @@ def run_batch(
         Base values under the grid's (default ``parameters/<notebook stem>.yaml``
         under the project root, when it exists, as for ``ztfnb run``).
     reuse_kernels : bool
-        One kernel per worker for several runs (`ztfnb.runner.WarmKernel`).
+        One kernel per worker for several runs (`ztfnb.engine.WarmKernel`).
     progress : bool
     base : dict, optional
         Values over the files' and under the grid's (``ztfnb batch -y/-p/-r``).
+    wait : bool
+        When another batch holds ``out``: wait for it (default), or raise `BatchBusy`.
+    on_wait : callable, optional
+        Called with the holder's description before waiting for it.
+    grid : path-like, optional
+        The grid file the parameter sets came from, named in messages.
 
     Returns
     -------
@@ -519,13 +529,21 @@ def run_batch(
     BatchInterrupted
         On Ctrl-C, once queued runs are cancelled, running ones stopped and
         the index written.
+    BatchBusy
+        Another batch holds ``out`` and ``wait`` is False.
     """
-    runs = plan_batch(notebook, parameter_sets, out, parameters_file, base)
+    runs = plan_batch(notebook, parameter_sets, out, parameters_file, base, grid)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for run in runs:
-        run.reuse_kernels = reuse_kernels
-    _clean_partials(out)
+    with BatchLock(out, wait=wait, on_wait=on_wait) as lock:
+        for run in runs:
+            run.reuse_kernels = reuse_kernels
+            run.owner = lock.owner
+        return _run_locked(runs, out, workers, scheduler, progress, lock.owner)
+
+
+def _run_locked(runs, out, workers, scheduler, progress, owner):
+    """`run_batch` once the folder's lock is held."""
     rows = {}
     todo = [run for run in runs if not is_done(run)]
     skipped = len(runs) - len(todo)
@@ -549,7 +567,7 @@ def run_batch(
             results.close()  # when not finished: cancels queued runs, stops workers and kernels
             bar.close()
             if not scheduler:  # a cancelled Dask task may still be running: it renames its own
-                _clean_partials(out)
+                clean_partials(out, owner, others=False)
             table = write_index(out, runs, rows)
             _index_reports(runs[0].notebook, out)
     if interrupted:

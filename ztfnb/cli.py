@@ -344,11 +344,11 @@ def _add_parameter_options(parser):
 
 def _given_parameters(args):
     """The command line's values over the files': -y, then -p, then -r (papermill's order)."""
-    from ztfnb.parameters import command_line_value, yaml_parameters
+    from ztfnb.parameters import command_line_value, shown, yaml_parameters
 
     values = {}
     for text in args.parameters_yaml:
-        values.update(yaml_parameters(text, source=f"-y {text!r}"))
+        values.update(yaml_parameters(text, source=f"-y {shown(text)}"))
     for name, text in args.parameters:
         values[name] = command_line_value(text)
     for name, text in args.parameters_raw:
@@ -411,6 +411,11 @@ def _add_run(commands):
         "-o", "--output", type=Path, help="report folder (default reports/<date>/<stem>-<time>)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an -o folder that holds files other than a report's (they may be replaced)",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -431,6 +436,7 @@ def _run(args):
             overrides=_given_parameters(args),
             overrides_source="the command line",
             progress=progress,
+            overwrite=args.overwrite,
         )
     except KeyboardInterrupt:
         stop_kernels()  # papermill had no chance to shut its kernel down
@@ -926,7 +932,8 @@ def _add_batch(commands):
         description="Run NOTEBOOK for every parameter set of GRID.yaml (a mapping of names to lists, whose product "
         "is run, or 'runs:' with a list of mappings), over base values given as for 'ztfnb run' (-f, -y, -p, -r; the grid's come last). Each run's report goes to DIR/<name>/ (written under a "
         "temporary name, renamed when whole); DIR/runs.ecsv and DIR/index.html list them. Runs already complete "
-        "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. Local "
+        "for the same parameters and inputs are skipped, so starting a stopped batch again finishes it. One batch "
+        "at a time in DIR: a second one waits for the first (naming its process), then skips what it made. Local "
         "processes by default, or an existing Dask scheduler with --scheduler.",
     )
     parser.add_argument("notebook", type=Path)
@@ -943,6 +950,11 @@ def _add_batch(commands):
         "--reuse-kernels", action="store_true", help="one kernel per worker for several runs"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another batch is running in DIR, stop (status 2) instead of waiting for it",
+    )
     parser.set_defaults(handler=_batch)
 
 
@@ -954,12 +966,19 @@ def _batch(args):
             args.notebook,
             load_grid(args.grid),
             args.out,
+            grid=args.grid,
             workers=args.workers,
             scheduler=args.scheduler,
             parameters_file=args.parameters_file or None,
             reuse_kernels=args.reuse_kernels,
             progress=not args.no_progress,
             base=_given_parameters(args),
+            wait=not args.no_wait,
+            on_wait=lambda holder: print(
+                f"ztfnb batch: {args.out} is in use by {holder}; waiting for it (--no-wait to stop instead)",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
     except BatchInterrupted as interrupted:
         status = interrupted.table["status"]
@@ -1237,7 +1256,7 @@ _SUBCOMMANDS = [
 def main(argv=None):
     """Entry point of the ``ztfnb`` console script."""
     from ztfnb.io.errors import InputError
-    from ztfnb.quantity import ParameterError, short
+    from ztfnb.quantity import ParameterError, shown
 
     parser = build_parser()
     args = parser.parse_args(_yaml_after_p(sys.argv[1:] if argv is None else argv))
@@ -1267,7 +1286,7 @@ def main(argv=None):
         # a bug of ours: one line still, and the traceback for the report when asked for
         if os.environ.get("ZTFNB_TRACEBACK"):
             raise
-        what = short(str(error), 200)
+        what = shown(str(error), 200)
         print(
             f"{command}: internal error: {type(error).__name__}: {what} (a bug in ztfnb: "
             "run again with ZTFNB_TRACEBACK=1 and report the traceback)",

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from ztfnb.quantity import ParameterError, looks_like_quantity, parse_quantity
+from ztfnb.quantity import ParameterError, looks_like_quantity, parse_quantity, shown
+
+#: The largest parameters file or grid read: more is not a set of parameters.
+MAX_YAML_BYTES = 1024**2
+#: The most values (nested ones included, each alias counted where it is used) a document may hold.
+MAX_VALUES = 100_000
 
 __all__ = [
     "ParameterError",
@@ -24,6 +29,7 @@ __all__ = [
     "notebook_parameters",
     "parse_yaml",
     "read_yaml",
+    "shown",
     "yaml_parameters",
 ]
 
@@ -127,11 +133,22 @@ def read_yaml(path, what="parameters file"):
     path = Path(path)
     if not path.is_file():
         raise ParameterError(f"{path}: no such {what}")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ParameterError(
+            f"{path}: {size} bytes, more than a {what} holds (at most {MAX_YAML_BYTES})"
+        )
     try:
         text = path.read_text()
     except UnicodeDecodeError as error:
-        raise ParameterError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+        raise ParameterError(f"{path}: not valid YAML (not UTF-8 text: {_cut(error)})") from error
     return parse_yaml(text, path)
+
+
+def _cut(error, limit=200):
+    """An error's text on one line, cut to ``limit`` characters (YAML quotes the offending line)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_yaml(text, source):
@@ -151,14 +168,40 @@ def parse_yaml(text, source):
     ------
     ParameterError
     """
+    if len(text) > MAX_YAML_BYTES:
+        raise ParameterError(f"{source}: {len(text)} characters, more than parameters hold")
     try:
         content = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as error:
-        raise ParameterError(
-            f"{source}: not valid YAML ({' '.join(str(error).split())})"
-        ) from error
+        raise ParameterError(f"{source}: not valid YAML ({_cut(error)})") from error
+    except RecursionError:
+        raise ParameterError(f"{source}: nested too deeply to be parameters") from None
+    _check_size(content, source)
     _check_json_types(content, source, "")
     return content
+
+
+def _check_size(content, source):
+    """Refuse a document of more than `MAX_VALUES` values, counting each alias where it is used.
+
+    PyYAML builds an alias as a second reference to one object, so a 300-byte
+    "billion laughs" loads at once; but every later walk (type checks, the
+    JSON manifest, a message showing the value) would visit 10⁹ values. The
+    count stops as soon as the budget is spent.
+    """
+    budget, stack = MAX_VALUES, [content]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ParameterError(
+                f"{source}: more than {MAX_VALUES} values (YAML aliases repeating a list "
+                "count once per use): not a set of parameters"
+            )
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 @lru_cache(maxsize=1)
@@ -185,7 +228,7 @@ def _check_json_types(value, path, where):
         for key, item in value.items():
             if not (key is None or isinstance(key, str | bool | int | float)):
                 raise ParameterError(
-                    f"{path}: key {key!r} of {where or 'the document'} is a "
+                    f"{path}: key {shown(key)} of {_cut(where, 120) or 'the document'} is a "
                     f"{type(key).__name__}: a key must be a string or a number"
                 )
             _check_json_types(item, path, f"{where}.{key}" if where else str(key))
@@ -193,7 +236,7 @@ def _check_json_types(value, path, where):
     kinds = {bytes: "binary data (!!binary)", set: "a set (!!set)"}
     kind = next((text for cls, text in kinds.items() if isinstance(value, cls)), None)
     raise ParameterError(
-        f"{path}: {where or 'the document'} is {kind or type(value).__name__}, which a "
+        f"{path}: {_cut(where, 120) or 'the document'} is {kind or type(value).__name__}, which a "
         "notebook parameter cannot be (JSON types only: write a string or a list)"
     )
 
@@ -302,19 +345,19 @@ def check_parameters(notebook, values, source="parameters"):
     declared = notebook_parameters(notebook)
     odd = [name for name in values if not isinstance(name, str)]
     if odd:  # YAML makes 1, true or null of an unquoted key
-        raise ParameterError(f"{source}: a parameter name must be a word, got {odd[0]!r}")
+        raise ParameterError(f"{source}: a parameter name must be a word, got {shown(odd[0])}")
     unknown = sorted(set(values) - set(declared))
     if unknown:
         raise ParameterError(
-            f"{source}: unknown parameter(s) {', '.join(unknown)} for {Path(notebook).name} "
-            f"(it declares: {', '.join(sorted(declared)) or 'none'})"
+            f"{source}: unknown parameter(s) {_cut(', '.join(unknown), 160)} for {Path(notebook).name} "
+            f"(it declares: {_cut(', '.join(sorted(declared)), 200) or 'none'})"
         )
     for name, value in values.items():
         info = declared[name]
         default = info["default"]
         if not _type_ok(info["type"], default, value):
             raise ParameterError(
-                f"{source}: parameter {name} must be {info['type']}, got {value!r} ({type(value).__name__})"
+                f"{source}: parameter {name} must be {info['type']}, got {shown(value)} ({type(value).__name__})"
             )
         if looks_like_quantity(default):
             expected = parse_quantity(default, name=name).unit

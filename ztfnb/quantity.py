@@ -6,15 +6,86 @@ checked, so that ``"30 m"`` given for a time fails at once and says why.
 """
 
 import numbers
+import reprlib
 
 import astropy.units as u
 import numpy as np
 
-__all__ = ["ParameterError", "check_range", "looks_like_quantity", "parse_quantity", "short"]
+__all__ = ["ParameterError", "check_range", "looks_like_quantity", "parse_quantity", "shown"]
+
+#: How much of a value a message echoes.
+SHOWN = 80
+
+# bounded at every level: a YAML alias bomb's repr would be gigabytes
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = (
+    3,
+    6,
+    6,
+    SHOWN,
+    SHOWN,
+)
+
+
+#: Characters of the longest text read as a quantity.
+_LONGEST = 200
 
 
 class ParameterError(ValueError):
     """A parameter value that cannot be used; the message names the parameter."""
+
+
+def shown(value, limit=SHOWN):
+    """A value as a message echoes it: its ``repr`` cut to about ``limit`` characters.
+
+    Never builds the whole ``repr`` (nested and shared values are cut at each
+    level), so a value of any size costs little to show.
+    """
+    text = _REPR.repr(value)
+    text = " ".join(text.split())  # one line
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_range(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Refuse NaN, infinities and values outside the range physics allows.
+
+    Parameters
+    ----------
+    value : float or `~astropy.units.Quantity`
+        One value (a Quantity is compared in its own unit: give ``low`` and
+        ``high`` as Quantities of a compatible unit, or as plain numbers for a
+        plain value).
+    name : str
+        The parameter's name, for the message.
+    low, high : float or `~astropy.units.Quantity`, optional
+        Bounds; ``None`` for none.
+    low_open, high_open : bool
+        Exclude the bound itself (a luminosity must be > 0, a redshift ≥ 0).
+
+    Returns
+    -------
+    The value, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the value (cut short) and the range.
+    """
+    echo = str(value) if isinstance(value, u.Quantity) and value.size == 1 else shown(value)
+    try:
+        number = u.Quantity(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: expected a number, got {shown(value)}") from None
+    if number.size != 1 or not np.isfinite(number.value):
+        raise ParameterError(f"{name}: expected one finite number, got {echo}")
+    below = low is not None and (number <= low if low_open else number < low)
+    above = high is not None and (number >= high if high_open else number > high)
+    if below or above:
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ParameterError(f"{name}: {echo} is outside {bounds}")
+    return value
 
 
 def _target_unit(physical_type):
@@ -60,7 +131,7 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
     if isinstance(value, u.Quantity):
         quantity = value
     elif isinstance(value, bool):
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {short(value)}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {shown(value)}")
     elif isinstance(value, numbers.Number):
         if default_unit is not None:
             quantity = value * u.Unit(default_unit)
@@ -68,72 +139,29 @@ def parse_quantity(value, physical_type=None, name="value", default_unit=None):
             quantity = value * u.dimensionless_unscaled
         else:
             raise ParameterError(
-                f"{name}: give a unit, e.g. '{value} {_example_unit(target)}', got the bare number {short(value)}"
+                f"{name}: give a unit, e.g. '{shown(value)} {_example_unit(target)}', got the bare number {value!r}"
             )
+    elif isinstance(value, str) and len(value) > _LONGEST:
+        # no quantity is this long; astropy's parser would take long to say so
+        raise ParameterError(f"{name}: {shown(value)} ({len(value)} characters) is not a quantity")
     elif isinstance(value, str):
         try:
             quantity = u.Quantity(value.strip())
         except (TypeError, ValueError) as error:
+            reason = shown(" ".join(str(error).split()), 160).strip("'\"")
             raise ParameterError(
-                f"{name}: cannot read {short(value)} as a quantity ({short(str(error))})"
+                f"{name}: cannot read {shown(value)} as a quantity ({reason})"
             ) from error
     else:
-        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {short(value)}")
+        raise ParameterError(f"{name}: expected a quantity such as '30 min', got {shown(value)}")
     if not _compatible(quantity.unit, target):
         expected = target if isinstance(target, u.UnitBase) else f"a {target}"
         if isinstance(target, u.UnitBase) and target.physical_type == "dimensionless":
             expected = "a plain number or a fraction such as '1.5 %'"
         raise ParameterError(
-            f"{name}: {short(value)} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
+            f"{name}: {shown(value)} has unit {quantity.unit or 'dimensionless'} ({quantity.unit.physical_type}), expected {expected}"
         )
     return quantity
-
-
-def short(value, limit=80):
-    """``repr(value)`` cut to ``limit`` characters: a message echoes what it refuses, never megabytes of it."""
-    text = str(value) if isinstance(value, u.Quantity) else repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
-
-
-def check_range(value, name, low=None, high=None, low_open=False, high_open=False):
-    """Refuse NaN, infinities and values outside the range physics allows.
-
-    Parameters
-    ----------
-    value : float or `~astropy.units.Quantity`
-        One value (a Quantity is compared in its own unit: give ``low`` and
-        ``high`` as Quantities of a compatible unit, or as plain numbers for a
-        plain value).
-    name : str
-        The parameter's name, for the message.
-    low, high : float or `~astropy.units.Quantity`, optional
-        Bounds; ``None`` for none.
-    low_open, high_open : bool
-        Exclude the bound itself (a luminosity must be > 0, a redshift ≥ 0).
-
-    Returns
-    -------
-    The value, unchanged.
-
-    Raises
-    ------
-    ParameterError
-        Naming the parameter, the value (cut short) and the range.
-    """
-    try:
-        number = u.Quantity(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name}: expected a number, got {short(value)}") from None
-    if number.size != 1 or not np.isfinite(number.value):
-        raise ParameterError(f"{name}: expected one finite number, got {short(value)}")
-    below = low is not None and (number <= low if low_open else number < low)
-    above = high is not None and (number >= high if high_open else number > high)
-    if below or above:
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ParameterError(f"{name}: {short(value)} is outside {bounds}")
-    return value
 
 
 def _example_unit(target):

@@ -1,5 +1,9 @@
 """The HTML index pages of reports: one writer for ``reports/index.html`` and a batch's ``index.html``.
 
+`index_page` builds either page and `write_page` writes it whole;
+`write_reports_index` lists every report under ``reports/`` from its
+`ztfnb.manifest.Manifest`; a batch builds its own rows (`ztfnb.batch.write_index`).
+
 Each report is a line with its status and time, its key numbers (the
 ``summary.json`` the notebook wrote) and links to the page, the manifest, the
 log and the other files it wrote, so that a night's results can be compared
@@ -10,7 +14,10 @@ import html
 import json
 from pathlib import Path
 
-__all__ = ["index_page", "key_numbers", "report_files"]
+from ztfnb.io.atomic import atomic_path
+from ztfnb.manifest import MANIFEST, Manifest
+
+__all__ = ["index_page", "key_numbers", "report_files", "write_page", "write_reports_index"]
 
 #: A report's own files, linked by name; the rest of its folder are its outputs.
 _OWN = {"manifest.json": "manifest", "run.log": "log", "summary.json": "summary"}
@@ -106,3 +113,64 @@ def index_page(title, intro, header, rows):
         + "\n".join(body)
         + "\n</table></body></html>\n"
     )
+
+
+def _hidden(path, top):
+    """Whether ``path`` lies in a hidden folder under ``top`` (a batch's ``.<name>.partial-<id>``)."""
+    return any(part.startswith(".") for part in path.relative_to(top).parts[:-1])
+
+
+def write_reports_index(reports):
+    """Write ``reports/index.html`` listing every report under it, newest first.
+
+    Each line: start, notebook (its page), status, seconds, key numbers
+    (``summary.json``) and links to the manifest, log and outputs
+    (`ztfnb.reportindex`). Reports in hidden folders (a batch's runs in
+    progress, ``.<name>.partial-<id>``, renamed when whole) are left out:
+    their links would die.
+    """
+    reports = Path(reports)
+    rows = []
+    for manifest_path in reports.rglob(MANIFEST):
+        if _hidden(manifest_path, reports):
+            continue
+        folder = manifest_path.parent
+        manifest = Manifest.read(folder)
+        if manifest is None:
+            continue
+        pages = sorted(folder.glob("*.html"))
+        link = (
+            pages[0].relative_to(reports).as_posix()
+            if pages
+            else folder.relative_to(reports).as_posix()
+        )
+        status = str(manifest.status)
+        duration = manifest.duration_s
+        rows.append(
+            (
+                str(manifest.started),
+                [
+                    {"class": status},
+                    str(manifest.started),
+                    [(str(manifest.notebook), link)],
+                    status,
+                    f"{duration:.0f}" if isinstance(duration, int | float) else "",
+                    [(line, None) for line in key_numbers(folder)],
+                    report_files(folder, reports),
+                ],
+            )
+        )
+    rows.sort(key=lambda row: row[0], reverse=True)
+    page = index_page(
+        "ztfnb reports",
+        f"{len(rows)} reports, newest first; key numbers from each report's summary.json",
+        ["started (UTC)", "notebook", "status", "seconds", "key numbers", "files"],
+        [row for _, row in rows],
+    )
+    write_page(reports / "index.html", page)
+
+
+def write_page(path, page):
+    """Write an index page whole (a temporary name, renamed): a reader never sees half of one."""
+    with atomic_path(path) as temporary:
+        Path(temporary).write_text(page, encoding="utf-8")

@@ -17,14 +17,10 @@ wherever the command is started. The HTML references nothing on the network.
 
 import datetime
 import itertools
-import json
 import logging
 import os
 import re
-import shutil
-import signal
 import sys
-import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -32,18 +28,32 @@ from pathlib import Path
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
-from ztfnb.parameters import check_parameters, load_parameters, notebook_parameters
+from ztfnb.manifest import LOG, MANIFEST, Manifest, input_paths
+from ztfnb.parameters import (
+    ParameterError,
+    check_parameters,
+    load_parameters,
+    notebook_parameters,
+)
 from ztfnb.project import find_root
-from ztfnb.provenance import git_state, hash_paths, sha256, software_versions, walk_files
+from ztfnb.provenance import git_state, hash_paths, sha256, software_versions
+from ztfnb.quantity import shown
+from ztfnb.reportindex import write_reports_index
 
 __all__ = [
+    "LOG",
+    "MANIFEST",
+    "RESERVED",
+    "Manifest",
     "RunResult",
+    "check_reserved",
     "checked_parameters",
     "default_output_dir",
     "find_root",
     "input_paths",
     "new_report_dir",
     "notebook_defaults",
+    "papermill_execute",
     "parameters_file_for",
     "parameters_file_sha256",
     "parameters_files",
@@ -54,12 +64,11 @@ __all__ = [
     "write_reports_index",
 ]
 
-MANIFEST = "manifest.json"
-LOG = "run.log"
 
-#: A folder named by a parameter is hashed as an input only when it is this small.
-MAX_FOLDER_FILES = 1000
-MAX_FOLDER_BYTES = 2 * 1024**3
+#: Parameters the runner sets itself; a parameters file, a grid or the command line may not.
+RESERVED = {
+    "output_dir": "the runner sets it to the report's folder (choose that with -o or --out)",
+}
 
 
 @dataclass
@@ -74,7 +83,7 @@ class RunResult:
     notebook : `~pathlib.Path`
         The executed notebook.
     html : `~pathlib.Path` or None
-    manifest : dict
+    manifest : `ztfnb.manifest.Manifest`
     error : str or None
     """
 
@@ -82,7 +91,7 @@ class RunResult:
     output_dir: Path
     notebook: Path
     html: Path | None
-    manifest: dict
+    manifest: Manifest
     error: str | None = None
 
     @property
@@ -214,7 +223,8 @@ def parameters_file_sha256(parameters_file):
     return _files_record(parameters_file, sha256)
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# the digits before and after the dot cannot trade places: a long non-number fails in linear time
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
 def _read_numbers(values, declared):
@@ -226,7 +236,9 @@ def _read_numbers(values, declared):
     result = dict(values)
     for name, value in values.items():
         info = declared.get(name)
-        if info is None or not isinstance(value, str) or not _NUMBER.match(value.strip()):
+        if not isinstance(value, str) or len(value) > 100 or info is None:
+            continue
+        if not _NUMBER.match(value.strip()):
             continue
         kind = info["type"].split("[")[0].split("|")[0].strip()
         default = info["default"]
@@ -234,6 +246,21 @@ def _read_numbers(values, declared):
         if kind == "float" or (kind in ("None", "") and number_default):
             result[name] = float(value)
     return result
+
+
+def check_reserved(values, source):
+    """Refuse a parameter the runner sets itself (`RESERVED`), naming where it was given.
+
+    A report writes only into its own folder: were ``output_dir`` taken from a
+    file, a notebook would write its tables wherever that file says.
+
+    Raises
+    ------
+    ParameterError
+    """
+    for name in values:
+        if name in RESERVED:
+            raise ParameterError(f"{source}: parameter {name} cannot be given: {RESERVED[name]}")
 
 
 def checked_parameters(
@@ -272,12 +299,16 @@ def checked_parameters(
     declared = notebook_parameters(notebook)
     values = {}
     for path in parameters_files(parameters_file):
-        given = _read_numbers(load_parameters(path), declared)
+        given = load_parameters(path)
+        check_reserved(given, str(path))
+        given = _read_numbers(given, declared)
         check_parameters(notebook, given, source=str(path))
         values.update(given)
     if overrides:
+        where = source or overrides_source or "parameters"
+        check_reserved(overrides, where)
         given = _read_numbers(dict(overrides), declared)
-        check_parameters(notebook, given, source=source or overrides_source or "parameters")
+        check_parameters(notebook, given, source=where)
         values.update(given)
     return values, declared
 
@@ -300,151 +331,20 @@ def notebook_defaults(notebook):
     }
 
 
-def _named_path(value, root):
-    """The existing file or folder a string parameter names, resolved; None otherwise."""
-    if not isinstance(value, str) or not value.strip() or "\n" in value or len(value) > 4096:
-        return None
-    path = Path(value) if Path(value).is_absolute() else Path(root) / value
-    try:
-        return path.resolve() if path.exists() else None
-    except (OSError, RuntimeError):  # unreadable, or a symbolic-link loop
-        return None
-
-
-def _folder_too_big(folder):
-    """Why a folder is too big to hash as an input, or None when it is small enough."""
-    count, size = 0, 0
-    for file in walk_files(folder):
-        count += 1
-        try:
-            size += file.stat().st_size
-        except OSError:
-            continue
-        if count > MAX_FOLDER_FILES:
-            return f"a folder of more than {MAX_FOLDER_FILES} files, not hashed"
-        if size > MAX_FOLDER_BYTES:
-            return f"a folder of more than {MAX_FOLDER_BYTES // 1024**3} GB, not hashed"
-    return None
-
-
-def input_paths(values, root, output_dir):
-    """The files and small folders string parameters name: the run's inputs to hash.
-
-    A value is taken for an input when it names an existing path (relative
-    ones against the project root). Never hashed: the file system root, the
-    home folder, the project root and the folders above it (a parameter
-    ``"."`` or ``"/"`` is a working folder, not an input), the report's own
-    folder and the folders holding it, and folders of more than
-    `MAX_FOLDER_FILES` files or `MAX_FOLDER_BYTES` bytes.
-
-    Parameters
-    ----------
-    values : dict
-    root : path-like
-    output_dir : path-like
-
-    Returns
-    -------
-    paths : list of `~pathlib.Path`
-    skipped : dict
-        path → why it is not hashed.
-    """
-    root, output_dir = Path(root).resolve(), Path(output_dir).resolve()
-    too_wide = {Path("/"), Path.home().resolve(), root, *root.parents}
-    paths, skipped = [], {}
-    for value in values.values():
-        path = _named_path(value, root)
-        if path is None or path == output_dir or output_dir in path.parents:
-            continue  # not a path, or the report's own output
-        if path in too_wide:
-            skipped[str(path)] = "the file system root, home or project folder, not hashed"
-        elif path in output_dir.parents:
-            skipped[str(path)] = "a folder holding the report, not hashed"
-        elif path.is_dir() and (reason := _folder_too_big(path)):
-            skipped[str(path)] = reason
-        elif path not in paths:
-            paths.append(path)
-    return paths, skipped
-
-
-_LIVE_KERNELS = {}
-
-
-def _running(process):
-    """Whether a kernel process we started still runs (a reaped one's id may be another's now)."""
-    try:
-        return process.poll() is None
-    except OSError:
-        return False
-
-
-def _track(manager):
-    """Remember a started kernel's process (the leader of its own session) and socket folder."""
-    for key, (process, _) in list(_LIVE_KERNELS.items()):
-        if not _running(process):  # shut down since: forget it
-            _LIVE_KERNELS.pop(key, None)
-    process = getattr(getattr(manager, "provisioner", None), "process", None)
-    if process is not None:
-        _LIVE_KERNELS[id(manager)] = (process, Path(manager.ip).parent)
-
-
 def stop_kernels():
-    """Kill every kernel this process started that still runs, with what it started.
+    """Kill every kernel this process started that still runs (`ztfnb.engine.stop_kernels`)."""
+    from ztfnb.engine import stop_kernels as stop
 
-    Used when a run is interrupted (Ctrl-C, a batch stopping its workers):
-    the runner cannot wait for papermill to shut its kernel down. A kernel
-    leads its own session (jupyter_client starts it so), so its process
-    group holds anything it started. Only kernels that are still our
-    unreaped children are signalled, so a process id the system has given
-    to another process since is never touched.
-    """
-    for key, (process, sockets) in list(_LIVE_KERNELS.items()):
-        _LIVE_KERNELS.pop(key, None)
-        if not _running(process):
-            continue
-        try:
-            if os.getpgid(process.pid) == process.pid:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-        except (ProcessLookupError, PermissionError):
-            pass
-        shutil.rmtree(sockets, ignore_errors=True)
+    stop()
 
 
-class _TrackedKernel:
-    """Kernel manager mixin: started kernels are known to `stop_kernels`."""
+def __getattr__(name):
+    # WarmKernel lives with the engine; importing it here would import papermill with the runner
+    if name == "WarmKernel":
+        from ztfnb.engine import WarmKernel
 
-    async def _async_post_start_kernel(self, **kw):
-        await super()._async_post_start_kernel(**kw)
-        _track(self)
-
-
-def _ipc_kernel_manager(folder, base=None, log=None):
-    """A kernel manager talking to the kernel over Unix sockets in a private folder.
-
-    No TCP port is opened (nothing for another user of a shared node to reach,
-    and no unencrypted-TCP warning in every report). With ``log``, the kernel
-    process's own standard output and error are appended to that file: what
-    C libraries print and the kernel's messages when it is interrupted or
-    shut down belong with the run, not on the terminal of a batch.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum, Unicode
-
-    class IPCKernelManager(_TrackedKernel, base or AsyncKernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-        ip = Unicode(str(Path(folder) / "kernel"), config=True)
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            if log is None:
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-            with open(log, "ab") as sink:  # the kernel keeps its own copy
-                return await super()._async_launch_kernel(
-                    kernel_cmd, **{**kw, "stdout": sink, "stderr": sink}
-                )
-
-    return IPCKernelManager
+        return WarmKernel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # nbconvert's lab template loads require.js, MathJax and mermaid from cdnjs; a
@@ -523,127 +423,30 @@ def _progress_bar(notebook):
     }
 
 
-def _papermill_execute(notebook, output, parameters, kernel_name, cwd, progress):
-    """Execute with papermill in a fresh kernel talking over Unix sockets."""
+def papermill_execute(notebook, output, parameters, kernel_name, cwd, progress, km=None):
+    """Execute with papermill's ``ztfnb`` engine (`ztfnb.engine`): a fresh private kernel, or ``km``.
+
+    A fresh kernel's connection file and sockets are in a private folder in
+    the report's folder (``output``'s), and its own output goes to ``run.log``.
+    """
     import papermill
 
-    sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            cwd=str(cwd),
-            progress_bar=_progress_bar(notebook) if progress else False,
-            log_output=True,
-            request_save_on_cell_execute=True,
-            # the report's run.log, beside the notebook being written
-            kernel_manager_class=_ipc_kernel_manager(sockets, log=Path(output).parent / LOG),
-        )
-    finally:
-        shutil.rmtree(sockets, ignore_errors=True)
+    from ztfnb.engine import ENGINE
 
-
-def _log_cell(cell, cell_index, **_):
-    """Write a cell's outputs to the run log, as papermill's ``log_output`` does."""
-    log = logging.getLogger("papermill")
-    log.info("Executed cell %d", cell_index)
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            text = "".join(output.get("text", ""))
-            (log.info if output.get("name") == "stdout" else log.warning)(text)
-        elif output.get("output_type") == "error":
-            log.error("%s: %s", output.get("ename"), output.get("evalue"))
-        elif "text/plain" in output.get("data", {}):
-            log.info("".join(output["data"]["text/plain"]))
-
-
-class WarmKernel:
-    """A kernel kept for several runs: imports stay loaded, the namespace is reset between runs.
-
-    Starting a kernel and importing astropy and ztfnb costs a few seconds a
-    run; a batch of quick notebooks spends most of its time there. Each run
-    still gets a clean namespace (``%reset -f``); module-level state (imported
-    modules, caches) is shared, so results are the same as in a fresh kernel
-    for notebooks that do not change global settings.
-
-    Parameters
-    ----------
-    cwd : path-like
-        The kernel's working folder (the project root).
-    kernel_name : str
-    """
-
-    def __init__(self, cwd, kernel_name="python3"):
-        from jupyter_client.manager import KernelManager
-
-        self._sockets = tempfile.mkdtemp(prefix="ztfnb-kernel-")
-        self.cwd = str(cwd)
-        self.kernel_name = kernel_name
-        self.manager = _ipc_kernel_manager(self._sockets, base=KernelManager)(
-            kernel_name=kernel_name
-        )
-        self.manager.start_kernel(cwd=self.cwd)
-        self.runs = 0
-
-    def __call__(self, notebook, output, parameters, kernel_name, cwd, progress):
-        import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import CellExecutionError
-        from papermill.exceptions import PapermillExecutionError
-        from papermill.iorw import load_notebook_node
-        from papermill.parameterize import parameterize_notebook
-
-        if str(cwd) != self.cwd:
-            raise ValueError(f"this kernel runs in {self.cwd}, not {cwd}")
-        document = parameterize_notebook(
-            load_notebook_node(str(notebook)), parameters, kernel_name=self.kernel_name
-        )
-        client = self.manager.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
-            client.execute_interactive("%reset -f", timeout=60, store_history=False)
-        finally:
-            client.stop_channels()
-        runner = NotebookClient(
-            document,
-            km=self.manager,
-            kernel_name=self.kernel_name,
-            timeout=None,
-            resources={"metadata": {"path": self.cwd}},
-            on_cell_executed=_log_cell,  # run.log gets every cell's output, as with papermill
-        )
-        try:
-            runner.execute()
-        except CellExecutionError as failure:
-            cell = next(
-                (
-                    c
-                    for c in document.cells
-                    if any(o.get("output_type") == "error" for o in c.get("outputs", []))
-                ),
-                None,
-            )
-            raise PapermillExecutionError(
-                cell_index=document.cells.index(cell) if cell else -1,
-                exec_count=cell.get("execution_count") if cell else None,
-                source=cell.source if cell else "",
-                ename=failure.ename,
-                evalue=failure.evalue,
-                traceback=[str(failure)],
-            ) from failure
-        finally:
-            nbformat.write(document, str(output))
-            self.runs += 1
-
-    def close(self):
-        """Stop the kernel."""
-        try:
-            self.manager.shutdown_kernel(now=True)
-        finally:
-            shutil.rmtree(self._sockets, ignore_errors=True)
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        engine_name=ENGINE,
+        kernel_name=kernel_name,
+        cwd=str(cwd),
+        progress_bar=_progress_bar(notebook) if progress else False,
+        log_output=True,
+        request_save_on_cell_execute=True,
+        km=km,
+        kernel_dir=Path(output).parent,
+        kernel_log=Path(output).parent / LOG,  # the report's run.log, beside the notebook
+    )
 
 
 def run_notebook(
@@ -656,6 +459,7 @@ def run_notebook(
     executor=None,
     record_output_dir=None,
     overrides_source=None,
+    overwrite=False,
 ):
     """Execute a notebook with papermill and write its report.
 
@@ -675,13 +479,17 @@ def run_notebook(
     progress : bool
         Show progress on standard error: cells done of all, time elapsed.
     executor : callable, optional
-        Runs the notebook: default papermill in a fresh kernel; a `WarmKernel` reuses one.
+        Runs the notebook: default `papermill_execute` (a fresh kernel); a
+        `ztfnb.engine.WarmKernel` reuses one.
     record_output_dir : path-like, optional
         The folder the report ends in, when ``output_dir`` is a temporary one
         (a batch renames it when complete): the manifest and the saved
         notebook's ``output_dir`` name this one.
     overrides_source : str, optional
         Where the overrides came from, for messages (``the command line``).
+    overwrite : bool
+        Write into an existing ``output_dir`` that holds files and is not a
+        report (without it such a folder is refused: its files are not ours to replace).
 
     Returns
     -------
@@ -692,8 +500,9 @@ def run_notebook(
     InputError, ParameterError
         Before anything runs: a missing or unreadable notebook, a missing
         parameters file, an unknown parameter, a value of the wrong type or
-        unit, an output folder where the executed notebook would replace the
-        notebook itself.
+        unit, a parameter the runner sets itself (`RESERVED`), an output
+        folder where the executed notebook would replace the notebook itself,
+        or an output folder holding files that are not a report's.
     """
     from papermill.exceptions import PapermillExecutionError
 
@@ -706,10 +515,10 @@ def run_notebook(
     )
 
     started = datetime.datetime.now(datetime.UTC)
-    output_dir = _report_folder(notebook, root, output_dir)
+    output_dir = _report_folder(notebook, root, output_dir, overwrite)
     (output_dir / MANIFEST).unlink(missing_ok=True)
     final_dir = Path(record_output_dir or output_dir)
-    injected_output_dir = "output_dir" in declared and "output_dir" not in values
+    injected_output_dir = "output_dir" in declared  # never given: see RESERVED
     if injected_output_dir:
         values["output_dir"] = str(output_dir)
     executed = output_dir / notebook.name
@@ -725,7 +534,7 @@ def run_notebook(
     papermill_logger.setLevel(logging.INFO)
     status, error = "complete", None
     try:
-        (executor or _papermill_execute)(notebook, partial, values, kernel_name, root, progress)
+        (executor or papermill_execute)(notebook, partial, values, kernel_name, root, progress)
     except PapermillExecutionError as failure:
         status = "failed"
         error = f"cell {failure.exec_count}: {failure.ename}: {failure.evalue}"
@@ -753,6 +562,10 @@ def run_notebook(
             html_path = None
             error = error or f"HTML export failed: {failure}"
 
+    escaped = _outside(output_dir)
+    if escaped and status == "complete":
+        status, error = "failed", escaped
+
     finished = datetime.datetime.now(datetime.UTC)
     used = {**notebook_defaults(notebook), **values}
     if injected_output_dir:
@@ -760,30 +573,29 @@ def run_notebook(
     # paths named by defaults are inputs too; output_dir is the report's own folder
     named, not_hashed = input_paths(without_output_dir(used), root, output_dir)
     inputs = [notebook, *parameters_files(parameters_file), *named]
-    manifest = {
-        "notebook": _relative(notebook, root),
-        "notebook_sha256": sha256(notebook),
+    manifest = Manifest(
+        notebook=_relative(notebook, root),
+        notebook_sha256=sha256(notebook),
         # one file: its name and sha256; several (-f A -f B): lists, in the order read
-        "parameters_file": _files_record(parameters_file, lambda path: _relative(path, root)),
-        "parameters_file_sha256": parameters_file_sha256(parameters_file),
-        "parameters": used,
-        "output_dir": str(final_dir),
-        "status": status,
-        "error": error,
-        "run_id": uuid.uuid4().hex,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": finished.isoformat(timespec="seconds"),
-        "duration_s": round((finished - started).total_seconds(), 3),
-        "versions": software_versions(),
-        "git": git_state(root),
-        "inputs": hash_paths(inputs, relative_to=root, unreadable=not_hashed),
-        "inputs_not_hashed": dict(sorted(not_hashed.items())),
-        "outputs": hash_paths(
+        parameters_file=_files_record(parameters_file, lambda path: _relative(path, root)),
+        parameters_file_sha256=parameters_file_sha256(parameters_file),
+        parameters=used,
+        output_dir=str(final_dir),
+        status=status,
+        error=error,
+        run_id=uuid.uuid4().hex,
+        started=started.isoformat(timespec="seconds"),
+        finished=finished.isoformat(timespec="seconds"),
+        duration_s=round((finished - started).total_seconds(), 3),
+        versions=software_versions(),
+        git=git_state(root),
+        inputs=hash_paths(inputs, relative_to=root, unreadable=not_hashed),
+        inputs_not_hashed=dict(sorted(not_hashed.items())),
+        outputs=hash_paths(
             [p for p in output_dir.iterdir() if p.name != MANIFEST], relative_to=output_dir
         ),
-    }
-    with atomic_path(output_dir / MANIFEST) as temporary:
-        Path(temporary).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    )
+    manifest.write(output_dir)
     reports = root / "reports"
     if record_output_dir is None and reports in output_dir.parents:
         write_reports_index(reports)  # a batch's folder is temporary: the batch indexes at its end
@@ -795,8 +607,14 @@ def without_output_dir(values):
     return {k: v for k, v in values.items() if k != "output_dir"}
 
 
-def _report_folder(notebook, root, output_dir):
-    """The report folder, created: the one asked for, or a new dated one."""
+def _report_folder(notebook, root, output_dir, overwrite=False):
+    """The report folder, created: the one asked for, or a new dated one.
+
+    An existing folder is used when it is empty or holds a report (a
+    ``manifest.json``, or the ``run.log`` of an interrupted run); one holding
+    anything else is refused unless ``overwrite``: a report would replace
+    files of the same names.
+    """
     if output_dir is None:
         return new_report_dir(default_output_dir(notebook, root))
     output_dir = Path(output_dir).resolve()
@@ -806,8 +624,34 @@ def _report_folder(notebook, root, output_dir):
             "the executed notebook would replace the notebook itself; choose another output folder",
             path=output_dir,
         )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError("not a folder; choose another output folder", path=output_dir)
+    if output_dir.is_dir() and not overwrite:
+        names = sorted(p.name for p in output_dir.iterdir())
+        if names and MANIFEST not in names and LOG not in names:
+            raise InputError(
+                f"holds files that are not a report's ({shown(names[0])}"
+                f"{f' and {len(names) - 1} more' if len(names) > 1 else ''}); "
+                "choose a new or empty folder, or give --overwrite",
+                path=output_dir,
+            )
     output_dir.mkdir(parents=True, exist_ok=True)
     return output_dir
+
+
+def _outside(folder):
+    """Why a report reaches outside its folder (a link out of it), or None.
+
+    The manifest hashes what the folder holds; a symbolic link would make it
+    record, and the index link, a file the report did not write into its folder.
+    """
+    folder = Path(folder).resolve()
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            target = path.resolve()
+            if target != folder and folder not in target.parents:
+                return f"{path.relative_to(folder)} leads outside the report's folder (to {target})"
+    return None
 
 
 def _relative(path, root):
@@ -815,62 +659,3 @@ def _relative(path, root):
         return str(Path(path).resolve().relative_to(root))
     except ValueError:
         return str(path)
-
-
-def _hidden(path, top):
-    """Whether ``path`` lies in a hidden folder under ``top`` (a batch's ``.<name>.partial-<id>``)."""
-    return any(part.startswith(".") for part in path.relative_to(top).parts[:-1])
-
-
-def write_reports_index(reports):
-    """Write ``reports/index.html`` listing every report under it, newest first.
-
-    Each line: start, notebook (its page), status, seconds, key numbers
-    (``summary.json``) and links to the manifest, log and outputs
-    (`ztfnb.reportindex`). Reports in hidden folders (a batch's runs in
-    progress, ``.<name>.partial-<id>``, renamed when whole) are left out:
-    their links would die.
-    """
-    from ztfnb.reportindex import index_page, key_numbers, report_files
-
-    reports = Path(reports)
-    rows = []
-    for manifest_path in reports.rglob(MANIFEST):
-        if _hidden(manifest_path, reports):
-            continue
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        folder = manifest_path.parent
-        pages = sorted(folder.glob("*.html"))
-        link = (
-            pages[0].relative_to(reports).as_posix()
-            if pages
-            else folder.relative_to(reports).as_posix()
-        )
-        status = str(manifest.get("status", ""))
-        duration = manifest.get("duration_s", "")
-        rows.append(
-            (
-                str(manifest.get("started", "")),
-                [
-                    {"class": status},
-                    str(manifest.get("started", "")),
-                    [(manifest.get("notebook", ""), link)],
-                    status,
-                    f"{duration:.0f}" if isinstance(duration, int | float) else str(duration),
-                    [(line, None) for line in key_numbers(folder)],
-                    report_files(folder, reports),
-                ],
-            )
-        )
-    rows.sort(key=lambda row: row[0], reverse=True)
-    page = index_page(
-        "ztfnb reports",
-        f"{len(rows)} reports, newest first; key numbers from each report's summary.json",
-        ["started (UTC)", "notebook", "status", "seconds", "key numbers", "files"],
-        [row for _, row in rows],
-    )
-    with atomic_path(reports / "index.html") as temporary:
-        Path(temporary).write_text(page, encoding="utf-8")
