@@ -36,7 +36,6 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -48,6 +47,7 @@ from astropy.table import Table
 
 from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, partial_name
 from ztfnb.io.atomic import atomic_path
+from ztfnb.lifetime import die_with_parent
 from ztfnb.manifest import Manifest
 from ztfnb.parameters import ParameterError, read_yaml
 from ztfnb.provenance import sha256
@@ -690,36 +690,10 @@ def _worker_start(parent):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
-    _die_with_parent(parent)
+    die_with_parent(parent, on_death=_worker_stop)
 
 
 def _worker_stop(signum=signal.SIGTERM, frame=None):
     """Kill this worker's kernels, then the worker (no cleanup left to a dying interpreter)."""
     stop_kernels()
     os._exit(128 + signum)
-
-
-def _die_with_parent(parent):
-    """Make this process stop when ``parent`` dies, even by SIGKILL.
-
-    On Linux the kernel sends SIGTERM at once (``PR_SET_PDEATHSIG``); a
-    thread also watches for a new parent (any system, and a parent that died
-    before the call).
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watching thread alone
-        pass
-    threading.Thread(
-        target=_watch_parent, args=(parent,), name="ztfnb-parent-watch", daemon=True
-    ).start()
-
-
-def _watch_parent(parent, interval=0.5):
-    while os.getppid() == parent:
-        time.sleep(interval)
-    _worker_stop()
