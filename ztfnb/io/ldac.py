@@ -438,7 +438,8 @@ def read_ldac(path):
 def require_columns(table, names, path=None, extension=None):
     """Raise `InputError` naming the first column of ``names`` that ``table`` lacks.
 
-    Also refuses columns that hold NaN where a value is needed.
+    Also refuses columns that hold NaN or ±inf where a value is needed,
+    naming the first row.
     """
     for name in names:
         if name not in table.colnames:
@@ -447,9 +448,13 @@ def require_columns(table, names, path=None, extension=None):
             )
     for name in names:
         column = np.asarray(table[name])
-        if column.dtype.kind == "f" and np.isnan(column).any():
+        if column.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(column.reshape(len(column), -1)).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{int(np.isnan(column).sum())} NaN value(s)",
+                f"{int(bad.sum())} NaN or infinite value(s), first in row {row}",
                 path=path,
                 extension=extension,
                 column=name,
