@@ -166,7 +166,7 @@ def _check_card(card, number, hdu, path):
             "are): the header is damaged",
             path=path,
             extension=f"HDU {hdu}",
-            value=_shown(card.rstrip()),
+            value=card.rstrip().decode("latin-1"),
         )
     text = card.decode("ascii")
     keyword = text[:8].rstrip()
@@ -293,14 +293,14 @@ def fits_layout(read, total, path):
     while position < total:
         hdu = len(spans)
         if hdu and not read(position, 9).startswith(b"XTENSION="):
-            ends = "data" if spans[-1].size else "header"
-            what = "are all zeros" if not read(position, total - position).strip(b"\x00") else ""
+            rest = read(position, min(total - position, BLOCK))
+            found = "zero bytes" if not rest.strip(b"\x00") else repr(_shown(rest[:20]))
             raise InputError(
-                f"{total - position:,} bytes after the end of HDU {hdu - 1} "
-                f"{what or 'do not start an extension (no XTENSION card)'}: the {ends} of "
-                f"HDU {hdu - 1} is longer than its header says, or the file is damaged",
+                f"where HDU {hdu} should begin (byte {position:,}, {total - position:,} bytes "
+                f"before the end) there is no XTENSION card but {found}: HDU {hdu - 1} is "
+                "longer than its header says (NAXISn?), or the file is damaged",
                 path=path,
-                extension=f"HDU {hdu - 1}",
+                extension=f"HDU {hdu}",
             )
         cards, data = _header(read, total, position, hdu, path)
         size = _data_size(cards, hdu, path)
