@@ -103,9 +103,13 @@ def test_ldac_errors_name_the_file_and_extension(tmp_path):
     lonely = tmp_path / "lonely.ldac"
     write_ldac(lonely, [(_image_header(0), _objects(3, 0))])
     with fits.open(lonely) as hdul:
-        fits.HDUList([hdul[0].copy(), hdul[1].copy()]).writeto(tmp_path / "headonly.ldac")
+        fits.HDUList([fits.PrimaryHDU(), hdul[1].copy()]).writeto(tmp_path / "headonly.ldac")
+        # write_ldac's primary header counts its extensions: kept, it names the loss
+        fits.HDUList([hdul[0].copy(), hdul[1].copy()]).writeto(tmp_path / "cut.ldac")
     with pytest.raises(InputError, match="not followed by LDAC_OBJECTS"):
         read_ldac(tmp_path / "headonly.ldac")
+    with pytest.raises(InputError, match=r"cut\.ldac.*NEXTEND = 2 extensions, the file holds 1"):
+        read_ldac(tmp_path / "cut.ldac")
 
 
 def test_require_columns_names_what_is_missing_or_nan():

@@ -9,6 +9,7 @@ columns. Problems are reported naming the file, the extension and the
 keyword or column.
 """
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +38,11 @@ __all__ = [
 
 #: Object columns a caller may require beyond those `ztfnb.io.sextractor` chooses (none).
 REQUIRED_COLUMNS = ()
+#: The dates an exposure may have, MJD (1990-01-01 to 2100-01-01, UTC): CCD images
+#: astrometrically solved against Gaia, ZTF's own from 2018. Outside, the header is damaged
+#: or holds another quantity (a JD, a date in years); proper motions carried to it would
+#: reject every star as an outlier instead of naming the keyword.
+MJD_RANGE = (47892.0, 88069.0)
 
 
 @dataclass
@@ -91,8 +97,6 @@ class CatalogExtension:
     @cached_property
     def wcs(self):
         """The header's own WCS (the telescope's rough one, or a solution)."""
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             return WCS(self.header)
@@ -172,17 +176,41 @@ def _number(header, keys, path, extension, required=True):
     return None
 
 
+def _plausible_date(mjd, key, value, path, extension):
+    """Refuse a start outside `MJD_RANGE`, naming the keyword, its value and a likely mix-up."""
+    if MJD_RANGE[0] <= mjd <= MJD_RANGE[1]:
+        return
+    hint = ""
+    if key != "DATE-OBS" and MJD_RANGE[0] <= mjd - 2400000.5 <= MJD_RANGE[1]:
+        hint = " (a Julian date? MJD = JD - 2400000.5)"
+    raise InputError(
+        f"not a date between 1990 and 2100 (MJD {MJD_RANGE[0]:.0f}-{MJD_RANGE[1]:.0f}) when "
+        f"an exposure can have been taken{hint}",
+        path=path,
+        extension=extension,
+        keyword=key,
+        value=value,
+    )
+
+
 def _start_time(header, path, extension):
-    mjd = _number(header, ("OBSMJD", "MJD-OBS"), path, extension, required=False)
-    if mjd is not None:
-        return Time(mjd, format="mjd", scale="utc")
+    for key in ("OBSMJD", "MJD-OBS"):
+        mjd = _number(header, (key,), path, extension, required=False)
+        if mjd is not None:
+            _plausible_date(mjd, key, header[key], path, extension)
+            return Time(mjd, format="mjd", scale="utc")
     if "DATE-OBS" in header:
         try:
-            return Time(header["DATE-OBS"], scale="utc")
-        except ValueError:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ERFA's "dubious year": refused below
+                start = Time(header["DATE-OBS"], scale="utc")
+            mjd = float(start.mjd)
+        except (ValueError, TypeError):
             raise InputError(
                 "DATE-OBS is not a date", path=path, extension=extension, value=header["DATE-OBS"]
             ) from None
+        _plausible_date(mjd, "DATE-OBS", header["DATE-OBS"], path, extension)
+        return start
     raise InputError(
         "missing keyword OBSMJD (or MJD-OBS, DATE-OBS)", path=path, extension=extension
     )
@@ -263,12 +291,15 @@ def _require_chosen(objects, columns, path, where):
             )
     for column in columns.checked:
         values = column.values(objects)
-        if np.isnan(values).any():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{int(np.isnan(values).sum())} NaN value(s)",
+                f"{int(bad.sum())} NaN or infinite value(s), first in row {row}",
                 path=path,
                 extension=where,
                 column=str(column),
+                value=float(values[row]),
             )
 
 
@@ -304,6 +335,14 @@ def quadrant_identity(header, path, label):
         raise InputError("TELDECD outside ±90°", path=path, extension=label, value=dec)
     start = _start_time(header, path, label)
     exptime = _number(header, ("EXPTIME",), path, label, required=False)
+    if exptime is not None and not 0 < exptime <= 86400:
+        raise InputError(
+            "not an exposure time in seconds (more than 0, at most a day)",
+            path=path,
+            extension=label,
+            keyword="EXPTIME",
+            value=header["EXPTIME"],
+        )
     return rcid, start, (ra % 360, dec), exptime
 
 

@@ -28,7 +28,8 @@ Read
 Refused (`~ztfnb.io.errors.InputError`, naming the file)
     A sexcat without its header (the names looked for are given), a file
     name's CCD and quadrant that disagree with its header, a header file of
-    several blocks, a sexcat without a table in HDU 1.
+    several blocks, a sexcat without a table in HDU 1, a damaged FITS file (cut
+    short, sizes that do not add up, a garbled header: `ztfnb.io.fitscheck`).
 
 Written (`write_quadrant_files`, ``ztfnb simulate --per-quadrant``)
     ``…_sexcat.fits`` (an empty primary HDU, the detections in HDU 1) and
@@ -47,6 +48,7 @@ from astropy.time import Time
 from ztfnb.camera import ccdid_qid
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import open_fits, read_header_only
 from ztfnb.io.headers import read_header_blocks
 from ztfnb.io.ldac import HEADER_COLUMN, LdacExtension, read_ldac
 from ztfnb.site import filter_band
@@ -80,6 +82,8 @@ IMAGE_HEADER = re.compile(r"^(?P<prefix>.+)_sciimg\.(?:fits(?:\.fz|\.gz)?|hdr)$"
 PSFCAT = re.compile(r"^(?P<prefix>.+)_psfcat\.fits(?:\.gz)?$")
 _HEADER_SUFFIXES = ("_sciimg.fits", "_sciimg.fits.fz", "_sciimg.fits.gz", "_sciimg.hdr")
 _FILTER_CODES = {1: "zg", 2: "zr", 3: "zi"}
+#: read_ldac deals with a TDIM larger than its column (LDAC layouts of other writers)
+_ALLOWED_WARNINGS = ("TDIM",)
 
 
 def quadrant_file_name(exposure, ccdid, qid, product):
@@ -155,29 +159,21 @@ def header_file(sexcat):
 
 
 def _is_ldac(path):
-    try:
-        with fits.open(path) as hdul:
-            return any(
-                isinstance(h, fits.BinTableHDU)
-                and (
-                    str(h.name).upper().startswith("LDAC_IMHEAD")
-                    or HEADER_COLUMN.lower() in [c.name.lower() for c in h.columns]
-                )
-                for h in hdul[1:]
+    with open_fits(path, "SExtractor catalogue", allow=_ALLOWED_WARNINGS) as hdul:
+        return any(
+            isinstance(h, fits.BinTableHDU)
+            and (
+                str(h.name).upper().startswith("LDAC_IMHEAD")
+                or HEADER_COLUMN.lower() in [c.name.lower() for c in h.columns]
             )
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
+            for h in hdul[1:]
+        )
 
 
 def one_quadrant_ldac(path):
     """Whether a file named as an archive quadrant is FITS_LDAC with one quadrant."""
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        with fits.open(path) as hdul:
-            heads = [h for h in hdul[1:] if str(h.name).upper().startswith("LDAC_IMHEAD")]
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
+    with open_fits(path, "SExtractor catalogue", allow=_ALLOWED_WARNINGS) as hdul:
+        heads = [h for h in hdul[1:] if str(h.name).upper().startswith("LDAC_IMHEAD")]
     return len(heads) == 1
 
 
@@ -220,11 +216,7 @@ def _stored(path, header_path):
 
 
 def _read_sexcat(path):
-    try:
-        hdul = fits.open(path, memmap=False)
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
-    with hdul:
+    with open_fits(path, "SExtractor catalogue") as hdul:
         if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
             raise InputError(
                 "no binary table in HDU 1: not a SExtractor catalogue (CATALOG_TYPE FITS_1.0)",
@@ -244,15 +236,13 @@ def read_image_header(path):
                 f"{len(blocks)} header blocks: one quadrant's image header expected", path=path
             )
         return blocks[0]
-    try:
-        with fits.open(path) as hdul:
-            # the image: the primary HDU, or the first extension of a tile-compressed file
-            for hdu in hdul:
-                if hdu.header.get("NAXIS", 0) or isinstance(hdu, fits.CompImageHDU):
-                    return hdu.header.copy()
-            return hdul[0].header.copy()
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from None
+    # the image's data (tens of MB) is not needed: its size is checked, not read
+    with read_header_only(path, "science image") as hdul:
+        # the image: the primary HDU, or the first extension of a tile-compressed file
+        for hdu in hdul:
+            if hdu.header.get("NAXIS", 0) or isinstance(hdu, fits.CompImageHDU):
+                return hdu.header.copy()
+        return hdul[0].header.copy()
 
 
 def _sexagesimal(value, hours, path, keyword):

@@ -1,6 +1,15 @@
 """One error type for bad input, whose message names where the problem is."""
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "shown"]
+
+#: The longest echo of a value in a message: enough to recognise it, short enough for one line.
+SHOWN = 80
+
+
+def shown(value):
+    """``repr(value)``, cut to `SHOWN` characters (a damaged file's value can be kilobytes)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 class InputError(ValueError):
@@ -17,7 +26,7 @@ class InputError(ValueError):
     keyword : str, optional
         A header keyword.
     value : object, optional
-        The offending value, shown with ``repr``.
+        The offending value, shown with ``repr`` cut to 80 characters.
     """
 
     def __init__(
@@ -39,5 +48,5 @@ class InputError(ValueError):
             where.append(f"keyword {keyword}")
         text = ": ".join([*where, message]) if where else message
         if value is not None:
-            text = f"{text} (got {value!r})"
+            text = f"{text} (got {shown(value)})"
         super().__init__(text)

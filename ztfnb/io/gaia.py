@@ -19,7 +19,10 @@ A column without a unit (CSV) gets the archive's. A unit astropy reads is
 converted to the archive's (``mas.yr**-1`` is mas/yr; ``ra`` in rad is
 converted to deg) or refused when it is of another kind (``ra`` in mas/yr).
 ``ref_epoch`` must be in years: an epoch in days is a date on another scale,
-not a multiple of a year. The spellings the archive wrote during DR1 and DR2
+not a multiple of a year. Its values must be Julian years from 1990 to 2100
+(`EPOCH_RANGE`): a number outside, such as 2457389.0 (a JD in days) or 57388.0
+(an MJD), is refused naming the row, the value and the unit expected, since
+taken as years it would carry every star thousands of years away. The spellings the archive wrote during DR1 and DR2
 (``Angle[deg]``, ``Angle[mas]``, ``Angular Velocity[mas/year]``,
 ``Time[Julian Years]``, ``Magnitude[mag]``) are read as the units they name;
 any other unit astropy cannot read is refused, naming the column and the unit.
@@ -33,6 +36,7 @@ alike:
   have a position and its errors but no proper motion.
 * ``ra, dec, ref_epoch``: refused, naming the column and the first row. Every
   Gaia source has them, so their absence means a damaged or misjoined table.
+* ±inf is not a missing value but a damaged one: refused in every column.
 * ``ra_error, dec_error``: every Gaia solution, two-parameter ones included,
   has them, so a row without one is not a measurement to rely on. It is
   dropped rather than given an invented error, which could let a bad position
@@ -58,6 +62,7 @@ from ztfnb.io.gaiafiles import GAIA_COLUMNS, VIZIER_NAMES, column_names, read_ta
 
 __all__ = [
     "ARCHIVE_UNIT_SPELLINGS",
+    "EPOCH_RANGE",
     "GAIA_COLUMNS",
     "NO_SOURCE_ID",
     "VIZIER_NAMES",
@@ -76,6 +81,8 @@ ARCHIVE_UNIT_SPELLINGS = {
 #: ``source_id`` of a row that has none.
 NO_SOURCE_ID = -1
 _MUST_BE_FINITE = ("ra", "dec", "ref_epoch")
+#: The epochs a Gaia-like reference may have, Julian years: Hipparcos (1991.25) to 2100.
+EPOCH_RANGE = (1990.0, 2100.0)
 _DROPPED_WHEN_MISSING = ("ra_error", "dec_error")
 #: What each column's unit must measure, for refusals.
 _KINDS = {
@@ -126,6 +133,8 @@ def read_gaia(path):
     naming = column_names(table.colnames)
     result = _gaia_columns(table, naming, path, extension)
     _refuse_missing_values(result, path, extension)
+    _refuse_infinite_values(result, path, extension)
+    _refuse_implausible_epochs(result, path, extension)
     result, dropped = _drop_rows_without_errors(result, path, extension)
     _refuse_impossible_declinations(result, path, extension)
     result["ra"] = result["ra"] % (360 * u.deg)
@@ -342,6 +351,45 @@ def _refuse_missing_values(result, path, extension):
                 extension=extension,
                 column=name,
             )
+
+
+def _refuse_infinite_values(result, path, extension):
+    for name in result.colnames:
+        if result[name].dtype.kind != "f":
+            continue
+        infinite = np.isinf(np.asarray(result[name]))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise InputError(
+                f"{int(infinite.sum())} infinite value(s), first at row {row}: not a measurement",
+                path=path,
+                extension=extension,
+                column=name,
+                value=float(np.asarray(result[name])[row]),
+            )
+
+
+def _refuse_implausible_epochs(result, path, extension):
+    epochs = np.asarray(result["ref_epoch"].to_value(u.yr))
+    outside = (epochs < EPOCH_RANGE[0]) | (epochs > EPOCH_RANGE[1])
+    if not outside.any():
+        return
+    row = int(np.flatnonzero(outside)[0])
+    value = float(epochs[row])
+    if 2.4e6 <= value <= 2.5e6:
+        hint = ": a Julian date, in days?"
+    elif 4e4 <= value <= 1e5:
+        hint = ": a modified Julian date, in days?"
+    else:
+        hint = ""
+    raise InputError(
+        f"row {row}: not a Julian year from {EPOCH_RANGE[0]:.0f} to {EPOCH_RANGE[1]:.0f}{hint} "
+        "(ref_epoch is in Julian years: 2015.5 in DR2, 2016.0 in EDR3 and DR3)",
+        path=path,
+        extension=extension,
+        column="ref_epoch",
+        value=value,
+    )
 
 
 def _drop_rows_without_errors(result, path, extension):

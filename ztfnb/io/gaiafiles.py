@@ -34,6 +34,7 @@ from astropy.table import Table
 from astropy.utils.data import get_readable_fileobj
 
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import open_fits
 
 __all__ = ["GAIA_COLUMNS", "VIZIER_NAMES", "column_names", "read_table"]
 
@@ -127,8 +128,8 @@ def _read_fits_gaia_table(path):
     table is looked for, not assumed to be HDU 1.
     """
     try:
-        # not memory-mapped: the table must outlive the open file
-        with fits.open(path, memmap=False) as hdul:
+        # checked whole, in memory: the table must outlive the open file
+        with open_fits(path, "Gaia table") as hdul:
             tables = [
                 (index, hdu)
                 for index, hdu in enumerate(hdul)

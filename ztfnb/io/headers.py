@@ -41,14 +41,25 @@ def read_header_blocks(path):
     Returns
     -------
     list of `~astropy.io.fits.Header`
-        One per ``END``-terminated block, in file order (a trailing block
-        without ``END`` is kept).
+        One per ``END``-terminated block, in file order (a single block
+        without ``END`` is kept: astropy's ``totextfile`` writes none).
+
+    Raises
+    ------
+    InputError
+        A file holding NUL bytes (binary, not text), a last block without
+        ``END`` after blocks that have one (the file was cut short), a block
+        astropy cannot parse, no card at all.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path)
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"a NUL byte at byte {nul:,}: not a text header", path=path)
     blocks, cards, number = [], [], 0
-    for number, raw in enumerate(_card_lines(path.read_bytes()), start=1):
+    for number, raw in enumerate(_card_lines(data), start=1):
         keyword = raw[:8].decode("ascii", errors="replace").strip().upper()
         if keyword == "END":
             blocks.append((number, cards))
@@ -58,6 +69,13 @@ def read_header_blocks(path):
         else:
             card = raw.decode("utf-8", errors="replace")
             cards.append(card.encode("ascii", errors="replace").decode("ascii")[:80].ljust(80))
+    if cards and blocks:
+        raise InputError(
+            f"the file ends at line {number} inside block {len(blocks) + 1}, before its END card "
+            f"(the {len(blocks)} block(s) before it have one): the file is cut short",
+            path=path,
+            extension=len(blocks) + 1,
+        )
     if cards:
         blocks.append((number, cards))
     headers = []

@@ -42,6 +42,9 @@ Refused (`~ztfnb.io.errors.InputError`)
     * A card astropy cannot parse (SourceXtractor++ >= 0.16 cuts string values
       at their first ``/``), non-ASCII bytes in a keyword or value, a NUL byte
       inside a card's text, a header column that is not characters or bytes.
+    * A damaged file (`ztfnb.io.fitscheck`): cut short, sizes that do not add
+      up, a garbled header card, fewer extensions than the primary header's
+      ``NEXTEND`` (which `write_ldac` writes) declares.
     * A different number of header and object tables (one ``LDAC_IMHEAD``
       shared by several ``LDAC_OBJECTS``), paired parts with different
       numbers, an ``LDAC_IMHEAD`` without the header column (a renamed
@@ -70,6 +73,7 @@ from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import open_checked
 from ztfnb.io.ldac_cards import LayoutError, cards_from_rows, header_from_cards
 
 __all__ = [
@@ -84,6 +88,7 @@ __all__ = [
 HEADER_COLUMN = "Field Header Card"
 _CARD = 80
 _BLOCK = 2880
+_ALLOWED_WARNINGS = ("TDIM",)
 
 
 @dataclass
@@ -162,6 +167,8 @@ def write_ldac(path, extensions):
         table_hdu.name = "LDAC_OBJECTS"
         hdus += [imhead, table_hdu]
         texts.append(text)
+    # the count lets a reader tell a file cut between two quadrants from one of fewer quadrants
+    hdus[0].header["NEXTEND"] = (len(hdus) - 1, "extensions: LDAC_IMHEAD, LDAC_OBJECTS pairs")
     with atomic_path(path) as temporary:
         fits.HDUList(hdus).writeto(temporary)
         _rewrite_header_bytes(temporary, texts)
@@ -199,7 +206,7 @@ def _tdim(hdu, index):
     return tuple(int(n) for n in numbers) or None
 
 
-def _column_rows(hdul, position, index, path, variable):
+def _column_rows(checked, position, index, path, variable):
     """The raw bytes of column ``index`` of table HDU ``position``, one item per row.
 
     Read from the file, not from astropy's view of the column, which follows
@@ -207,7 +214,7 @@ def _column_rows(hdul, position, index, path, variable):
     column. ``variable`` is ``"P"`` or ``"Q"`` for a variable-length column
     (the rows' bytes are then in the heap), else None.
     """
-    hdu = hdul[position]
+    hdu = checked.hdul[position]
     row_length, nrows = int(hdu.header["NAXIS1"]), int(hdu.header["NAXIS2"])
     if isinstance(hdu, fits.TableHDU):  # ASCII table: positions are given
         start = int(hdu.header[f"TBCOL{index + 1}"]) - 1
@@ -222,10 +229,7 @@ def _column_rows(hdul, position, index, path, variable):
                 extension=f"HDU {position}",
             )
     size = row_length * nrows + (int(hdu.header.get("PCOUNT", 0)) if variable else 0)
-    info = hdul.fileinfo(position)
-    handle = info["file"]
-    handle.seek(info["datLoc"])
-    data = handle.read(size)
+    data = checked.raw(position)[:size]
     if len(data) < size:
         raise InputError(
             "the file ends inside the header table", path=path, extension=f"HDU {position}"
@@ -247,8 +251,8 @@ def _column_rows(hdul, position, index, path, variable):
     return rows
 
 
-def _read_header(hdul, position, index, path, label):
-    hdu = hdul[position]
+def _read_header(checked, position, index, path, label):
+    hdu = checked.hdul[position]
     column = hdu.columns[index]
     form = re.sub(r"^\s*\d*", "", str(hdu.header[f"TFORM{index + 1}"])).upper()
     variable = form[:1] if form[:1] in ("P", "Q") else None
@@ -259,7 +263,7 @@ def _read_header(hdul, position, index, path, label):
             path=path,
             extension=label,
         )
-    rows = _column_rows(hdul, position, index, path, variable)
+    rows = _column_rows(checked, position, index, path, variable)
     try:
         cards, layout = cards_from_rows(rows, _tdim(hdu, index))
     except LayoutError as error:
@@ -355,15 +359,11 @@ def read_ldac(path):
         layout found (see the module's documentation).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        hdul = fits.open(path, memmap=False)
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from error
-    with hdul, warnings.catch_warnings():
-        # astropy warns about (and ignores) a TDIM larger than its column; the
-        # header column is read from the file's bytes and its TDIM checked here
+    # astropy warns about (and ignores) a TDIM larger than its column; the
+    # header column is read from the file's bytes and its TDIM checked here
+    checked = open_checked(path, "FITS_LDAC catalogue", allow=_ALLOWED_WARNINGS)
+    hdul = checked.hdul
+    with checked, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TDIM", category=fits.verify.VerifyWarning)
         headers, objects, others = _roles(hdul, path)
         if not headers:
@@ -384,7 +384,7 @@ def read_ldac(path):
                 value=names,
             )
         # every header is decoded first: a layout problem is named before a pairing problem
-        decoded = [_read_header(hdul, h[0], h[3], path, h[1]) for h in headers]
+        decoded = [_read_header(checked, h[0], h[3], path, h[1]) for h in headers]
         heads = ", ".join(str(h[0]) for h in headers)
         if not objects:
             raise InputError(
@@ -438,7 +438,8 @@ def read_ldac(path):
 def require_columns(table, names, path=None, extension=None):
     """Raise `InputError` naming the first column of ``names`` that ``table`` lacks.
 
-    Also refuses columns that hold NaN where a value is needed.
+    Also refuses columns that hold NaN or ±inf where a value is needed,
+    naming the first row.
     """
     for name in names:
         if name not in table.colnames:
@@ -447,9 +448,13 @@ def require_columns(table, names, path=None, extension=None):
             )
     for name in names:
         column = np.asarray(table[name])
-        if column.dtype.kind == "f" and np.isnan(column).any():
+        if column.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(column.reshape(len(column), -1)).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{int(np.isnan(column).sum())} NaN value(s)",
+                f"{int(bad.sum())} NaN or infinite value(s), first in row {row}",
                 path=path,
                 extension=extension,
                 column=name,

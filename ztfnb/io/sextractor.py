@@ -353,7 +353,7 @@ class CatalogColumns:
 
     @property
     def checked(self):
-        """The columns whose values must all be numbers (no NaN) in every extension."""
+        """The columns whose values must all be numbers (no NaN, no ±inf) in every extension."""
         return (self.x, self.y, Column(self.error.major), self.flux, self.flux_error)
 
     @property

@@ -19,6 +19,7 @@ from astropy.table import QTable, Table
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import open_fits
 
 __all__ = ["read_prior", "write_prior"]
 
@@ -39,6 +40,8 @@ def write_prior(path, fit, provenance=None):
     model = fit.model
     primary = fits.PrimaryHDU()
     header = primary.header
+    # a reader finds a file cut between two HDUs by this count (ztfnb.io.fitscheck)
+    header["NEXTEND"] = (2, "extensions: QUADRANTS, EXPOSURES")
     header["ZTFNBPRI"] = (_KIND, "file kind")
     header["ZTFNBVER"] = (model.meta.get("ztfnb", ""), "ztfnb version that fitted it")
     header["FRAME"] = ("HADEC-REFRACTED", "polynomial output: observed HADec tangent plane")
@@ -96,13 +99,7 @@ def read_prior(path):
     from ztfnb.prior.model import FocalPlaneModel
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        hdul = fits.open(path)
-    except OSError as error:
-        raise InputError(f"not a FITS file ({error})", path=path) from error
-    with hdul:
+    with open_fits(path, "ztfnb prior") as hdul:
         header = hdul[0].header
         if header.get("ZTFNBPRI") != _KIND:
             raise InputError(
