@@ -1,15 +1,8 @@
 """One error type for bad input, whose message names where the problem is."""
 
+from ztfnb.quantity import shown  # one home for how a message echoes a value
+
 __all__ = ["InputError", "shown"]
-
-#: The longest echo of a value in a message: enough to recognise it, short enough for one line.
-SHOWN = 80
-
-
-def shown(value):
-    """``repr(value)``, cut to `SHOWN` characters (a damaged file's value can be kilobytes)."""
-    text = repr(value)
-    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 class InputError(ValueError):
