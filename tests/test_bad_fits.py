@@ -195,16 +195,19 @@ def test_solve_refuses_a_damaged_prior(inputs, tmp_path, capsys):
 
 
 @needs_scamp
-def test_solve_reports_a_catalogue_cut_in_half_as_an_error_not_solved(inputs, tmp_path, capsys):
-    from ztfnb.cli import main
-
-    path = damage.half_hdus(inputs["catalog"], tmp_path / inputs["catalog"].name)
+@pytest.mark.parametrize("name", ["half_hdus", "mid_data", "garbled_card", "text_file"])
+def test_solve_refuses_a_damaged_catalogue_before_any_work(inputs, name, tmp_path, capsys):
+    path = _damaged(inputs["catalog"], name, tmp_path)
+    path = path.rename(tmp_path / inputs["catalog"].name)
     out = tmp_path / "solved"
     argv = ["solve", path, "--gaia", inputs["gaia"], "--prior", inputs["prior"], "--out", out]
-    assert main([str(a) for a in [*argv, "--workers", "1", "--quiet"]]) != 0
-    summary = Table.read(out / "summary.ecsv")
-    assert list(summary["status"]) == ["error"]
-    assert "NEXTEND" in summary["reason"][0] and path.name in summary["reason"][0]
+    refused(
+        [*argv, "--workers", "1", "--quiet"],
+        names=[path, SAYS[name]],
+        watch=[tmp_path],
+        absent=[out],
+        capsys=capsys,
+    )
 
 
 @pytest.mark.parametrize("name", ["mid_data", "garbled_card"])

@@ -48,6 +48,7 @@ from astropy.table import QTable
 from ztfnb.catalogs import CatalogSource, find_exposures
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import check_layout
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.ldac import write_ldac
@@ -466,6 +467,12 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     """
     find_scamp()  # clear errors before any work
     sources = find_exposures(catalogs)
+    # a damaged catalogue is refused before any work (its headers only: cheap for a whole
+    # night), not left to become one more failed exposure in the summary
+    for source in sources:
+        for path in source.files:
+            if path.suffix.lower() != ".hdr":  # the archive's text headers are checked when read
+                check_layout(path, "catalogue")
     config = config or SolveConfig()
     for _, options in config.passes():
         check_settings(options)

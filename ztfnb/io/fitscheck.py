@@ -48,6 +48,7 @@ __all__ = [
     "BLOCK",
     "CheckedFits",
     "HduSpan",
+    "check_layout",
     "file_bytes",
     "fits_layout",
     "open_checked",
@@ -420,6 +421,37 @@ def open_fits(path, what="FITS file", allow=()):
     return open_checked(path, what, allow).hdul
 
 
+def check_layout(path, what="FITS file"):
+    """Check a FITS file's structure (headers whole, sizes adding up) reading only its headers.
+
+    Cheap enough to check every file of a night before any work starts
+    (the data are skipped, not read).
+
+    Returns
+    -------
+    list of `HduSpan`, or None
+        None for a compressed file, whose structure is checked only when it is read whole.
+
+    Raises
+    ------
+    InputError
+        No such file, not FITS, a damaged header, or a file cut short or too long.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such {what}", path=path)
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+        if any(magic.startswith(m) for m, *_ in _COMPRESSIONS):
+            return None
+
+        def read(start, n):
+            handle.seek(start)
+            return handle.read(n)
+
+        return fits_layout(read, path.stat().st_size, path)
+
+
 def read_header_only(path, what="FITS file"):
     """Open a FITS file for its headers only, its sizes checked (a large image: its data unread).
 
@@ -432,20 +464,8 @@ def read_header_only(path, what="FITS file"):
         Headers loaded; reading the data is not intended.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
-    if any(magic.startswith(m) for m, *_ in _COMPRESSIONS):
+    if check_layout(path, what) is None:  # compressed: read whole
         return open_fits(path, what)
-    total = path.stat().st_size
-    with open(path, "rb") as handle:
-
-        def read(start, n):
-            handle.seek(start)
-            return handle.read(n)
-
-        fits_layout(read, total, path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
