@@ -87,9 +87,16 @@ def kernel_folder(near=None):
         if len(str(folder / "kernel-99999")) <= _SOCKET_PATH:
             folder.mkdir(mode=0o700)
             return folder
-    parent = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    name = f"ztfnb-kernel-p{os.getpid()}-{token}"
+    # a socket path longer than the system's limit makes the kernel hang, never fail: the
+    # first place where it fits (a deep $TMPDIR may not; /tmp does)
+    places = [os.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir(), "/tmp"]
+    for place in filter(None, places):
+        parent = Path(place)
+        if parent.is_dir() and len(str(parent / name / "kernel-99999")) <= _SOCKET_PATH:
+            break
     _sweep(parent)
-    folder = parent / f"ztfnb-kernel-p{os.getpid()}-{token}"
+    folder = parent / name
     folder.mkdir(mode=0o700)
     return folder
 
