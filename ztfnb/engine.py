@@ -35,6 +35,8 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
+from ztfnb.lifetime import pid_alive
+
 __all__ = ["ENGINE", "WarmKernel", "ZtfnbEngine", "kernel_folder", "stop_kernels"]
 
 #: The engine's name in papermill's registry (``papermill.execute_notebook(..., engine_name=ENGINE)``).
@@ -45,16 +47,6 @@ _SOCKET_PATH = 100
 _FALLBACK = re.compile(r"^ztfnb-kernel-p(?P<pid>\d+)-[0-9a-f]+$")
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep(parent):
     """Remove kernel folders of processes that are gone (a run killed with SIGKILL)."""
     for path in Path(parent).glob("ztfnb-kernel-p*"):
@@ -63,7 +55,7 @@ def _sweep(parent):
             ours = path.stat().st_uid == os.getuid()
         except OSError:
             continue
-        if match and ours and not _pid_alive(int(match["pid"])):
+        if match and ours and not pid_alive(int(match["pid"])):
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -18,8 +18,9 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
-__all__ = ["die_with_parent", "dies_with_us"]
+__all__ = ["die_with_parent", "dies_with_us", "pid_alive"]
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -74,3 +75,22 @@ def dies_with_us():
     that wanted its answer has gone.
     """
     _set_parent_death_signal(signal.SIGKILL)
+
+
+def pid_alive(pid):
+    """Whether a process of this id runs on this host (a zombie counts as gone).
+
+    Used to tell a dead writer's leftovers (temporary files, a batch's
+    folders, a kernel's connection folder) from a live one's.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    try:  # Linux: a zombie waits for its parent to reap it; it writes nothing more
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")

@@ -19,21 +19,13 @@ import socket
 import tempfile
 from pathlib import Path
 
+from ztfnb.lifetime import pid_alive
+
 __all__ = ["atomic_directory", "atomic_path", "check_writable", "sweep_stale"]
 
 
 def _owner():
     return f"{socket.gethostname()}-{os.getpid()}-"
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def sweep_stale(folder, name):
@@ -59,7 +51,7 @@ def sweep_stale(folder, name):
         return removed
     for entry in entries:
         match = pattern.match(entry.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(path, ignore_errors=True)
