@@ -169,3 +169,23 @@ def simulated(tmp_path_factory):
         return _night(tmp_path_factory, f"simulated-{name}", parameters)
 
     return night
+
+
+# The files that take longest start first: pytest-xdist hands out whole files (--dist
+# loadfile) in collection order, so a long file collected last would run alone at the end.
+_LONGEST_FIRST = (
+    "test_browser_apps.py",
+    "test_browser_jupyterlab.py",
+    "test_notebooks.py",
+    "test_verdict.py",
+    "test_quality.py",
+    "test_reports.py",
+    "test_rough_headers.py",
+    "test_prior.py",
+    "test_webapp.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
