@@ -6,10 +6,11 @@ the unit vector to the source, divided by c. Called source by source it costs
 ≈7 ms a call. The dot product is the whole of the source dependence, so:
 
 ``method="exact"``
-    one astropy call for the observatory's position at every epoch, then one
-    matrix product with the sources' unit vectors, in chunks — the same
-    numbers as astropy's (agreement ≈3×10⁻¹³ s, tested to 1 ns), in bounded
-    memory, ≈50–130× faster than astropy broadcasting.
+    the observatory's position at every epoch computed with erfa as astropy's
+    frames compute it (`ztfnb.observatory`: one ``epv00`` an epoch; ≤ 0.1 ns
+    from astropy, tested to 1 ns), then one matrix product with the sources'
+    unit vectors written straight into the output, in blocks — bounded memory,
+    one BLAS thread. Numbers: README, "Light-travel-time corrections".
 ``method="grid"``
     the ZTF pipeline's approximation: exact values on a 9 × 9 grid over the
     field's bounding box in a `~astropy.coordinates.SkyOffsetFrame`, a 2-D
@@ -37,8 +38,10 @@ from astropy.coordinates import (
 )
 from astropy.table import QTable
 from astropy.time import Time, TimeDelta
+from threadpoolctl import ThreadpoolController
 
 from ztfnb.io.errors import InputError
+from ztfnb.observatory import positions_erfa
 from ztfnb.site import PALOMAR
 
 __all__ = [
@@ -54,6 +57,20 @@ _C = const.c.to_value(u.m / u.s)
 _EPOCH_CHUNK = 5000  # epochs per astropy call
 _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 _BLOCK = 4_000_000  # output values written per matrix product
+# The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
+# bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win
+# and OpenBLAS's threads spin-wait for each other on a shared machine. Measured by
+# benchmarks/bench_timecorr.py at 10⁵ × 100 and 10⁵ × 200: 1 thread as fast or faster
+# than 2 at every size tried, so one thread at every size.
+_BLAS_THREADS = 1
+_CONTROLLER = []
+
+
+def _blas():
+    """threadpoolctl's controller, built once (≈0.2 ms: it walks the loaded libraries)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _check_kind(kind):
@@ -90,6 +107,18 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
     kind = _check_kind(kind)
     times = Time(times).ravel()
     location = _location(times, location)
+    if ephemeris != "builtin":  # a JPL kernel: astropy's own frames do the work
+        return _astropy_positions(times, kind, location, ephemeris)
+    itrs = np.stack([c.to_value(u.m).ravel() for c in location.geocentric], axis=-1)
+    if itrs.shape[0] not in (1, times.size):
+        raise ValueError(
+            f"{itrs.shape[0]} locations for {times.size} times: give one, or one a time"
+        )
+    return positions_erfa(times, kind, itrs) * u.m
+
+
+def _astropy_positions(times, kind, location, ephemeris):
+    """astropy's frame transformations, in chunks of epochs (any ephemeris it knows)."""
     per_epoch = location.size > 1
     if per_epoch:
         location = location.ravel()
@@ -183,8 +212,11 @@ def light_travel_time(
         # time, so nothing of the output's size is ever held twice (out may be a memmap)
         vectors = np.ascontiguousarray(_source_vectors(coords).T)  # (3, n)
         rows = max(1, _BLOCK // max(coords.size, 1))
-        for start in range(0, shape[0], rows):
-            np.matmul(positions[start : start + rows], vectors, out=result[start : start + rows])
+        with _blas().limit(limits=_BLAS_THREADS, user_api="blas"):
+            for start in range(0, shape[0], rows):
+                np.matmul(
+                    positions[start : start + rows], vectors, out=result[start : start + rows]
+                )
     else:
         _grid_method(positions, coords, result, grid, center)
     if timedelta:
