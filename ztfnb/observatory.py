@@ -34,7 +34,7 @@ from astropy.coordinates.builtin_frames.utils import get_jd12, get_polar_motion
 
 from ztfnb.offline import earth_orientation_table
 
-__all__ = ["positions_erfa"]
+__all__ = ["epoch_inputs", "positions_erfa"]
 
 _AU = 149_597_870_700.0  # metres, exact (IAU 2012); astropy's u.au
 
@@ -64,13 +64,39 @@ def _astrometric_direction(p, distance_au, astrom):
     return _norm(natural - d)
 
 
-def positions_erfa(times, kind, itrs):
-    """Observatory positions relative to the heliocentre or barycentre, ICRS axes.
+def epoch_inputs(times):
+    """What astropy's Time and IERS table give per epoch, looked up once for all epochs.
 
     Parameters
     ----------
     times : `~astropy.time.Time`
         Shape (m,), with the location used for TDB (as astropy's frames use it).
+
+    Returns
+    -------
+    `~numpy.ndarray`
+        Shape (m, 8): TT, UT1 and TDB as two-part Julian dates, then the polar
+        motion ``xp, yp`` (radians), exactly as astropy's transformations get them.
+    """
+    earth_orientation_table()  # parsed once, from ztfnb's cache when there is one
+    return np.stack(
+        [
+            *get_jd12(times, "tt"),
+            *get_jd12(times, "ut1"),
+            *get_jd12(times, "tdb"),
+            *get_polar_motion(times),
+        ],
+        axis=-1,
+    )
+
+
+def positions_erfa(inputs, kind, itrs):
+    """Observatory positions relative to the heliocentre or barycentre, ICRS axes.
+
+    Parameters
+    ----------
+    inputs : `~numpy.ndarray`
+        Shape (m, 8), from `epoch_inputs` (any slice of its rows).
     kind : str
         ``"heliocentric"`` or ``"barycentric"``.
     itrs : `~numpy.ndarray`
@@ -81,18 +107,16 @@ def positions_erfa(times, kind, itrs):
     `~numpy.ndarray`
         Shape (m, 3), metres.
     """
-    earth_orientation_table()  # parsed once, from ztfnb's cache when there is one
-    tt = get_jd12(times, "tt")
-    xp, yp = get_polar_motion(times)
+    tt1, tt2, ut1, ut2, tdb1, tdb2, xp, yp = inputs.T
     # GCRS → ITRS; its transpose takes the observatory to the GCRS
     gcrs_to_itrs = erfa.c2tcio(
-        erfa.c2i00b(*tt), erfa.era00(*get_jd12(times, "ut1")), erfa.pom00(xp, yp, erfa.sp00(*tt))
+        erfa.c2i00b(tt1, tt2), erfa.era00(ut1, ut2), erfa.pom00(xp, yp, erfa.sp00(tt1, tt2))
     )
-    p = np.einsum("...ji,...j->...i", gcrs_to_itrs, np.broadcast_to(itrs, (times.size, 3)))
+    p = np.einsum("...ji,...j->...i", gcrs_to_itrs, np.broadcast_to(itrs, (len(inputs), 3)))
     distance = np.sqrt(np.einsum("...i,...i", p, p))
-    helio, bary = erfa.epv00(*get_jd12(times, "tdb"))
-    geocentre = np.zeros(times.shape, erfa.dt_pv)
-    astrom = erfa.apcs(*tt, geocentre, bary, helio["p"])
+    helio, bary = erfa.epv00(tdb1, tdb2)
+    geocentre = np.zeros(len(inputs), erfa.dt_pv)
+    astrom = erfa.apcs(tt1, tt2, geocentre, bary, helio["p"])
     direction = _astrometric_direction(p / distance[:, None], distance / _AU, astrom)
     position = distance[:, None] * direction + astrom["eb"] * _AU
     if kind == "heliocentric":

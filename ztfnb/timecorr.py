@@ -22,6 +22,7 @@ Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import astropy.constants as const
 import astropy.units as u
@@ -41,7 +42,7 @@ from astropy.time import Time, TimeDelta
 from threadpoolctl import ThreadpoolController
 
 from ztfnb.io.errors import InputError
-from ztfnb.observatory import positions_erfa
+from ztfnb.observatory import epoch_inputs, positions_erfa
 from ztfnb.site import PALOMAR
 
 __all__ = [
@@ -58,11 +59,13 @@ _EPOCH_CHUNK = 5000  # epochs per astropy call
 _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 _BLOCK = 4_000_000  # output values written per matrix product
 # The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
-# bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win
-# and OpenBLAS's threads spin-wait for each other on a shared machine. Measured by
-# benchmarks/bench_timecorr.py at 10⁵ × 100 and 10⁵ × 200: 1 thread as fast or faster
-# than 2 at every size tried, so one thread at every size.
+# bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
+# OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
+# busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
+# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×34 and
+# ×1.4 under load), so one thread at every size.
 _BLAS_THREADS = 1
+_PIPELINE = 4  # blocks of epochs at least, so that computing positions overlaps writing
 _CONTROLLER = []
 
 
@@ -104,17 +107,31 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
     `~astropy.units.Quantity`
         Shape (n_times, 3), metres.
     """
-    kind = _check_kind(kind)
     times = Time(times).ravel()
+    return _positions_of(times, kind, location, ephemeris)(0, times.size) * u.m
+
+
+def _positions_of(times, kind, location, ephemeris):
+    """A function ``(start, stop) -> (stop - start, 3)`` positions (m) of those epochs.
+
+    With erfa (``ephemeris="builtin"``) the time scales and the IERS look-ups
+    are done once here for every epoch and the erfa part block by block, so
+    that `light_travel_time` can write one block while computing the next.
+    """
+    kind = _check_kind(kind)
     location = _location(times, location)
     if ephemeris != "builtin":  # a JPL kernel: astropy's own frames do the work
-        return _astropy_positions(times, kind, location, ephemeris)
+        every = _astropy_positions(times, kind, location, ephemeris).to_value(u.m)
+        return lambda start, stop: every[start:stop]
     itrs = np.stack([c.to_value(u.m).ravel() for c in location.geocentric], axis=-1)
     if itrs.shape[0] not in (1, times.size):
         raise ValueError(
             f"{itrs.shape[0]} locations for {times.size} times: give one, or one a time"
         )
-    return positions_erfa(times, kind, itrs) * u.m
+    inputs = epoch_inputs(times)
+    return lambda start, stop: positions_erfa(
+        inputs[start:stop], kind, itrs if len(itrs) == 1 else itrs[start:stop]
+    )
 
 
 def _astropy_positions(times, kind, location, ephemeris):
@@ -137,13 +154,21 @@ def _astropy_positions(times, kind, location, ephemeris):
 
 
 def _source_vectors(coords):
-    """Unit vectors (n, 3) to the sources, as astropy computes them for light_travel_time."""
+    """Unit vectors (n, 3) to the sources, as astropy computes them for light_travel_time.
+
+    A transposed view of a C-contiguous (3, n) array, the layout the product wants.
+    """
     icrs = coords.icrs if isinstance(coords, SkyCoord) else SkyCoord(coords).icrs
-    cartesian = icrs.represent_as(UnitSphericalRepresentation).to_cartesian()
-    return np.stack(
-        [np.ravel(cartesian.x.value), np.ravel(cartesian.y.value), np.ravel(cartesian.z.value)],
-        axis=-1,
-    )
+    spherical = icrs.represent_as(UnitSphericalRepresentation)
+    lon = np.ravel(spherical.lon.to_value(u.rad))
+    lat = np.ravel(spherical.lat.to_value(u.rad))
+    # astropy's UnitSphericalRepresentation.to_cartesian, without its temporaries
+    vectors = np.empty((3, lon.size))
+    cos_lat = np.cos(lat)
+    np.multiply(cos_lat, np.cos(lon), out=vectors[0])
+    np.multiply(cos_lat, np.sin(lon), out=vectors[1])
+    np.sin(lat, out=vectors[2])
+    return vectors.T
 
 
 def light_travel_time(
@@ -195,12 +220,10 @@ def light_travel_time(
     method = str(method).lower()
     if method not in ("exact", "grid"):
         raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
-    times = Time(times)
-    positions = (
-        observatory_positions(times, kind, location, ephemeris).to_value(u.m) / _C
-    )  # light seconds
+    times = Time(times).ravel()
+    positions = _positions_of(times, kind, location, ephemeris)
     coords = coords if isinstance(coords, SkyCoord) else SkyCoord(coords)
-    shape = (positions.shape[0], coords.size)
+    shape = (times.size, coords.size)
     if out is None:
         result = np.empty(shape)
     else:
@@ -208,20 +231,35 @@ def light_travel_time(
             raise ValueError(f"out has shape {out.shape}, expected {shape}")
         result = out
     if method == "exact":
-        # 24 bytes a source; the product goes straight into the output, a block of epochs at a
-        # time, so nothing of the output's size is ever held twice (out may be a memmap)
-        vectors = np.ascontiguousarray(_source_vectors(coords).T)  # (3, n)
-        rows = max(1, _BLOCK // max(coords.size, 1))
-        with _blas().limit(limits=_BLAS_THREADS, user_api="blas"):
-            for start in range(0, shape[0], rows):
-                np.matmul(
-                    positions[start : start + rows], vectors, out=result[start : start + rows]
-                )
+        _exact(positions, coords, result)
     else:
-        _grid_method(positions, coords, result, grid, center)
+        _grid_method(positions(0, shape[0]) / _C, coords, result, grid, center)
     if timedelta:
         return TimeDelta(result, format="sec", scale="tdb")
     return u.Quantity(result, u.s, copy=False)
+
+
+def _exact(positions, coords, result):
+    """Fill ``result`` (m, n) with ``positions / c @ unit vectors``, a block of epochs at a time.
+
+    The product goes straight into the output (which may be a memmap), so nothing of its
+    size is held twice. BLAS and numpy's trigonometry release the GIL and erfa does not,
+    so the sources' unit vectors, then the product of each block, run in a second thread
+    while this one computes the next block's positions: one core writes memory while the
+    other evaluates ``epv00``. (Measured: 4 blocks against 1, ≈×1.2–1.4 on this task's
+    2-core machine under load; more blocks only add erfa's per-call overhead.)
+    """
+    m, n = result.shape
+    rows = max(1, min(_BLOCK // max(n, 1), -(-m // _PIPELINE)))
+    with _blas().limit(limits=_BLAS_THREADS, user_api="blas"), ThreadPoolExecutor(1) as writer:
+        pending = writer.submit(lambda: _source_vectors(coords).T)  # (3, n) C-contiguous
+        vectors = None
+        for start in range(0, m, rows):
+            block = positions(start, start + rows) / _C  # light seconds
+            done = pending.result()
+            vectors = done if vectors is None else vectors
+            pending = writer.submit(np.matmul, block, vectors, out=result[start : start + rows])
+        pending.result()
 
 
 def _field_center(coords, center):
