@@ -246,8 +246,9 @@ def _exact(positions, coords, result):
     size is held twice. BLAS and numpy's trigonometry release the GIL and erfa does not,
     so the sources' unit vectors, then the product of each block, run in a second thread
     while this one computes the next block's positions: one core writes memory while the
-    other evaluates ``epv00``. (Measured: 4 blocks against 1, ≈×1.2–1.4 on this task's
-    2-core machine under load; more blocks only add erfa's per-call overhead.)
+    other evaluates ``epv00``. It pays only when a core is free: 4 blocks against 1
+    measured ×1.2–1.4 (40 interleaved runs, load ≈4 on 2 cores), nothing at load 7–10
+    (bench_timecorr); more blocks only add erfa's per-call overhead.
     """
     m, n = result.shape
     rows = max(1, min(_BLOCK // max(n, 1), -(-m // _PIPELINE)))
