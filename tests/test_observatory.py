@@ -98,3 +98,18 @@ def test_a_damaged_cache_is_parsed_afresh(tmp_path, monkeypatch):
     assert _cache_file().stat().st_size > 1_000_000  # rewritten
     monkeypatch.setenv("ZTFNB_CACHE_DIR", "")  # an empty value: no cache
     assert _cache_file() is None
+
+
+def test_import_installs_the_cache_and_a_parsing_process_writes_it_at_exit(tmp_path, monkeypatch):
+    from ztfnb import offline
+
+    table = earth_orientation_table()
+    monkeypatch.setenv("ZTFNB_CACHE_DIR", str(tmp_path))
+    path = offline._cache_file()
+    offline._write_if_parsed(path)  # what the exit hook does in a process that parsed it
+    assert path.is_file()
+    monkeypatch.setattr(iers.IERS_Auto, "iers_table", None)
+    offline.freeze_iers()  # as `import ztfnb` does
+    installed = iers.IERS_Auto.iers_table
+    assert installed is not None and installed is not table
+    assert np.array_equal(installed["UT1_UTC"].value, table["UT1_UTC"].value, equal_nan=True)

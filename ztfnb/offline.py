@@ -12,9 +12,11 @@ only on the installed astropy and astropy-iers-data, so ztfnb keeps it as plain
 arrays (``.npz``, no pickle) in ``$XDG_CACHE_HOME/ztfnb`` (default
 ``~/.cache/ztfnb``; ``ZTFNB_CACHE_DIR`` overrides, an empty value turns the
 cache off), keyed by both versions and the data files' sizes and times;
-reading it back takes ≈10 ms. The first process that parses the table writes it.
+reading it back takes 10–40 ms. Importing ztfnb installs it as astropy's own table
+when it is there; the first process that parses the table writes it.
 """
 
+import atexit
 import json
 import os
 import tempfile
@@ -37,6 +39,30 @@ def freeze_iers():
     iers.conf.auto_download = False
     iers.conf.auto_max_age = None
     iers.conf.iers_degraded_accuracy = "warn"
+    _install_cached()
+
+
+def _install_cached():
+    """Give astropy the cached table now (≈10–40 ms), so that whatever in the process needs
+    UT1 or polar motion — an AltAz in quality, light-travel time — skips the parse; with no
+    cache yet, write one at exit if the process parsed the table anyway."""
+    if iers.IERS_Auto.iers_table is not None:
+        return
+    path = _cache_file()
+    if path is None:
+        return
+    if path.is_file():
+        try:
+            iers.IERS_Auto.iers_table = _read(path)
+            return
+        except (OSError, ValueError, KeyError):
+            pass  # damaged or partial: astropy parses, and the exit hook rewrites it
+    atexit.register(_write_if_parsed, path)
+
+
+def _write_if_parsed(path):
+    if iers.IERS_Auto.iers_table is not None and not path.is_file():
+        _write(iers.IERS_Auto.iers_table, path)
 
 
 def _cache_file():
