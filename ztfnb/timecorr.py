@@ -62,8 +62,8 @@ _BLOCK = 4_000_000  # output values written per matrix product
 # bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
 # busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
-# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×34 and
-# ×1.4 under load), so one thread at every size.
+# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×30–×60 and
+# ×1.1–×1.9, load 9–10), so one thread at every size.
 _BLAS_THREADS = 1
 _PIPELINE = 4  # blocks of epochs at least, so that computing positions overlaps writing
 _CONTROLLER = []
