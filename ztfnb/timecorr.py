@@ -6,10 +6,11 @@ the unit vector to the source, divided by c. Called source by source it costs
 ≈7 ms a call. The dot product is the whole of the source dependence, so:
 
 ``method="exact"``
-    one astropy call for the observatory's position at every epoch, then one
-    matrix product with the sources' unit vectors, in chunks — the same
-    numbers as astropy's (agreement ≈3×10⁻¹³ s, tested to 1 ns), in bounded
-    memory, ≈50–130× faster than astropy broadcasting.
+    the observatory's position at every epoch computed with erfa as astropy's
+    frames compute it (`ztfnb.observatory`: one ``epv00`` an epoch; ≤ 0.1 ns
+    from astropy, tested to 1 ns), then one matrix product with the sources'
+    unit vectors written straight into the output, in blocks — bounded memory,
+    one BLAS thread. Numbers: README, "Light-travel-time corrections".
 ``method="grid"``
     the ZTF pipeline's approximation: exact values on a 9 × 9 grid over the
     field's bounding box in a `~astropy.coordinates.SkyOffsetFrame`, a 2-D
@@ -21,6 +22,7 @@ Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import astropy.constants as const
 import astropy.units as u
@@ -37,8 +39,10 @@ from astropy.coordinates import (
 )
 from astropy.table import QTable
 from astropy.time import Time, TimeDelta
+from threadpoolctl import ThreadpoolController
 
 from ztfnb.io.errors import InputError
+from ztfnb.observatory import epoch_inputs, positions_erfa
 from ztfnb.site import PALOMAR
 
 __all__ = [
@@ -54,6 +58,22 @@ _C = const.c.to_value(u.m / u.s)
 _EPOCH_CHUNK = 5000  # epochs per astropy call
 _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 _BLOCK = 4_000_000  # output values written per matrix product
+# The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
+# bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
+# OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
+# busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
+# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×30–×60 and
+# ×1.1–×1.9, load 9–10), so one thread at every size.
+_BLAS_THREADS = 1
+_PIPELINE = 4  # blocks of epochs at least, so that computing positions overlaps writing
+_CONTROLLER = []
+
+
+def _blas():
+    """threadpoolctl's controller, built once (≈0.2 ms: it walks the loaded libraries)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _check_kind(kind):
@@ -87,9 +107,35 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
     `~astropy.units.Quantity`
         Shape (n_times, 3), metres.
     """
-    kind = _check_kind(kind)
     times = Time(times).ravel()
+    return _positions_of(times, kind, location, ephemeris)(0, times.size) * u.m
+
+
+def _positions_of(times, kind, location, ephemeris):
+    """A function ``(start, stop) -> (stop - start, 3)`` positions (m) of those epochs.
+
+    With erfa (``ephemeris="builtin"``) the time scales and the IERS look-ups
+    are done once here for every epoch and the erfa part block by block, so
+    that `light_travel_time` can write one block while computing the next.
+    """
+    kind = _check_kind(kind)
     location = _location(times, location)
+    if ephemeris != "builtin":  # a JPL kernel: astropy's own frames do the work
+        every = _astropy_positions(times, kind, location, ephemeris).to_value(u.m)
+        return lambda start, stop: every[start:stop]
+    itrs = np.stack([c.to_value(u.m).ravel() for c in location.geocentric], axis=-1)
+    if itrs.shape[0] not in (1, times.size):
+        raise ValueError(
+            f"{itrs.shape[0]} locations for {times.size} times: give one, or one a time"
+        )
+    inputs = epoch_inputs(times)
+    return lambda start, stop: positions_erfa(
+        inputs[start:stop], kind, itrs if len(itrs) == 1 else itrs[start:stop]
+    )
+
+
+def _astropy_positions(times, kind, location, ephemeris):
+    """astropy's frame transformations, in chunks of epochs (any ephemeris it knows)."""
     per_epoch = location.size > 1
     if per_epoch:
         location = location.ravel()
@@ -108,13 +154,21 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
 
 
 def _source_vectors(coords):
-    """Unit vectors (n, 3) to the sources, as astropy computes them for light_travel_time."""
+    """Unit vectors (n, 3) to the sources, as astropy computes them for light_travel_time.
+
+    A transposed view of a C-contiguous (3, n) array, the layout the product wants.
+    """
     icrs = coords.icrs if isinstance(coords, SkyCoord) else SkyCoord(coords).icrs
-    cartesian = icrs.represent_as(UnitSphericalRepresentation).to_cartesian()
-    return np.stack(
-        [np.ravel(cartesian.x.value), np.ravel(cartesian.y.value), np.ravel(cartesian.z.value)],
-        axis=-1,
-    )
+    spherical = icrs.represent_as(UnitSphericalRepresentation)
+    lon = np.ravel(spherical.lon.to_value(u.rad))
+    lat = np.ravel(spherical.lat.to_value(u.rad))
+    # astropy's UnitSphericalRepresentation.to_cartesian, without its temporaries
+    vectors = np.empty((3, lon.size))
+    cos_lat = np.cos(lat)
+    np.multiply(cos_lat, np.cos(lon), out=vectors[0])
+    np.multiply(cos_lat, np.sin(lon), out=vectors[1])
+    np.sin(lat, out=vectors[2])
+    return vectors.T
 
 
 def light_travel_time(
@@ -166,12 +220,10 @@ def light_travel_time(
     method = str(method).lower()
     if method not in ("exact", "grid"):
         raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
-    times = Time(times)
-    positions = (
-        observatory_positions(times, kind, location, ephemeris).to_value(u.m) / _C
-    )  # light seconds
+    times = Time(times).ravel()
+    positions = _positions_of(times, kind, location, ephemeris)
     coords = coords if isinstance(coords, SkyCoord) else SkyCoord(coords)
-    shape = (positions.shape[0], coords.size)
+    shape = (times.size, coords.size)
     if out is None:
         result = np.empty(shape)
     else:
@@ -179,17 +231,36 @@ def light_travel_time(
             raise ValueError(f"out has shape {out.shape}, expected {shape}")
         result = out
     if method == "exact":
-        # 24 bytes a source; the product goes straight into the output, a block of epochs at a
-        # time, so nothing of the output's size is ever held twice (out may be a memmap)
-        vectors = np.ascontiguousarray(_source_vectors(coords).T)  # (3, n)
-        rows = max(1, _BLOCK // max(coords.size, 1))
-        for start in range(0, shape[0], rows):
-            np.matmul(positions[start : start + rows], vectors, out=result[start : start + rows])
+        _exact(positions, coords, result)
     else:
-        _grid_method(positions, coords, result, grid, center)
+        _grid_method(positions(0, shape[0]) / _C, coords, result, grid, center)
     if timedelta:
         return TimeDelta(result, format="sec", scale="tdb")
     return u.Quantity(result, u.s, copy=False)
+
+
+def _exact(positions, coords, result):
+    """Fill ``result`` (m, n) with ``positions / c @ unit vectors``, a block of epochs at a time.
+
+    The product goes straight into the output (which may be a memmap), so nothing of its
+    size is held twice. BLAS and numpy's trigonometry release the GIL and erfa does not,
+    so the sources' unit vectors, then the product of each block, run in a second thread
+    while this one computes the next block's positions: one core writes memory while the
+    other evaluates ``epv00``. It pays only when a core is free: 4 blocks against 1
+    measured ×1.2–1.4 (40 interleaved runs, load ≈4 on 2 cores), nothing at load 7–10
+    (bench_timecorr); more blocks only add erfa's per-call overhead.
+    """
+    m, n = result.shape
+    rows = max(1, min(_BLOCK // max(n, 1), -(-m // _PIPELINE)))
+    with _blas().limit(limits=_BLAS_THREADS, user_api="blas"), ThreadPoolExecutor(1) as writer:
+        pending = writer.submit(lambda: _source_vectors(coords).T)  # (3, n) C-contiguous
+        vectors = None
+        for start in range(0, m, rows):
+            block = positions(start, start + rows) / _C  # light seconds
+            done = pending.result()
+            vectors = done if vectors is None else vectors
+            pending = writer.submit(np.matmul, block, vectors, out=result[start : start + rows])
+        pending.result()
 
 
 def _field_center(coords, center):
