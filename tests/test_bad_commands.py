@@ -282,3 +282,26 @@ def test_an_echoed_value_is_cut_short():
     with pytest.raises(ParameterError) as caught:
         parse_quantity("x" * 10_000_000, "time", name="integration_time")
     assert len(str(caught.value)) < 400
+
+
+def test_ltt_does_not_double_a_column_written_in_another_case(tmp_path, capsys):
+    path = tmp_path / "lc.ecsv"
+    table = {"mjd": [60000.1, 60000.2], "ra": [10.0, 10.0], "dec": [20.0, 20.0]}
+    Table({**table, "BJD_TDB": [0.0, 0.0]}).write(path)
+    refused(
+        ["ltt", path, "--out", tmp_path / "o.ecsv"],
+        names=[path, "BJD_TDB"],
+        watch=[tmp_path],
+        capsys=capsys,
+    )
+
+
+def test_one_absurd_time_is_named_not_the_column_misread(tmp_path, capsys):
+    path = tmp_path / "lc.ecsv"
+    Table({"mjd": [60234.1, 60234.2, 1e300], "ra": [10.0] * 3, "dec": [20.0] * 3}).write(path)
+    refused(
+        ["ltt", path, "--out", tmp_path / "o.ecsv"],
+        names=[path, "'mjd'", "row 2"],
+        watch=[tmp_path],
+        capsys=capsys,
+    )

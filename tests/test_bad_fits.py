@@ -236,6 +236,56 @@ def test_quality_refuses_a_head_file_cut_short(inputs, tmp_path, capsys):
     refused(argv, names=[head.name, "cut short"], watch=[tmp_path], absent=[out], capsys=capsys)
 
 
+@pytest.mark.parametrize("flip", [b"\xff\xfe", b"??", b"1 2"])
+def test_quality_refuses_a_head_card_with_damaged_bytes(inputs, tmp_path, capsys, flip):
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    (head,) = inputs["heads"].glob("*.head")
+    data = bytearray(head.read_bytes())
+    at = data.index(b"CUNIT1  = 'deg") + 30  # between the value and its comment
+    data[at : at + len(flip)] = flip
+    (heads / head.name).write_bytes(bytes(data))
+    out = tmp_path / "q.ecsv"
+    argv = ["quality", inputs["catalog"], "--heads", heads, "--gaia", inputs["gaia"], "--out", out]
+    refused(argv, names=[head.name, "CUNIT1"], watch=[tmp_path], absent=[out], capsys=capsys)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9, -400])
+def test_an_archive_image_header_cut_short_is_refused(simulated, inputs, tmp_path, capsys, keep):
+    night = simulated(exposures=1, density=200.0, per_quadrant=True, seed=7)
+    folder = tmp_path / "night"
+    shutil.copytree(night, folder)
+    header = sorted(folder.glob("*_sciimg.hdr"))[0]
+    data = header.read_bytes()
+    header.write_bytes(data[: int(len(data) * keep) if keep > 0 else keep])
+    out = tmp_path / "x.ahead"
+    exposure = [str(p) for p in folder.glob("*_sexcat.fits")]
+    argv = ["prior", "ahead", inputs["prior"], *exposure, "--gaia", inputs["gaia"], "--out", out]
+    refused(argv, names=[header.name], watch=[tmp_path], absent=[out], capsys=capsys)
+
+
+@pytest.mark.parametrize("command", ["prior ahead", "quality"])
+def test_a_folder_where_a_file_is_expected_is_named_as_one(inputs, tmp_path, capsys, command):
+    folder = tmp_path / "gaia.fits"
+    folder.mkdir()
+    out = tmp_path / "o.out"
+    if command == "prior ahead":
+        argv = [
+            "prior",
+            "ahead",
+            inputs["prior"],
+            inputs["catalog"],
+            "--gaia",
+            folder,
+            "--out",
+            out,
+        ]
+    else:
+        argv = ["quality", inputs["catalog"], "--heads", inputs["heads"], "--gaia", folder]
+        argv += ["--out", out]
+    refused(argv, names=[folder, "a folder"], watch=[tmp_path], absent=[out], capsys=capsys)
+
+
 # values that are not values ---------------------------------------------------------------------
 
 

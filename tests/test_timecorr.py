@@ -176,7 +176,7 @@ def test_ltt_with_one_position(tmp_path):
         (
             lambda t: t["mjd"].__setitem__(4, np.nan),
             [],
-            r"column 'mjd': 1 empty or NaN value\(s\), first at row 4",
+            r"column 'mjd': 1 empty, NaN or infinite value\(s\), first at row 4",
         ),
         (lambda t: None, ["--time-scale", "gps2"], "unknown time scale"),
         (lambda t: None, ["--time-format", "jd"], "row 0 falls in the year -4"),
@@ -259,7 +259,7 @@ def test_empty_cells_are_refused_not_read_as_zero(tmp_path):
     assert main(["ltt", str(tmp_path / "lc.csv"), "--out", str(tmp_path / "o.ecsv")]) == 2
     (tmp_path / "lc2.csv").write_text("mjd,ra,dec\n60250.1,10,20\n60250.2,,20\n")
     with pytest.raises(
-        InputError, match=r"lc2.csv: column 'ra': 1 empty or NaN value\(s\), first at row 1"
+        InputError, match=r"lc2.csv: column 'ra': 1 empty, NaN or infinite value\(s\), first at row 1"
     ):
         add_corrected_times(Table.read(tmp_path / "lc2.csv"), source=str(tmp_path / "lc2.csv"))
     assert not list(tmp_path.glob("o*"))

@@ -1037,7 +1037,7 @@ def _add_app(commands):
             "--no-token",
             action="store_true",
             help="no authentication: anyone who can reach the port can decide in your name "
-            "(refused off 127.0.0.1)",
+            "(refused off the loopback: 127.0.0.0/8, ::1, localhost)",
         )
         sub.add_argument(
             "--base-url", default="/", help="path prefix behind a reverse proxy (default /)"
@@ -1253,6 +1253,13 @@ _SUBCOMMANDS = [
 ]
 
 
+def _one_line(error, limit=500):
+    """A message on one line, cut short: a library's (wcslib's, astropy's ECSV reader's) can
+    span lines and dump whole rows."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def main(argv=None):
     """Entry point of the ``ztfnb`` console script."""
     from ztfnb.io.errors import InputError
@@ -1267,16 +1274,16 @@ def main(argv=None):
     try:
         return args.handler(args)
     except (InputError, ParameterError, FileExistsError, ValueError) as error:
-        print(f"{command}: error: {error}", file=sys.stderr)
+        print(f"{command}: error: {_one_line(error)}", file=sys.stderr)
     except OSError as error:
         where = (
             f"{error.filename}: "
             if error.filename and str(error.filename) not in str(error.strerror)
             else ""
         )
-        print(f"{command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"{command}: error: {where}{_one_line(error.strerror or error)}", file=sys.stderr)
     except RuntimeError as error:
-        print(f"{command}: error: {error}", file=sys.stderr)
+        print(f"{command}: error: {_one_line(error)}", file=sys.stderr)
     except (RecursionError, MemoryError) as error:  # a pathological input, not our bug
         print(
             f"{command}: error: the input is too deep or too large ({type(error).__name__})",

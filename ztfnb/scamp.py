@@ -23,7 +23,7 @@ import numpy as np
 from astropy.io.votable import parse
 from astropy.table import Table
 
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.lifetime import dies_with_us
 
 __all__ = [
@@ -239,7 +239,7 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
     reference = Path(reference).resolve()
     for path in (catalog, reference):
         if not path.is_file():
-            raise InputError("no such file", path=path)
+            raise no_such_file(path)
     workdir = Path(workdir).resolve() if workdir else catalog.parent
     options = dict(options or {})
     # SCAMP runs in workdir: a relative XML name means a file there, for it and for us

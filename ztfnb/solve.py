@@ -47,8 +47,8 @@ from astropy.table import QTable
 
 from ztfnb.catalogs import CatalogSource, find_exposures
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
-from ztfnb.io.fitscheck import check_layout
+from ztfnb.io.errors import InputError, no_such_file
+from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, check_layout, open_checked
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.ldac import write_ldac
@@ -471,14 +471,17 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     # night), not left to become one more failed exposure in the summary
     for source in sources:
         for path in source.files:
-            if path.suffix.lower() != ".hdr":  # the archive's text headers are checked when read
-                check_layout(path, "catalogue")
+            if path.suffix.lower() == ".hdr":  # the archive's text headers are checked when read
+                continue
+            if check_layout(path, "catalogue") is None:  # compressed: checked by reading it whole
+                with open_checked(path, "catalogue", allow=CATALOGUE_WARNINGS):
+                    pass
     config = config or SolveConfig()
     for _, options in config.passes():
         check_settings(options)
     read_prior(prior)
     if not Path(gaia).is_file():
-        raise InputError("no such file", path=gaia)
+        raise no_such_file(gaia, "Gaia file")
     # read here, before the output folder is made: a bad reference is refused with nothing
     # written, and forked workers inherit the table instead of each reading it again
     _gaia(gaia)

@@ -294,7 +294,9 @@ def _read_table(path, columns):
     try:
         table = QTable.read(path, format="ascii.ecsv")
     except Exception as error:  # astropy raises several types for a malformed ECSV
-        raise InputError(f"cannot read as ECSV: {error}", path=path) from error
+        # astropy's first line says what is wrong; the next ones dump whole rows
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"cannot read as ECSV (cut or edited?): {first}", path=path) from error
     for column in columns:
         if column not in table.colnames:
             raise InputError("missing column", path=path, column=column)

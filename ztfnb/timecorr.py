@@ -403,7 +403,8 @@ def add_corrected_times(
     table = QTable(table, copy=True)
     if len(table) == 0:
         raise InputError("the table has no rows", path=source)
-    present = [name for name in OUTPUT_COLUMNS if name in table.colnames]
+    # any case: a table with BJD_TDB already has what bjd_tdb would add
+    present = [name for name in table.colnames if name.lower() in OUTPUT_COLUMNS]
     if present and not overwrite:
         raise InputError(
             "the table already has this column: give overwrite=True (ztfnb ltt --overwrite) "
@@ -411,7 +412,9 @@ def add_corrected_times(
             path=source,
             column=present[0],
         )
+    # replaced, not doubled: BJD_TDB goes, bjd_tdb comes (unless it is the time column read)
     times = _times(table, time_column, time_format, time_scale, source)
+    table.remove_columns([name for name in present if name in table.colnames])
     if position is None:
         coords = _positions(table, ra_column, dec_column, source)
     else:
@@ -472,10 +475,13 @@ def _check_filled(column, name, source):
     elif values.dtype.kind in "US":
         bad |= np.char.strip(values.astype(str)) == ""
     if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        masked = bool(np.ma.getmaskarray(data)[first])
         raise InputError(
-            f"{int(bad.sum())} empty or NaN value(s), first at row {int(np.flatnonzero(bad)[0])}",
+            f"{int(bad.sum())} empty, NaN or infinite value(s), first at row {first}",
             path=source,
             column=name,
+            value=None if masked else values[first].item(),
         )
     return values
 
@@ -525,13 +531,16 @@ def _time_format(data, time_format, column, source):
         return None  # astropy recognises ISO, ISOT, year-day... strings
     if data.dtype.kind not in "iuf":
         raise InputError(f"cannot read times of type {data.dtype}", path=source, column=column)
-    median = float(np.median(data))
-    if median > 2_000_000:
+    # each value votes (JD of 1760–2500 or MJD of 1858–2400): one absurd value cannot turn the
+    # column's reading, and is then named by the plausibility check
+    jd = int(np.count_nonzero((data > 2_364_000) & (data < 2_634_000)))
+    mjd = int(np.count_nonzero((data > 0) & (data < 200_000)))
+    if jd > mjd:
         return "jd"
-    if 0 < median < 200_000:
+    if mjd > jd:
         return "mjd"
     raise InputError(
-        f"cannot tell JD from MJD (median {median:g}): give --time-format",
+        f"cannot tell JD from MJD ({jd} value(s) read as JD, {mjd} as MJD): give --time-format",
         path=source,
         column=column,
     )

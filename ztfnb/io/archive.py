@@ -47,8 +47,8 @@ from astropy.time import Time
 
 from ztfnb.camera import ccdid_qid
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
-from ztfnb.io.fitscheck import open_fits, read_header_only
+from ztfnb.io.errors import InputError, no_such_file
+from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, open_fits, read_header_only
 from ztfnb.io.headers import read_header_blocks
 from ztfnb.io.ldac import HEADER_COLUMN, LdacExtension, read_ldac
 from ztfnb.site import filter_band
@@ -82,8 +82,6 @@ IMAGE_HEADER = re.compile(r"^(?P<prefix>.+)_sciimg\.(?:fits(?:\.fz|\.gz)?|hdr)$"
 PSFCAT = re.compile(r"^(?P<prefix>.+)_psfcat\.fits(?:\.gz)?$")
 _HEADER_SUFFIXES = ("_sciimg.fits", "_sciimg.fits.fz", "_sciimg.fits.gz", "_sciimg.hdr")
 _FILTER_CODES = {1: "zg", 2: "zr", 3: "zi"}
-#: read_ldac deals with a TDIM larger than its column (LDAC layouts of other writers)
-_ALLOWED_WARNINGS = ("TDIM",)
 
 
 def quadrant_file_name(exposure, ccdid, qid, product):
@@ -147,7 +145,7 @@ def header_file(sexcat):
         if candidate.is_file():
             return candidate
     if not sexcat.is_file():
-        raise InputError("no such file", path=sexcat)
+        raise no_such_file(sexcat)
     if _is_ldac(sexcat):
         return None  # a sexcat written as FITS_LDAC carries its own header
     raise InputError(
@@ -159,7 +157,7 @@ def header_file(sexcat):
 
 
 def _is_ldac(path):
-    with open_fits(path, "SExtractor catalogue", allow=_ALLOWED_WARNINGS) as hdul:
+    with open_fits(path, "SExtractor catalogue", allow=CATALOGUE_WARNINGS) as hdul:
         return any(
             isinstance(h, fits.BinTableHDU)
             and (
@@ -172,7 +170,7 @@ def _is_ldac(path):
 
 def one_quadrant_ldac(path):
     """Whether a file named as an archive quadrant is FITS_LDAC with one quadrant."""
-    with open_fits(path, "SExtractor catalogue", allow=_ALLOWED_WARNINGS) as hdul:
+    with open_fits(path, "SExtractor catalogue", allow=CATALOGUE_WARNINGS) as hdul:
         heads = [h for h in hdul[1:] if str(h.name).upper().startswith("LDAC_IMHEAD")]
     return len(heads) == 1
 

@@ -2,7 +2,7 @@
 
 from ztfnb.quantity import shown  # one home for how a message echoes a value
 
-__all__ = ["InputError", "shown"]
+__all__ = ["InputError", "no_such_file", "shown"]
 
 
 class InputError(ValueError):
@@ -43,3 +43,17 @@ class InputError(ValueError):
         if value is not None:
             text = f"{text} (got {shown(value)})"
         super().__init__(text)
+
+
+def no_such_file(path, what="file"):
+    """The error for a file that is not there: missing, or a folder where a file was expected.
+
+    Returns
+    -------
+    InputError
+    """
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        return InputError(f"a folder, where a {what} was expected", path=path)
+    return InputError(f"no such {what}", path=path)

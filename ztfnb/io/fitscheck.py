@@ -42,10 +42,11 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, no_such_file
 
 __all__ = [
     "BLOCK",
+    "CATALOGUE_WARNINGS",
     "CheckedFits",
     "HduSpan",
     "check_layout",
@@ -55,6 +56,10 @@ __all__ = [
     "open_fits",
     "read_header_only",
 ]
+
+#: The one warning astropy gives on catalogues that is not damage: a TDIM larger than its
+#: column, as other writers' FITS_LDAC layouts have (read_ldac deals with it).
+CATALOGUE_WARNINGS = ("TDIM",)
 
 BLOCK = 2880
 _CARD = 80
@@ -90,7 +95,7 @@ def file_bytes(path, what="FITS file"):
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", path=path)
+        raise no_such_file(path)
     raw = path.read_bytes()
     for magic, name, decompress, errors in _COMPRESSIONS:
         if raw.startswith(magic):
@@ -439,7 +444,7 @@ def check_layout(path, what="FITS file"):
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"no such {what}", path=path)
+        raise no_such_file(path, what)
     with open(path, "rb") as handle:
         magic = handle.read(6)
         if any(magic.startswith(m) for m, *_ in _COMPRESSIONS):

@@ -57,7 +57,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.gaiafiles import GAIA_COLUMNS, VIZIER_NAMES, column_names, read_table
 
 __all__ = [
@@ -128,7 +128,7 @@ def read_gaia(path):
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", path=path)
+        raise no_such_file(path)
     table_format, extension, table = read_table(path)
     naming = column_names(table.colnames)
     result = _gaia_columns(table, naming, path, extension)

@@ -12,7 +12,7 @@ import numpy as np
 from astropy.io import fits
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, no_such_file, shown
 
 __all__ = [
     "check_wcs_keywords",
@@ -42,18 +42,21 @@ def read_header_blocks(path):
     -------
     list of `~astropy.io.fits.Header`
         One per ``END``-terminated block, in file order (a single block
-        without ``END`` is kept: astropy's ``totextfile`` writes none).
+        without ``END`` is kept: astropy's ``totextfile`` writes none; but
+        when its cards are padded to 80 characters, as astropy and SCAMP
+        write them, a shorter last line is a card cut short).
 
     Raises
     ------
     InputError
         A file holding NUL bytes (binary, not text), a last block without
         ``END`` after blocks that have one (the file was cut short), a block
-        astropy cannot parse, no card at all.
+        astropy cannot parse, a card that is not FITS standard (a value
+        astropy would "fix" with a warning: damaged bytes), no card at all.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", path=path)
+        raise no_such_file(path)
     data = path.read_bytes()
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -69,6 +72,13 @@ def read_header_blocks(path):
         else:
             card = raw.decode("utf-8", errors="replace")
             cards.append(card.encode("ascii", errors="replace").decode("ascii")[:80].ljust(80))
+    if cards and not blocks and _cut_card(data):
+        raise InputError(
+            f"the file ends at line {number} inside a card (its other cards are 80 characters, "
+            "this one is shorter) and has no END card: the file is cut short",
+            path=path,
+            extension=1,
+        )
     if cards and blocks:
         raise InputError(
             f"the file ends at line {number} inside block {len(blocks) + 1}, before its END card "
@@ -90,7 +100,32 @@ def read_header_blocks(path):
             ) from error
     if not headers:
         raise InputError("no header cards", path=path)
+    for index, header in enumerate(headers):
+        _check_cards(header, path, index + 1)
     return headers
+
+
+def _check_cards(header, path, block):
+    """Refuse a card astropy would 'fix' with a warning: its value is damaged, not read."""
+    for card in header.cards:
+        try:
+            card.verify("exception")
+        except Exception:  # astropy's VerifyError (and ValueError for what it cannot even show)
+            raise InputError(
+                "a card that is not FITS standard (its value cannot be read)",
+                path=path,
+                extension=block,
+                keyword=card.keyword,
+                value=shown(card._image if card._image is not None else str(card)),
+            ) from None
+
+
+def _cut_card(data):
+    """Whether the text ends in a card shorter than the others, which are all padded to 80."""
+    lines = [line.rstrip(b"\r") for line in data.rstrip(b"\n").split(b"\n") if line.strip()]
+    if len(lines) < 2:
+        return False
+    return all(len(line) == 80 for line in lines[:-1]) and len(lines[-1]) < 80
 
 
 def _card_lines(data):

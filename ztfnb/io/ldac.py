@@ -73,7 +73,7 @@ from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
-from ztfnb.io.fitscheck import open_checked
+from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, open_checked
 from ztfnb.io.ldac_cards import LayoutError, cards_from_rows, header_from_cards
 
 __all__ = [
@@ -88,7 +88,6 @@ __all__ = [
 HEADER_COLUMN = "Field Header Card"
 _CARD = 80
 _BLOCK = 2880
-_ALLOWED_WARNINGS = ("TDIM",)
 
 
 @dataclass
@@ -361,7 +360,7 @@ def read_ldac(path):
     path = Path(path)
     # astropy warns about (and ignores) a TDIM larger than its column; the
     # header column is read from the file's bytes and its TDIM checked here
-    checked = open_checked(path, "FITS_LDAC catalogue", allow=_ALLOWED_WARNINGS)
+    checked = open_checked(path, "FITS_LDAC catalogue", allow=CATALOGUE_WARNINGS)
     hdul = checked.hdul
     with checked, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TDIM", category=fits.verify.VerifyWarning)

@@ -5,7 +5,7 @@ from pathlib import Path
 from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, no_such_file
 
 __all__ = ["read_table", "write_table"]
 
@@ -36,7 +36,7 @@ def read_table(path):
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", path=path)
+        raise no_such_file(path)
     table_format = _format(path)
     try:
         return Table.read(path, format=table_format)
