@@ -8,10 +8,12 @@ a quantity string of the wrong physical type, before any kernel starts.
 
 import ast
 import copy
+import math
 import numbers
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from ztfnb.quantity import ParameterError, looks_like_quantity, parse_quantity, shown
@@ -359,7 +361,15 @@ def check_parameters(notebook, values, source="parameters"):
             raise ParameterError(
                 f"{source}: parameter {name} must be {info['type']}, got {shown(value)} ({type(value).__name__})"
             )
+        # NaN and infinities are never a setting: refused here, before a kernel starts, rather
+        # than at whichever cell first computes with them (ranges are the notebook's own code's)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParameterError(f"{source}: parameter {name} must be a finite number, got {value}")
         if looks_like_quantity(default):
             expected = parse_quantity(default, name=name).unit
-            parse_quantity(value, expected, name=f"{source}: parameter {name}")
+            quantity = parse_quantity(value, expected, name=f"{source}: parameter {name}")
+            if not np.all(np.isfinite(quantity.value)):
+                raise ParameterError(
+                    f"{source}: parameter {name} must be finite, got {shown(value)}"
+                )
     return declared
