@@ -742,11 +742,31 @@ def _add_solve(commands):
         "map), residuals against Gaia in 2D and as histograms, chi2 - DIR/<exposure>.<plot>.pdf; FORMAT "
         "pdf (default), svg (large files) or ps: the PLplot devices Debian's SCAMP has (it has no png)",
     )
+    _add_solve_quality(parser)
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_solve)
 
 
+def _add_solve_quality(parser):
+    from ztfnb.quality import QualityConfig
+
+    parser.add_argument(
+        "--quality",
+        action="store_true",
+        help="also measure each solution in the worker that solved it (its catalogue read once) and "
+        "judge the night, as 'ztfnb quality' does: DIR/metrics.ecsv, metrics.exposures.ecsv, "
+        "metrics.html (and DIR/<exposure>.quality.ecsv, each exposure's measurement)",
+    )
+    thresholds = parser.add_argument_group(
+        "verdict (with --quality)",
+        "thresholds, as for 'ztfnb quality' (numbers in the unit shown, or quantities such as "
+        "'0.2 arcsec'; 'off' turns an absolute limit off)",
+    )
+    _add_settings(thresholds, QualityConfig)
+
+
 def _solve(args):
+    from ztfnb.quality import QualityConfig
     from ztfnb.solve import SolveConfig, solve_night
 
     config = SolveConfig(
@@ -755,10 +775,20 @@ def _solve(args):
         scamp_options=dict(args.scamp),
         checkplots=args.checkplots,
     )
+    quality = QualityConfig(**_settings_given(args, QualityConfig))
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    summary = solve_night(
-        args.catalogs, args.gaia, args.prior, args.out, config, workers=args.workers, log=log
+    result = solve_night(
+        args.catalogs,
+        args.gaia,
+        args.prior,
+        args.out,
+        config,
+        workers=args.workers,
+        log=log,
+        quality=args.quality,
+        quality_config=quality,
     )
+    summary = result[0] if args.quality else result
     counts = {
         status: int(np.sum(summary["status"] == status))
         for status in ("solved", "suspect", "failed", "error")
@@ -774,6 +804,10 @@ def _solve(args):
         print(
             f"SCAMP's check plots: {args.out}/<exposure>.{{{','.join(CHECKPLOTS.values())}}}.{extension}"
         )
+    if args.quality:
+        from ztfnb.solvedfolder import METRICS
+
+        _print_verdict(args.out / METRICS, *result[1:])
     bad = summary[np.isin(summary["status"], ["failed", "error"])]
     reasons = {}
     for reason in bad["reason"]:
@@ -821,37 +855,32 @@ def _add_quality(commands):
 
 
 def _quality(args):
-    from ztfnb.catalogs import read_catalogs
+    from ztfnb.catalogs import checked_exposures
     from ztfnb.io import read_gaia
-    from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
+    from ztfnb.qualityfiles import check_quality_paths, quality_paths, write_quality
 
     config = QualityConfig(**_settings_given(args, QualityConfig))
-    exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
-    page_path = args.out.with_suffix(".html")
-    _refuse_existing(args, args.out, exposures_path, page_path)
-    for path in (args.out, exposures_path, page_path):
-        check_writable(path)
-
-    catalogs = read_catalogs(args.catalogs)
+    _refuse_existing(args, *quality_paths(args.out))
+    check_quality_paths(args.out)
+    sources = checked_exposures(args.catalogs)  # read one at a time as measured
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     quadrants, exposures, _ = night_metrics(
-        catalogs, read_gaia(args.gaia), args.heads, config, log=log
+        sources, read_gaia(args.gaia), args.heads, config, log=log
     )
-    for path, table in ((args.out, quadrants), (exposures_path, exposures)):
-        with atomic_path(path) as temporary:
-            table.write(temporary, format="ascii.ecsv", overwrite=True)
-    from ztfnb.plots.nightpage import write_night_page  # matplotlib: only once measured
+    write_quality(args.out, quadrants, exposures)
+    _print_verdict(args.out, quadrants, exposures)
+    return 0
 
-    write_night_page(page_path, quadrants, exposures, title=f"ztfnb quality: {args.out.stem}")
+
+def _print_verdict(path, quadrants, exposures):
     flagged = int(quadrants["flag"].sum())
     outliers = int(exposures["refraction_outlier"].sum())
     off_zenith = int(exposures["zenith_outlier"].sum())
     print(
-        f"{args.out}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the "
+        f"{path}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the "
         f"refraction model, {off_zenith} off the zenith-relative scale model"
     )
-    return 0
 
 
 def _add_ltt(commands):
