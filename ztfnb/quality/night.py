@@ -187,7 +187,7 @@ def judge_night(measured, config=None, metrics_config=None, log=None):
     exposures = _exposure_table([m.row for m in measured])
     exposures, coefficients = fit_refraction_model(exposures, config)
     exposures = fit_zenith_model(exposures, config)
-    stacked = vstack([m.metrics for m in measured], metadata_conflicts="silent")
+    stacked = vstack([_own_units(m.metrics) for m in measured], metadata_conflicts="silent")
     quadrants = verdict(stacked, config, exposures)
     quadrants.meta["metrics"] = metrics_config.describe()
     exposures["n_flagged"] = [
@@ -202,6 +202,21 @@ def judge_night(measured, config=None, metrics_config=None, log=None):
             f"fitted, {zenith['A_predicted']:.1f} ppm from the weather"
         )
     return quadrants, exposures, coefficients
+
+
+def _own_units(metrics):
+    """The table with this process's unit objects: those of one measured in a worker are copies.
+
+    Equal either way; but the ECSV writer names a unit object met twice by reference, so copies
+    would make a verdict measured in workers differ in bytes from one measured here.
+    """
+    for column in metrics.itercols():
+        unit = getattr(column, "unit", None)
+        if isinstance(column, u.Quantity) and unit is not None:
+            own = u.Unit(unit.to_string())
+            if own is not unit:
+                metrics[column.info.name] <<= own
+    return metrics
 
 
 def night_metrics(catalogs, gaia, heads_dir, config=None, log=None, metrics_config=None):
