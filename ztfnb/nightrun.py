@@ -24,6 +24,7 @@ catalogue time, the worker's start and end and its seconds.
 """
 
 import os
+import signal
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
@@ -312,7 +313,7 @@ class _executor:
         else:
             # the workers (and the SCAMP each runs) stop with this process, even killed by SIGKILL
             self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=die_with_parent, initargs=(os.getpid(),)
+                max_workers=self.workers, initializer=_worker_start, initargs=(os.getpid(),)
             )
         return self
 
@@ -351,6 +352,12 @@ class _executor:
             self.client.close()
         else:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start(parent):
+    """Ctrl-C reaches the whole process group: the night stops its workers, they don't stop alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
 
 
 def _read_latency(path):
