@@ -54,8 +54,15 @@ from ztfnb.io.archive import (
     read_quadrant_header,
 )
 from ztfnb.io.errors import InputError
+from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, check_layout, open_checked
 
-__all__ = ["CatalogSource", "find_exposures", "read_catalogs"]
+__all__ = [
+    "CatalogSource",
+    "check_distinct",
+    "checked_exposures",
+    "find_exposures",
+    "read_catalogs",
+]
 
 _SAME_TIME = 1.0 / 86400  # days: one shutter
 
@@ -174,6 +181,27 @@ def find_exposures(paths):
     return _grouped(entries)
 
 
+def checked_exposures(paths):
+    """`find_exposures`, every file's structure checked (headers only: cheap for a whole night).
+
+    A damaged catalogue is refused in one line naming it before any work, not
+    met half-way through a night that reads one exposure at a time.
+
+    Returns
+    -------
+    list of `CatalogSource`
+    """
+    sources = find_exposures(paths)
+    for source in sources:
+        for path in source.files:
+            if path.suffix.lower() == ".hdr":  # the archive's text headers are checked when read
+                continue
+            if check_layout(path, "catalogue") is None:  # compressed: checked by reading it whole
+                with open_checked(path, "catalogue", allow=CATALOGUE_WARNINGS):
+                    pass
+    return sources
+
+
 def read_catalogs(paths, required_columns=()):
     """Every exposure of the catalogue paths, read and checked.
 
@@ -191,16 +219,34 @@ def read_catalogs(paths, required_columns=()):
     catalogs = [source.read(required_columns) for source in sources]
     seen = {}
     for source, catalog in zip(sources, catalogs, strict=True):
-        key = (round(catalog.start.mjd * 86400), *np.round(_radec(catalog), 5))
-        if key in seen:
-            raise InputError(
-                f"the same exposure as {seen[key]} (same time and pointing) in another file: "
-                "give one catalogue per exposure, or name quadrant files as the archive does "
-                "(…_c<CCD>_o_q<Q>…) to have them grouped",
-                path=source.path,
-            )
-        seen[key] = source.path
+        check_distinct(catalog, source.path, seen)
     return catalogs
+
+
+def check_distinct(catalog, path, seen):
+    """Refuse an exposure already read from another file (same start time and pointing).
+
+    Parameters
+    ----------
+    catalog : `~ztfnb.exposure.ExposureCatalog`
+    path : path-like
+        Where it was read from, named in the refusal.
+    seen : dict
+        What was read before; updated.
+
+    Raises
+    ------
+    InputError
+    """
+    key = (round(catalog.start.mjd * 86400), *np.round(_radec(catalog), 5))
+    if key in seen:
+        raise InputError(
+            f"the same exposure as {seen[key]} (same time and pointing) in another file: "
+            "give one catalogue per exposure, or name quadrant files as the archive does "
+            "(…_c<CCD>_o_q<Q>…) to have them grouped",
+            path=path,
+        )
+    seen[key] = path
 
 
 def _radec(catalog):

@@ -742,11 +742,31 @@ def _add_solve(commands):
         "map), residuals against Gaia in 2D and as histograms, chi2 - DIR/<exposure>.<plot>.pdf; FORMAT "
         "pdf (default), svg (large files) or ps: the PLplot devices Debian's SCAMP has (it has no png)",
     )
+    _add_solve_quality(parser)
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_solve)
 
 
+def _add_solve_quality(parser):
+    from ztfnb.quality import QualityConfig
+
+    parser.add_argument(
+        "--quality",
+        action="store_true",
+        help="also measure each solution in the worker that solved it (its catalogue read once) and "
+        "judge the night, as 'ztfnb quality' does: DIR/metrics.ecsv, metrics.exposures.ecsv, "
+        "metrics.html (and DIR/<exposure>.quality.ecsv, each exposure's measurement)",
+    )
+    thresholds = parser.add_argument_group(
+        "verdict (with --quality)",
+        "thresholds, as for 'ztfnb quality' (numbers in the unit shown, or quantities such as "
+        "'0.2 arcsec'; 'off' turns an absolute limit off)",
+    )
+    _add_settings(thresholds, QualityConfig)
+
+
 def _solve(args):
+    from ztfnb.quality import QualityConfig
     from ztfnb.solve import SolveConfig, solve_night
 
     config = SolveConfig(
@@ -755,10 +775,20 @@ def _solve(args):
         scamp_options=dict(args.scamp),
         checkplots=args.checkplots,
     )
+    quality = QualityConfig(**_settings_given(args, QualityConfig))
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
-    summary = solve_night(
-        args.catalogs, args.gaia, args.prior, args.out, config, workers=args.workers, log=log
+    result = solve_night(
+        args.catalogs,
+        args.gaia,
+        args.prior,
+        args.out,
+        config,
+        workers=args.workers,
+        log=log,
+        quality=args.quality,
+        quality_config=quality,
     )
+    summary = result[0] if args.quality else result
     counts = {
         status: int(np.sum(summary["status"] == status))
         for status in ("solved", "suspect", "failed", "error")
@@ -774,6 +804,10 @@ def _solve(args):
         print(
             f"SCAMP's check plots: {args.out}/<exposure>.{{{','.join(CHECKPLOTS.values())}}}.{extension}"
         )
+    if args.quality:
+        from ztfnb.solvedfolder import METRICS
+
+        _print_verdict(args.out / METRICS, *result[1:])
     bad = summary[np.isin(summary["status"], ["failed", "error"])]
     reasons = {}
     for reason in bad["reason"]:
@@ -821,37 +855,140 @@ def _add_quality(commands):
 
 
 def _quality(args):
-    from ztfnb.catalogs import read_catalogs
+    from ztfnb.catalogs import checked_exposures
     from ztfnb.io import read_gaia
-    from ztfnb.io.atomic import atomic_path, check_writable
     from ztfnb.quality import QualityConfig, night_metrics
+    from ztfnb.qualityfiles import check_quality_paths, quality_paths, write_quality
 
     config = QualityConfig(**_settings_given(args, QualityConfig))
-    exposures_path = args.out.with_name(f"{args.out.stem}.exposures.ecsv")
-    page_path = args.out.with_suffix(".html")
-    _refuse_existing(args, args.out, exposures_path, page_path)
-    for path in (args.out, exposures_path, page_path):
-        check_writable(path)
-
-    catalogs = read_catalogs(args.catalogs)
+    _refuse_existing(args, *quality_paths(args.out))
+    check_quality_paths(args.out)
+    sources = checked_exposures(args.catalogs)  # read one at a time as measured
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     quadrants, exposures, _ = night_metrics(
-        catalogs, read_gaia(args.gaia), args.heads, config, log=log
+        sources, read_gaia(args.gaia), args.heads, config, log=log
     )
-    for path, table in ((args.out, quadrants), (exposures_path, exposures)):
-        with atomic_path(path) as temporary:
-            table.write(temporary, format="ascii.ecsv", overwrite=True)
-    from ztfnb.plots.nightpage import write_night_page  # matplotlib: only once measured
+    write_quality(args.out, quadrants, exposures)
+    _print_verdict(args.out, quadrants, exposures)
+    return 0
 
-    write_night_page(page_path, quadrants, exposures, title=f"ztfnb quality: {args.out.stem}")
+
+def _print_verdict(path, quadrants, exposures):
     flagged = int(quadrants["flag"].sum())
     outliers = int(exposures["refraction_outlier"].sum())
     off_zenith = int(exposures["zenith_outlier"].sum())
     print(
-        f"{args.out}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the "
+        f"{path}: {flagged} of {len(quadrants)} quadrants flagged; {outliers} exposure(s) off the "
         f"refraction model, {off_zenith} off the zenith-relative scale model"
     )
-    return 0
+
+
+def _add_night(commands):
+    from ztfnb.quality import QualityConfig
+
+    parser = commands.add_parser(
+        "night",
+        help="solve and judge a whole night as its exposures arrive (resumable)",
+        description="Finds the catalogues in NIGHT_DIR (*.ldac, one per exposure, or the archive's "
+        "*_sexcat.fits per quadrant), skips those already done in DIR (DIR/<exposure>.quality.ecsv newer "
+        "than the catalogue), and solves each new one with SCAMP from the prior and measures it in the same "
+        "worker (its catalogue read once), on local processes or a Dask scheduler's workers; then judges "
+        "the night (refraction models, verdict). Writes what 'ztfnb solve --quality' writes - DIR/<exposure>"
+        ".head..., summary.ecsv, metrics.ecsv, metrics.exposures.ecsv, metrics.html ('ztfnb app review "
+        "DIR' opens it) - and DIR/latency.ecsv (per exposure: the catalogue's time, the worker's start, end "
+        "and seconds). Killed, it resumes where it stopped; one run at a time holds DIR.",
+    )
+    parser.add_argument("night_dir", type=Path, metavar="NIGHT_DIR", help="the night's catalogues")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--prior", required=True, type=Path, metavar="PRIOR.fits", help="from 'ztfnb prior fit'"
+    )
+    parser.add_argument(
+        "--gaia",
+        type=Path,
+        help="Gaia reference, as for 'ztfnb solve' (default NIGHT_DIR/gaia.fits)",
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, default=2, help="local processes (default 2)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler, e.g. tcp://127.0.0.1:8786 (its workers must see the same paths)",
+    )
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--watch",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="keep watching NIGHT_DIR, scanning it every SECONDS, until Ctrl-C (a file is taken once "
+        "unchanged between two scans)",
+    )
+    when.add_argument(
+        "--once", action="store_true", help="what is there now, then stop (the default)"
+    )
+    parser.add_argument(
+        "--mode", choices=["fast", "ztf"], default="fast", help="as for 'ztfnb solve'"
+    )
+    thresholds = parser.add_argument_group(
+        "verdict", "thresholds, as for 'ztfnb quality' ('off' turns an absolute limit off)"
+    )
+    _add_settings(thresholds, QualityConfig)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar (default: on a terminal)",
+    )
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_night)
+
+
+def _positive_float(text):
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return value
+
+
+def _night(args):
+    from ztfnb.nightrun import NightInterrupted, run_night
+    from ztfnb.quality import QualityConfig
+    from ztfnb.solve import SolveConfig
+    from ztfnb.solvedfolder import METRICS
+
+    log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    try:
+        run = run_night(
+            args.night_dir,
+            args.out,
+            args.prior,
+            gaia=args.gaia,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            watch=args.watch,
+            config=SolveConfig(mode=args.mode),
+            quality_config=QualityConfig(**_settings_given(args, QualityConfig)),
+            progress=args.progress,
+            log=log,
+        )
+    except NightInterrupted:
+        print(f"ztfnb night: interrupted; what was done is in {args.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    counts = {
+        status: int(np.sum(run.summary["status"] == status))
+        for status in ("solved", "suspect", "failed", "error")
+    }
+    seconds = run.latency["seconds"].value[-run.new :] if run.new else []
+    print(
+        f"{args.out / 'summary.ecsv'}: {len(run.summary)} exposures ({run.new} new, {run.skipped} "
+        "already done): "
+        + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        + (f"; median {np.median(seconds):.1f} s per exposure" if len(seconds) else "")
+    )
+    if run.quadrants is not None:
+        _print_verdict(args.out / METRICS, run.quadrants, run.exposures)
+    return 0 if counts["solved"] + counts["suspect"] == len(run.summary) else EXIT_FAILED
 
 
 def _add_ltt(commands):
@@ -1246,6 +1383,7 @@ _SUBCOMMANDS = [
     _add_prior,
     _add_solve,
     _add_quality,
+    _add_night,
     _add_ltt,
     _add_batch,
     _add_app,

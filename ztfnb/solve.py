@@ -36,6 +36,7 @@ reason quotes SCAMP's last lines.
 import glob
 import os
 import shutil
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -45,10 +46,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from ztfnb.catalogs import CatalogSource, find_exposures
+from ztfnb.catalogs import CatalogSource, checked_exposures, find_exposures
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError, no_such_file
-from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, check_layout, open_checked
 from ztfnb.io.gaia import read_gaia
 from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.ldac import write_ldac
@@ -57,8 +57,11 @@ from ztfnb.io.sextractor import scamp_extensions
 from ztfnb.lifetime import die_with_parent
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.prior.file import read_prior
+from ztfnb.quality.night import judge_night, measure_exposure
+from ztfnb.qualityfiles import check_quality_paths, write_quality
 from ztfnb.reference import field_reference
 from ztfnb.scamp import check_settings, find_scamp, run_scamp
+from ztfnb.solvedfolder import METRICS, exposure_quality_path
 
 __all__ = [
     "CHECKPLOTS",
@@ -237,6 +240,8 @@ class _Job:
     gaia: Path
     out: Path
     config: SolveConfig
+    measure: bool = False  # and measure the solution (``solve --quality``, ``night``)
+    metrics_config: object = None
 
 
 _GAIA = {}
@@ -251,7 +256,7 @@ def _gaia(path):
     return _GAIA[key]
 
 
-def solve_exposure(catalog, prior, gaia, out, config=None):
+def solve_exposure(catalog, prior, gaia, out, config=None, exposure=None):
     """Prepare and solve one exposure.
 
     Parameters
@@ -263,6 +268,8 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     prior, gaia, out : path-like
         The prior file, the Gaia table, the output folder.
     config : `SolveConfig`, optional
+    exposure : `~ztfnb.exposure.ExposureCatalog`, optional
+        ``catalog`` already read (by a caller that measures it afterwards).
 
     Returns
     -------
@@ -274,7 +281,7 @@ def solve_exposure(catalog, prior, gaia, out, config=None):
     if not isinstance(catalog, CatalogSource):
         (catalog,) = find_exposures([Path(catalog).absolute()])
     source = catalog.path.absolute()
-    exposure = catalog.read()
+    exposure = exposure if exposure is not None else catalog.read()
     stem = exposure.name
     columns = exposure.extensions[0].columns
     # quadrants from several files reach SCAMP as one catalogue ztfnb writes
@@ -409,15 +416,41 @@ def _contrast(runs, name):
 
 
 def _run_job(job):
+    """One exposure solved (and measured, for a job that asks): its summary row, never an exception.
+
+    With ``job.measure`` the row's ``"quality"`` is the `~ztfnb.quality.night.ExposureQuality`
+    (None when the catalogue could not be read), also written beside the solution: the
+    catalogue read for SCAMP is measured, not read again.
+    """
+    started = time.time()
+    exposure = None
     try:
-        return solve_exposure(job.catalog, job.prior, job.gaia, job.out, job.config)
+        exposure = job.catalog.read()
+        row = solve_exposure(job.catalog, job.prior, job.gaia, job.out, job.config, exposure)
     except Exception as error:  # one bad exposure must not stop the night
-        return {
-            "exposure": job.catalog.name,
-            "status": "error",
-            "reason": f"{type(error).__name__}: {error}".splitlines()[0],
-            "traceback": traceback.format_exc(),
-        }
+        row = _error_row(job, error)
+    if job.measure:
+        row["quality"] = None
+        if exposure is not None:
+            try:
+                measured = measure_exposure(exposure, _gaia(job.gaia), job.out, job.metrics_config)
+                measured.solve = {k: v for k, v in row.items() if k in _COLUMNS}
+                measured.write(exposure_quality_path(job.out, exposure.name))
+                row["quality"] = measured
+            except Exception as error:
+                row = _error_row(job, error)
+                row["quality"] = None
+    row["started"], row["ended"] = started, time.time()
+    return row
+
+
+def _error_row(job, error):
+    return {
+        "exposure": job.catalog.name,
+        "status": "error",
+        "reason": f"{type(error).__name__}: {error}".splitlines()[0],
+        "traceback": traceback.format_exc(),
+    }
 
 
 _COLUMNS = {
@@ -443,7 +476,18 @@ _UNITS = {
 }
 
 
-def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None):
+def solve_night(
+    catalogs,
+    gaia,
+    prior,
+    out,
+    config=None,
+    workers=None,
+    log=None,
+    quality=False,
+    quality_config=None,
+    metrics_config=None,
+):
     """Solve catalogues with SCAMP in parallel and write the summary.
 
     Parameters
@@ -457,25 +501,31 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     workers : int, optional
         Processes (default: the machine's cores).
     log : callable, optional
+    quality : bool
+        Also measure each solution in its worker, from the catalogue read for
+        SCAMP (`~ztfnb.quality.night.measure_exposure`, kept as
+        ``DIR/<exposure>.quality.ecsv``), then judge the night: ``DIR/metrics.ecsv``,
+        ``metrics.exposures.ecsv`` and ``metrics.html``, as ``ztfnb quality``
+        writes them.
+    quality_config : `~ztfnb.quality.QualityConfig`, optional
+        The verdict's thresholds, with ``quality``.
+    metrics_config : `~ztfnb.quality.MetricsConfig`, optional
+        How the solutions are measured, with ``quality``.
 
     Returns
     -------
-    `~astropy.table.QTable`
+    summary : `~astropy.table.QTable`
         ``summary.ecsv``: one row per exposure with ``status`` (``solved``,
         ``suspect``, ``failed`` or ``error``), ``reason``, SCAMP's statistics
         and run time.
+    quadrants, exposures : `~astropy.table.QTable`
+        With ``quality`` only (then a tuple of three is returned): the verdict
+        tables (`~ztfnb.quality.night_metrics`).
     """
     find_scamp()  # clear errors before any work
-    sources = find_exposures(catalogs)
-    # a damaged catalogue is refused before any work (its headers only: cheap for a whole
-    # night), not left to become one more failed exposure in the summary
-    for source in sources:
-        for path in source.files:
-            if path.suffix.lower() == ".hdr":  # the archive's text headers are checked when read
-                continue
-            if check_layout(path, "catalogue") is None:  # compressed: checked by reading it whole
-                with open_checked(path, "catalogue", allow=CATALOGUE_WARNINGS):
-                    pass
+    # a damaged catalogue is refused before any work, not left to become one more failed
+    # exposure in the summary
+    sources = checked_exposures(catalogs)
     config = config or SolveConfig()
     for _, options in config.passes():
         check_settings(options)
@@ -486,8 +536,10 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     # written, and forked workers inherit the table instead of each reading it again
     _gaia(gaia)
     out = Path(out).resolve()
+    if quality:
+        check_quality_paths(out / METRICS)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [_Job(c, Path(prior), Path(gaia), out, config) for c in sources]
+    jobs = [_Job(c, Path(prior), Path(gaia), out, config, quality, metrics_config) for c in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         rows = [_run_job(job) for job in jobs]
@@ -500,6 +552,21 @@ def solve_night(catalogs, gaia, prior, out, config=None, workers=None, log=None)
     for row in rows:
         if log:
             log(f"{row['exposure']}: {row['status']} {row.get('reason', '')}".rstrip())
+    summary = write_summary(out, rows, config)
+    if not quality:
+        return summary
+    measured = [row["quality"] for row in rows if row.get("quality") is not None]
+    if log:
+        for one in measured:
+            for message in one.messages:
+                log(message)
+    quadrants, exposures, _ = judge_night(measured, quality_config, metrics_config, log)
+    write_quality(out / METRICS, quadrants, exposures)
+    return summary, quadrants, exposures
+
+
+def write_summary(out, rows, config):
+    """``DIR/summary.ecsv`` from the exposures' rows (`solve_exposure`); the table written."""
     summary = QTable(
         {name: [row.get(name, _missing(kind)) for row in rows] for name, kind in _COLUMNS.items()}
     )

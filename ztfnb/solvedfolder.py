@@ -27,11 +27,24 @@ from astropy.table import QTable
 from ztfnb.camera import N_QUADRANTS
 from ztfnb.io.errors import InputError
 
-__all__ = ["METRICS_COLUMNS", "SolvedFolder"]
+__all__ = ["METRICS", "METRICS_COLUMNS", "SolvedFolder", "exposure_quality_path"]
 
 METRICS_COLUMNS = ("exposure", "rcid", "flag", "reason", "badness")
 EXPOSURES_COLUMNS = ("exposure", "airmass", "scale_change")
 REVIEW_LOG = "review.jsonl"
+#: The verdict ``ztfnb solve --quality`` and ``ztfnb night`` write in their folder (with
+#: ``metrics.exposures.ecsv`` and ``metrics.html`` beside it).
+METRICS = "metrics.ecsv"
+
+
+def exposure_quality_path(folder, name):
+    """``<folder>/<exposure>.quality.ecsv``: one exposure measured, kept for the night's verdict.
+
+    Written by the worker that solved and measured it (``ztfnb solve
+    --quality``, ``ztfnb night``); ``ztfnb night`` counts an exposure with one
+    newer than its catalogue as done.
+    """
+    return Path(folder) / f"{name}.quality.ecsv"
 
 
 @dataclass(frozen=True)

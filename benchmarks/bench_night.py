@@ -1,0 +1,143 @@
+"""A whole night through ``ztfnb night --once``: per-exposure time and peak memory against the night's size.
+
+Each size is a fresh output folder for a simulated night (density 100 stars
+per deg², the prior fitted once on a 3-exposure night); the command runs in
+its own process on 2 local workers, its peak resident memory (its own and its
+workers', ``RUSAGE_CHILDREN`` of a wrapper) read when it ends. The
+per-exposure time is the median worker time of ``latency.ecsv``; exposures
+per hour count the command's whole wall time (start-up, Gaia read, night
+step included). The smallest night also runs on a local Dask cluster of 2
+workers (``--scheduler``). Sizes: ``ZTFNB_BENCH_NIGHT_SIZES`` (default
+``10,40``).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable
+
+from benchmarks.nights import night
+from benchmarks.timing import Comparison
+
+DENSITY = 100.0
+BIN = Path(sys.executable).parent
+_MEASURE = (
+    "import json, resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "print(json.dumps({'status': done.returncode, 'err': done.stderr[-2000:], "
+    "'seconds': time.perf_counter() - start, "
+    "'peak': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))\n"
+)
+
+
+def _sizes():
+    return [int(n) for n in os.environ.get("ZTFNB_BENCH_NIGHT_SIZES", "10,40").split(",")]
+
+
+def _prior(folder):
+    """The prior fitted on a small night at the benchmark's usual density."""
+    calibration = night(seed=7, exposures=3, density=1200.0)
+    path = folder / "prior.fits"
+    catalogs = sorted(calibration.glob("*.ldac"))
+    arguments = ["--gaia", calibration / "gaia.fits", "--out", path, "--quiet"]
+    subprocess.run(
+        [sys.executable, "-m", "ztfnb", "prior", "fit", *catalogs, *arguments], check=True
+    )
+    return path
+
+
+def _night_run(folder, prior, out, *options):
+    command = [sys.executable, "-c", _MEASURE, sys.executable, "-m", "ztfnb", "night", folder]
+    command += ["--out", out, "--prior", prior, "--once", "--quiet", *options]
+    result = json.loads(
+        subprocess.run(list(map(str, command)), capture_output=True, text=True, check=True).stdout
+    )
+    if result["status"] not in (0, 1):
+        raise RuntimeError(f"ztfnb night failed: {result['err']}")
+    latency = QTable.read(out / "latency.ecsv")
+    result["per_exposure"] = float(np.median(latency["seconds"].value))
+    result["n"] = len(latency)
+    return result
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _dask_cluster(workdir):
+    port = _free_port()
+    environment = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        start_new_session=True, env=environment, **quiet,
+    )  # fmt: skip
+    workers = subprocess.Popen(
+        [str(BIN / "dask"), "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--nthreads", "1",
+         "--no-dashboard", "--host", "127.0.0.1"],
+        start_new_session=True, env=environment, cwd=workdir, **quiet,
+    )  # fmt: skip
+    from distributed import Client
+
+    with Client(f"tcp://127.0.0.1:{port}", timeout="60s") as client:
+        client.wait_for_workers(2, timeout=60)
+    return f"tcp://127.0.0.1:{port}", (workers, scheduler)
+
+
+def run():
+    work = Path(tempfile.mkdtemp(prefix="ztfnb-bench-night-"))
+    rows, results = [], {}
+    try:
+        prior = _prior(work)
+        for size in _sizes():
+            folder = night(seed=11, exposures=size, density=DENSITY)
+            results[size] = _night_run(folder, prior, work / f"out-{size}", "--workers", "2")
+            shutil.rmtree(work / f"out-{size}")
+        smallest = min(results)
+        address, processes = _dask_cluster(work)
+        try:
+            folder = night(seed=11, exposures=smallest, density=DENSITY)
+            dask = _night_run(folder, prior, work / "out-dask", "--scheduler", address)
+        finally:
+            for process in processes:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    base = results[smallest]
+    for size, result in results.items():
+        rows.append(
+            Comparison(
+                f"ztfnb night, {size} exposures, 2 workers",
+                f"{smallest} exposures",
+                f"{size} exposures",
+                base["per_exposure"],
+                result["per_exposure"],
+                f"median s per exposure; peak memory {result['peak'] / 1e6:.0f} MB "
+                f"({base['peak'] / 1e6:.0f} MB at {smallest}); "
+                f"{3600 * size / result['seconds']:.0f} exposures/hour ({result['seconds']:.0f} s)",
+            )
+        )
+    rows.append(
+        Comparison(
+            f"ztfnb night, {smallest} exposures: local pool → Dask",
+            "2 local workers",
+            "Dask, 2 workers",
+            base["seconds"],
+            dask["seconds"],
+            f"whole command; {3600 * smallest / dask['seconds']:.0f} exposures/hour on Dask, "
+            f"median {dask['per_exposure']:.1f} s per exposure",
+        )
+    )
+    return rows
