@@ -259,7 +259,8 @@ def test_empty_cells_are_refused_not_read_as_zero(tmp_path):
     assert main(["ltt", str(tmp_path / "lc.csv"), "--out", str(tmp_path / "o.ecsv")]) == 2
     (tmp_path / "lc2.csv").write_text("mjd,ra,dec\n60250.1,10,20\n60250.2,,20\n")
     with pytest.raises(
-        InputError, match=r"lc2.csv: column 'ra': 1 empty, NaN or infinite value\(s\), first at row 1"
+        InputError,
+        match=r"lc2.csv: column 'ra': 1 empty, NaN or infinite value\(s\), first at row 1",
     ):
         add_corrected_times(Table.read(tmp_path / "lc2.csv"), source=str(tmp_path / "lc2.csv"))
     assert not list(tmp_path.glob("o*"))

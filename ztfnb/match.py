@@ -11,6 +11,7 @@ Everything here works in a tangent plane, in degrees; which plane (about the
 telescope's pointing, or in the refracted frame) is the caller's choice.
 """
 
+import itertools
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -180,16 +181,19 @@ def find_offset(det_x, det_y, ref_tree, radius_deg, bin_deg):
     `Offset`
     """
     reference = ref_tree.data
-    neighbours = ref_tree.query_ball_point(np.column_stack([det_x, det_y]), radius_deg)
-    counts = np.array([len(n) for n in neighbours])
+    # unsorted: the histogram and the medians below do not depend on the partners' order
+    neighbours = ref_tree.query_ball_point(
+        np.column_stack([det_x, det_y]), radius_deg, return_sorted=False
+    )
+    counts = np.fromiter(map(len, neighbours), int, len(neighbours))
     if counts.sum() == 0:
         return Offset(0.0, 0.0, 0, 0.0)
     which = np.repeat(np.arange(len(det_x)), counts)
-    partners = np.concatenate([np.asarray(n, dtype=int) for n in neighbours if n])
+    partners = np.fromiter(itertools.chain.from_iterable(neighbours), int, counts.sum())
     dx = reference[partners, 0] - det_x[which]
     dy = reference[partners, 1] - det_y[which]
     edges = np.arange(-radius_deg, radius_deg + bin_deg, bin_deg)
-    histogram, _, _ = np.histogram2d(dx, dy, bins=[edges, edges])
+    histogram = _histogram2d(dx, dy, edges)
     # a peak can straddle bins: smooth over 2 × 2 before choosing it
     smoothed = histogram[:-1, :-1] + histogram[1:, :-1] + histogram[:-1, 1:] + histogram[1:, 1:]
     i, j = np.unravel_index(np.argmax(smoothed), smoothed.shape)
@@ -199,6 +203,23 @@ def find_offset(det_x, det_y, ref_tree, radius_deg, bin_deg):
     return Offset(
         float(np.median(dx[near])), float(np.median(dy[near])), int(near.sum()), float(background)
     )
+
+
+def _histogram2d(x, y, edges):
+    """`numpy.histogram2d` with the same edges on both axes, binned as it bins, in one pass.
+
+    As numpy: bin i holds edges[i] ≤ v < edges[i + 1], the last bin also its
+    right edge; values outside are left out (numpy's general path costs more
+    than the rest of the offset search).
+    """
+    n = edges.size - 1
+    ix = np.searchsorted(edges, x, side="right") - 1
+    iy = np.searchsorted(edges, y, side="right") - 1
+    ix[x == edges[-1]] = n - 1
+    iy[y == edges[-1]] = n - 1
+    inside = (ix >= 0) & (ix < n) & (iy >= 0) & (iy < n)
+    flat = np.bincount(ix[inside] * n + iy[inside], minlength=n * n)
+    return flat.reshape(n, n).astype(float)
 
 
 def mutual_nearest(det_x, det_y, ref_tree, radius_deg):
@@ -378,7 +399,12 @@ def match_catalog(catalog, reference, headers=None, config=None, search=True):
     if search and config.pose is not None:
         quadrants, pose = _correct_pose(quadrants, ref_x, ref_y, reference, tree, config)
     offset = None if search else _ZERO
-    matched = [match_quadrant(q.x, q.y, q.flux, tree, config, offset=offset) for q in quadrants]
+    matched = [
+        match_quadrant(
+            q.x, q.y, q.flux, tree, config, offset=offset if offset is not None else q.offset
+        )
+        for q in quadrants
+    ]
     pairs = [m[:2] for m in matched]
     # the pointing offset the quadrants agree on, for the log
     found = [(m[2].dx, m[2].dy) for m in matched if m[2].found]
@@ -458,6 +484,8 @@ class _Quadrant:
     x: np.ndarray  # degrees in the tangent plane about the pointing
     y: np.ndarray
     flux: np.ndarray
+    #: the offset search's result for these positions, when already made (`_correct_pose`)
+    offset: Offset | None = None
 
 
 def _predicted_quadrants(catalog, headers, config, centre):
@@ -577,9 +605,11 @@ def _correct_pose(quadrants, ref_x, ref_y, reference, tree, config):
         placed = []
         for centre in ((0.0, 0.0), (float(np.mean(q.x)), float(np.mean(q.y)))):
             x, y = pose.apply(q.x, q.y, centre)
-            placed.append((find_offset(x[bright], y[bright], tree, slack, bin_deg).peak, x, y))
-        _, x, y = max(placed, key=lambda trial: trial[0])
-        moved.append(replace(q, x=x, y=y))
+            placed.append((find_offset(x[bright], y[bright], tree, slack, bin_deg), x, y))
+        found, x, y = max(placed, key=lambda trial: trial[0].peak)
+        # the search `match_quadrant` would make again on these positions, kept when it found
+        # the offset (a failed one is searched again there, and fails the same way)
+        moved.append(replace(q, x=x, y=y, offset=found if found.found else None))
     return moved, pose
 
 

@@ -39,11 +39,11 @@ from astropy.coordinates import (
 )
 from astropy.table import QTable
 from astropy.time import Time, TimeDelta
-from threadpoolctl import ThreadpoolController
 
 from ztfnb.io.errors import InputError
 from ztfnb.observatory import epoch_inputs, positions_erfa
 from ztfnb.site import PALOMAR
+from ztfnb.threads import MEMORY_BOUND, blas_threads
 
 __all__ = [
     "KINDS",
@@ -63,17 +63,8 @@ _BLOCK = 4_000_000  # output values written per matrix product
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
 # busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
 # 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×30–×60 and
-# ×1.1–×1.9, load 9–10), so one thread at every size.
-_BLAS_THREADS = 1
+# ×1.1–×1.9, load 9–10), so one thread at every size (`ztfnb.threads.MEMORY_BOUND`).
 _PIPELINE = 4  # blocks of epochs at least, so that computing positions overlaps writing
-_CONTROLLER = []
-
-
-def _blas():
-    """threadpoolctl's controller, built once (≈0.2 ms: it walks the loaded libraries)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
 
 
 def _check_kind(kind):
@@ -252,7 +243,7 @@ def _exact(positions, coords, result):
     """
     m, n = result.shape
     rows = max(1, min(_BLOCK // max(n, 1), -(-m // _PIPELINE)))
-    with _blas().limit(limits=_BLAS_THREADS, user_api="blas"), ThreadPoolExecutor(1) as writer:
+    with blas_threads(MEMORY_BOUND), ThreadPoolExecutor(1) as writer:
         pending = writer.submit(lambda: _source_vectors(coords).T)  # (3, n) C-contiguous
         vectors = None
         for start in range(0, m, rows):

@@ -9,8 +9,9 @@ from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
 from ztfnb.match import robust_affine_fit
 from ztfnb.prior.calibration import _match_exposure, _Stars
-from ztfnb.prior.lsq import _poly_columns, _robust_sigma, _solve
+from ztfnb.prior.lsq import _group_medians, _poly_pair, _robust_sigma, _solve
 from ztfnb.prior.model import ExposureTerms, FocalPlaneModel, PriorFit, PriorFitConfig
+from ztfnb.threads import small_products
 from ztfnb.tpv import term_powers
 
 __all__ = ["fit_prior"]
@@ -63,9 +64,8 @@ class _JointFit:
         return u_, v_
 
     def distortion(self, u_, v_):
-        return _poly_columns(u_, v_, self.terms) @ self.pv[0], _poly_columns(
-            v_, u_, self.terms
-        ) @ self.pv[1]
+        poly_u, poly_v = _poly_pair(u_, v_, self.terms)
+        return poly_u @ self.pv[0], poly_v @ self.pv[1]
 
     def predict(self):
         u_, v_ = self.focal()
@@ -82,24 +82,42 @@ class _JointFit:
         return self.s.xi - xi, self.s.eta - eta
 
     # -- design pieces shared by both stages
-    def _exposure_blocks(self, rows, first_column, u0, v0, used_rows):
-        e = self.s.exposure[used_rows]
-        base = first_column + 6 * e
-        n = rows.size
-        xi_rows, eta_rows = rows, rows + n
-        blocks = [
-            (xi_rows, base, np.ones(n)),
-            (eta_rows, base + 1, np.ones(n)),
-            (xi_rows, base + 2, u0),
-            (xi_rows, base + 3, v0),
-            (eta_rows, base + 4, u0),
-            (eta_rows, base + 5, v0),
-        ]
+    def _exposure_columns(self, first_column, used, u0, v0):
+        """Each exposure's six terms: columns and values of the ξ rows and the η rows.
+
+        ξ' = t_ξ + (1 + m₀₀) u + m₀₁ v, η' = t_η + m₁₀ u + (1 + m₁₁) v; each
+        term sums to zero over the exposures (the camera's own terms hold the mean).
+        """
+        base = first_column + 6 * self.s.exposure[used]
+        one = np.ones(used.size)
+        xi = (np.column_stack([base, base + 2, base + 3]), np.column_stack([one, u0, v0]))
+        eta = (np.column_stack([base + 1, base + 4, base + 5]), np.column_stack([one, u0, v0]))
         constraints = [
             ([first_column + 6 * k + p for k in range(self.n_exposures)], np.ones(self.n_exposures))
             for p in range(6)
         ]
-        return blocks, constraints
+        return xi, eta, constraints
+
+    def _equations(self, used, q, xi, eta, exposure, target_xi, target_eta):
+        """The two row sets (ξ, η) for `_solve`, grouped by quadrant and exposure."""
+        group = q * self.n_exposures + self.s.exposure[used]
+        weight = 1 / self.s.sigma[used] ** 2
+        return [
+            (
+                np.hstack([xi[0], exposure[0][0]]),
+                np.hstack([xi[1], exposure[0][1]]),
+                target_xi,
+                weight,
+                group,
+            ),
+            (
+                np.hstack([eta[0], exposure[1][0]]),
+                np.hstack([eta[1], exposure[1][1]]),
+                target_eta,
+                weight,
+                group,
+            ),
+        ]
 
     def _store_exposure_terms(self, solution, first_column):
         for k in range(self.n_exposures):
@@ -119,7 +137,6 @@ class _JointFit:
         """
         used = np.flatnonzero(self.used)
         n = used.size
-        rows = np.arange(n)
         q = self.quadrant_index[used]
         nominal = np.array([np.concatenate(self.nominal[r]) for r in self.rcids])[q]
         px, py = self.px[used], self.py[used]
@@ -132,25 +149,24 @@ class _JointFit:
         c_poly = 4 * self.rcids.size
         c_exp = c_poly + 2 * k
         n_columns = c_exp + 6 * self.n_exposures
-        xi_rows, eta_rows = rows, rows + n
-        blocks = [
-            (xi_rows, 4 * q, np.ones(n)),
-            (eta_rows, 4 * q + 1, np.ones(n)),
-            (xi_rows, 4 * q + 2, nom_u),
-            (xi_rows, 4 * q + 3, -nom_v),
-            (eta_rows, 4 * q + 2, nom_v),
-            (eta_rows, 4 * q + 3, nom_u),
-        ]
-        poly_u = _poly_columns(u0, v0, self.terms)
-        poly_v = _poly_columns(v0, u0, self.terms)
-        for j in range(k):
-            blocks.append((xi_rows, np.full(n, c_poly + j), poly_u[:, j]))
-            blocks.append((eta_rows, np.full(n, c_poly + k + j), poly_v[:, j]))
-        exposure_blocks, constraints = self._exposure_blocks(rows, c_exp, u0, v0, used)
-        blocks += exposure_blocks
-        target = np.concatenate([self.s.xi[used] - nom_u, self.s.eta[used] - nom_v])
-        weight = np.tile(1 / self.s.sigma[used] ** 2, 2)
-        solution = _solve(blocks, target, weight, n_columns, constraints)
+        poly_u, poly_v = _poly_pair(u0, v0, self.terms)
+        poly = np.arange(k)
+        # ξ = tu + a·nom_u − b·nom_v + Σ p_ξ poly_u;  η = tv + a·nom_v + b·nom_u + Σ p_η poly_v
+        xi = (
+            np.column_stack([4 * q, 4 * q + 2, 4 * q + 3, np.broadcast_to(c_poly + poly, (n, k))]),
+            np.column_stack([np.ones(n), nom_u, -nom_v, poly_u]),
+        )
+        eta = (
+            np.column_stack(
+                [4 * q + 1, 4 * q + 2, 4 * q + 3, np.broadcast_to(c_poly + k + poly, (n, k))]
+            ),
+            np.column_stack([np.ones(n), nom_v, nom_u, poly_v]),
+        )
+        *exposure, constraints = self._exposure_columns(c_exp, used, u0, v0)
+        equations = self._equations(
+            used, q, xi, eta, exposure, self.s.xi[used] - nom_u, self.s.eta[used] - nom_v
+        )
+        solution = _solve(equations, n_columns, constraints)
         for index, rcid in enumerate(self.rcids):
             tu, tv, a, b = solution[4 * index : 4 * index + 4]
             a_u, a_v = self.nominal[rcid]
@@ -170,34 +186,48 @@ class _JointFit:
         n = used.size
         if n == 0:
             return
-        rows = np.arange(n)
         u0, v0 = self.focal()
-        du, dv = self.distortion(u0, v0)
-        u0, v0, du, dv = u0[used], v0[used], du[used], dv[used]
+        du, dv = self.distortion(u0[used], v0[used])
+        u0, v0 = u0[used], v0[used]
         q = self.quadrant_index[used]
         c_exp = 6 * self.rcids.size
         n_columns = c_exp + 6 * self.n_exposures
         px, py = self.px[used], self.py[used]
-        xi_rows, eta_rows = rows, rows + n
-        blocks = [
-            (xi_rows, 6 * q, np.ones(n)),
-            (xi_rows, 6 * q + 1, px),
-            (xi_rows, 6 * q + 2, py),
-            (eta_rows, 6 * q + 3, np.ones(n)),
-            (eta_rows, 6 * q + 4, px),
-            (eta_rows, 6 * q + 5, py),
-        ]
-        exposure_blocks, constraints = self._exposure_blocks(rows, c_exp, u0 + du, v0 + dv, used)
-        blocks += exposure_blocks
-        target = np.concatenate([self.s.xi[used] - du, self.s.eta[used] - dv])
-        weight = np.tile(1 / self.s.sigma[used] ** 2, 2)
-        solution = _solve(blocks, target, weight, n_columns, constraints)
+        one = np.ones(n)
+        xi = (np.column_stack([6 * q, 6 * q + 1, 6 * q + 2]), np.column_stack([one, px, py]))
+        eta = (np.column_stack([6 * q + 3, 6 * q + 4, 6 * q + 5]), np.column_stack([one, px, py]))
+        *exposure, constraints = self._exposure_columns(c_exp, used, u0 + du, v0 + dv)
+        equations = self._equations(
+            used, q, xi, eta, exposure, self.s.xi[used] - du, self.s.eta[used] - dv
+        )
+        solution = _solve(equations, n_columns, constraints)
         for index, rcid in enumerate(self.rcids):
             if own[index]:
                 p = solution[6 * index : 6 * index + 6]
                 self.affine[rcid] = (p[:3].copy(), p[3:].copy())
                 self.from_similarity[int(rcid)] = False
         self._store_exposure_terms(solution, c_exp)
+
+    def start_planes(self):
+        """Start each exposure's plane where its stars put it, before the first solve.
+
+        The quadrants' placements are fitted to all exposures pooled, so each
+        exposure's median residual from them is its pointing against the
+        others' (less their mean, which the camera's placements hold, as the
+        solve's constraints do). Moving the planes there first spares a
+        fit/reject round: a plane moved by arcminutes turns its axes
+        (meridian convergence) by enough that a second solve differs by
+        ≈0.1″ from the first; moved by arcseconds, by under the fit's noise.
+        """
+        u_, v_ = self.focal()
+        for k in range(self.n_exposures):
+            rows = self.s.exposure == k
+            self.offset[k] = (
+                np.median(self.s.xi[rows] - u_[rows]),
+                np.median(self.s.eta[rows] - v_[rows]),
+            )
+        self.offset -= self.offset.mean(axis=0)
+        self.recentre()
 
     def recentre(self):
         """Move each exposure's plane onto its fitted axis and re-express its stars there."""
@@ -237,22 +267,20 @@ class _JointFit:
         one exposure only is kept whatever its mates say: a glitch cannot be
         told from the camera then.
         """
-        blocks = self.s.exposure * N_QUADRANTS + self.s.rcid
+        blocks = (self.s.exposure * N_QUADRANTS + self.s.rcid)[self.used]
         rigid = self._rigid_deviation()
-        keys, offsets, errors = [], [], []
-        for block in np.unique(blocks):
-            rows = (blocks == block) & self.used
-            if rows.sum() < 5:
-                continue
-            keys.append(block)
-            offsets.append(
-                np.array([np.median(dxi[rows]), np.median(deta[rows])])
-                + rigid.get(int(block % N_QUADRANTS), 0.0)
-            )
-            errors.append(1.2533 * np.median(self.s.sigma[rows]) / np.sqrt(rows.sum()))
-        if len(keys) < 3:
+        # every block's medians at once (one sort each, not a median call per block and axis)
+        keys, median_dxi, counts = _group_medians(blocks, dxi[self.used])
+        _, median_deta, _ = _group_medians(blocks, deta[self.used])
+        _, median_sigma, _ = _group_medians(blocks, self.s.sigma[self.used])
+        enough = counts >= 5
+        if enough.sum() < 3:
             return []
-        keys, offsets, errors = np.array(keys), np.array(offsets), np.array(errors)
+        keys = keys[enough]
+        offsets = np.column_stack([median_dxi[enough], median_deta[enough]]) + np.array(
+            [rigid.get(int(block % N_QUADRANTS), np.zeros(2)) for block in keys]
+        )
+        errors = 1.2533 * median_sigma[enough] / np.sqrt(counts[enough])
         quadrant = keys % N_QUADRANTS
         apart = np.empty(keys.size)
         for rcid in np.unique(quadrant):
@@ -309,6 +337,7 @@ class _JointFit:
         ) * 3600
 
 
+@small_products
 def fit_prior(catalogs, gaia, config=None, log=None):
     """Fit the focal-plane prior jointly over calibration exposures.
 
@@ -332,6 +361,12 @@ def fit_prior(catalogs, gaia, config=None, log=None):
     """
     config = config or PriorFitConfig()
     say = log or (lambda message: None)
+    stars, planes = _match_calibration(catalogs, gaia, config, say)
+    return _fit_matched(stars, planes, catalogs, config, say)
+
+
+def _match_calibration(catalogs, gaia, config, say):
+    """Every calibration exposure's matched stars (flattened) and observed planes."""
     gathered, planes = [], []
     for index, catalog in enumerate(catalogs):
         stars, plane, found = _match_exposure(catalog, gaia, config, index)
@@ -339,6 +374,11 @@ def fit_prior(catalogs, gaia, config=None, log=None):
         planes.append(plane)
         say(f"{catalog.name}: {_describe_match(stars, found, config)}")
     stars = _Stars(**{key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]})
+    return stars, planes
+
+
+def _fit_matched(stars, planes, catalogs, config, say):
+    """The joint fit on matched stars (`_match_calibration`); ``stars`` is changed in place."""
     counts = {
         int(r): int(c) for r, c in zip(*np.unique(stars.rcid, return_counts=True), strict=True)
     }
@@ -350,24 +390,20 @@ def fit_prior(catalogs, gaia, config=None, log=None):
         )
 
     fit = _JointFit(stars, planes, config)
-    stage_rms = {}
-    # reject with the solution of the current planes, then move the planes: moving the tangent
-    # point also turns its axes (meridian convergence), which only the next solve absorbs
-    for _ in range(config.iterations):
-        fit.stage_similarity()
-        fit.reject()
-        fit.recentre()
-    fit.stage_similarity()
-    stage_rms["quadrant similarities + polynomial"] = fit.rms()
-    for _ in range(config.iterations):
-        fit.stage_quadrants()
-        fit.reject()
-        fit.recentre()
-    fit.stage_quadrants()
-    stage_rms["per-quadrant CRPIX/CD"] = fit.rms()
+    fit.start_planes()
+    stage_rms, rounds = {}, {}
+    for name, stage in (
+        ("quadrant similarities + polynomial", fit.stage_similarity),
+        ("per-quadrant CRPIX/CD", fit.stage_quadrants),
+    ):
+        rounds[name] = _settle(fit, stage, config)
+        stage_rms[name] = fit.rms()
     say(
         "residual rms per axis: "
-        + "; ".join(f"{stage} {xi:.3f}″ / {eta:.3f}″" for stage, (xi, eta) in stage_rms.items())
+        + "; ".join(
+            f"{stage} {xi:.3f}″ / {eta:.3f}″ ({rounds[stage]} fit/reject rounds)"
+            for stage, (xi, eta) in stage_rms.items()
+        )
     )
     _check_constrained(fit, catalogs, config)
     missing = sorted(set(range(N_QUADRANTS)) - {int(r) for r in fit.rcids})
@@ -377,6 +413,35 @@ def fit_prior(catalogs, gaia, config=None, log=None):
             "absent from every calibration catalogue"
         )
     return _package(fit, catalogs, config, stage_rms)
+
+
+#: A stage has settled when another fit/reject round moves no star's fitted position by more
+#: than this, degrees (1 mas: the prior is good to ≈20 mas; the first round's fit on a clean
+#: night is already within it, so that one round suffices, issue 15).
+_SETTLED = 0.001 / 3600
+
+
+def _settle(fit, stage, config):
+    """Fit a stage, then reject and refit until the fit settles; the fit/reject rounds made.
+
+    Rejection uses the solution of the current planes, then the planes move:
+    moving the tangent point also turns its axes (meridian convergence), which
+    only the next solve absorbs. The rounds stop when the refit moved no kept
+    star's residual by more than `_SETTLED` (a well-started fit on clean data:
+    one round), else after ``config.iterations`` rounds (outliers that pulled
+    the first solution, a rough start).
+    """
+    stage()
+    for done in range(1, config.iterations + 1):
+        before = fit.residuals()
+        fit.reject()
+        fit.recentre()
+        stage()
+        after = fit.residuals()
+        moved = np.hypot(after[0] - before[0], after[1] - before[1])[fit.used]
+        if moved.size == 0 or moved.max() <= _SETTLED:
+            return done
+    return config.iterations
 
 
 def _check_constrained(fit, catalogs, config):
@@ -424,7 +489,7 @@ def _package(fit, catalogs, config, stage_rms):
     dxi, deta = fit.residuals()
     residuals = QTable(
         {
-            "exposure": np.array([catalogs[e].name for e in fit.s.exposure]),
+            "exposure": np.array([c.name for c in catalogs])[fit.s.exposure],
             "rcid": fit.s.rcid.astype(np.int16),
             "x": fit.s.x * u.pix,
             "y": fit.s.y * u.pix,

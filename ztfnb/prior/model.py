@@ -34,7 +34,9 @@ class PriorFitConfig(Settings):
     clip : float
         Outlier rejection threshold, in robust standard deviations.
     iterations : int
-        Fit / reject rounds per stage.
+        Most fit / reject rounds per stage: a stage stops sooner when another
+        round moved no star's fitted position by more than 1 mas (one round
+        on clean data from a good start).
     floor : `~astropy.units.Quantity`
         Added in quadrature to SExtractor's centroid errors (image motion).
     min_stars : int
@@ -66,7 +68,7 @@ class PriorFitConfig(Settings):
         3, "distortion polynomial degree", option="--degree", kind=int, rule=(2, MAX_DEGREE)
     )
     clip: float = setting(5.0, "outlier rejection in robust sigmas", option="--clip", rule=(2, 50))
-    iterations: int = setting(4, "fit / reject rounds per stage", kind=int, rule=(1, 20))
+    iterations: int = setting(4, "most fit / reject rounds per stage", kind=int, rule=(1, 20))
     floor: u.Quantity = setting(
         0.03 * u.arcsec, "added to SExtractor's centroid errors", unit=u.arcsec, rule=">=0"
     )
