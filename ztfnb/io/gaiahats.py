@@ -23,18 +23,36 @@ are checked and refused as `ztfnb.io.read_gaia` checks a file's
 (`ztfnb.io.gaia.checked_gaia`), naming the folder and the cone.
 """
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import astropy.units as u
 import dask
-import lsdb
 import numpy as np
 import pandas as pd
 from astropy.table import MaskedColumn, Table
+from pandas.errors import PandasDeprecationWarning
 
 from ztfnb.io.errors import InputError
 from ztfnb.io.gaia import checked_gaia
 from ztfnb.io.gaiafiles import GAIA_COLUMNS, VIZIER_NAMES, column_names
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Without the deprecation warnings lsdb 0.11 and nested-pandas cause in pandas ≥ 3.1.
+
+    They are about lsdb's own calls (``inplace=``, an option pandas 3 ignores),
+    nothing a user of ztfnb can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=PandasDeprecationWarning)
+        yield
+
+
+with _quiet():
+    import lsdb
 
 __all__ = ["GaiaHats"]
 
@@ -74,7 +92,8 @@ class GaiaHats:
                 path=self.path,
             )
         try:
-            catalog = lsdb.open_catalog(self.path)
+            with _quiet():
+                catalog = lsdb.open_catalog(self.path)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(
                 f"not a HATS catalogue lsdb can open ({error})", path=self.path
@@ -95,7 +114,8 @@ class GaiaHats:
             by_lower[naming[n].lower()] for n in GAIA_COLUMNS if naming[n].lower() in by_lower
         ]
         # only the columns the reference needs are ever read from the Parquet files
-        self._catalog = catalog[wanted]
+        with _quiet():
+            self._catalog = catalog[wanted]
         info = catalog.hc_structure.catalog_info
         self.meta = {
             "path": str(self.path),
@@ -135,7 +155,7 @@ class GaiaHats:
         center = center.icrs
         # The synchronous scheduler: a cone is a few partitions, and a
         # Dask client the caller may run under must not get our tasks.
-        with dask.config.set(scheduler="synchronous"):
+        with dask.config.set(scheduler="synchronous"), _quiet():
             found = self._catalog.cone_search(
                 center.ra.deg, center.dec.deg, radius.to_value(u.arcsec)
             )

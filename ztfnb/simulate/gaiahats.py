@@ -20,8 +20,11 @@ Choices, and why
 """
 
 import tempfile
+import warnings
 from pathlib import Path
 from unittest import mock
+
+import astropy.units as u
 
 __all__ = ["HIGHEST_ORDER", "PIXEL_THRESHOLD", "write_gaia_hats"]
 
@@ -29,11 +32,14 @@ __all__ = ["HIGHEST_ORDER", "PIXEL_THRESHOLD", "write_gaia_hats"]
 HIGHEST_ORDER = 5
 #: Most rows in one partition.
 PIXEL_THRESHOLD = 200_000
-_UNDATED = ("hats.properties", "properties")
 
 
 def write_gaia_hats(
-    gaia_fits, out_dir, pixel_threshold=PIXEL_THRESHOLD, highest_order=HIGHEST_ORDER
+    gaia_fits,
+    out_dir,
+    pixel_threshold=PIXEL_THRESHOLD,
+    highest_order=HIGHEST_ORDER,
+    margin=None,
 ):
     """Write a Gaia FITS table as a HATS catalogue.
 
@@ -47,6 +53,10 @@ def write_gaia_hats(
         Most rows in one partition.
     highest_order : int
         Finest HEALPix order of a partition.
+    margin : `~astropy.units.Quantity`, optional
+        With it, a HATS collection instead: the catalogue in
+        ``out_dir/<name>`` and a margin cache of this width beside it, as
+        Gaia DR3 is served.
 
     Returns
     -------
@@ -56,33 +66,49 @@ def write_gaia_hats(
     from hats_import import pipeline_resume_plan
     from hats_import.catalog import run_import
     from hats_import.catalog.arguments import ImportArguments
+    from hats_import.collection import run_import as run_collection
+    from hats_import.collection.arguments import CollectionArguments
 
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix=".gaia_hats.", dir=out_dir.parent) as scratch:
-        arguments = ImportArguments(
-            input_file_list=[str(gaia_fits)],
-            file_reader="fits",
-            ra_column="ra",
-            dec_column="dec",
-            output_path=str(out_dir.parent),
-            output_artifact_name=out_dir.name,
-            pixel_threshold=pixel_threshold,
-            lowest_healpix_order=0,
-            highest_healpix_order=highest_order,
-            write_table_kwargs={"compression": "zstd", "compression_level": 1},
-            tmp_dir=scratch,
-            resume=False,
-            progress_bar=False,
-        )
+        catalog = {
+            "input_file_list": [str(gaia_fits)],
+            "file_reader": "fits",
+            "ra_column": "ra",
+            "dec_column": "dec",
+            "pixel_threshold": pixel_threshold,
+            "lowest_healpix_order": 0,
+            "highest_healpix_order": highest_order,
+            "write_table_kwargs": {"compression": "zstd", "compression_level": 1},
+        }
+        where = {
+            "output_path": str(out_dir.parent),
+            "output_artifact_name": out_dir.name,
+            "tmp_dir": scratch,
+            "resume": False,
+            "progress_bar": False,
+        }
+        if margin is None:
+            run, arguments = run_import.run, ImportArguments(**catalog, **where)
+        else:
+            arguments = (
+                CollectionArguments(**where)
+                .catalog(**catalog)
+                .add_margin(margin_threshold=margin.to_value(u.arcsec), is_default=True)
+            )
+            run = run_collection.run
         # hats-import's pipeline asks its client for two things only: submit
         # a task, and wait for the futures (distributed's as_completed).
-        with mock.patch.object(pipeline_resume_plan, "as_completed", iter):
-            run_import.run(arguments, _InProcess())
-    for name in _UNDATED:
-        path = out_dir / name
-        if path.is_file():
-            lines = path.read_text().splitlines(keepends=True)
-            path.write_text("".join(x for x in lines if not x.startswith("hats_creation_date=")))
+        with (
+            mock.patch.object(pipeline_resume_plan, "as_completed", iter),
+            warnings.catch_warnings(),
+        ):
+            # the margin step reads its partitions before it writes their list, and says so
+            warnings.filterwarnings("ignore", message="Computing partitions from catalog parquet")
+            run(arguments, _InProcess())
+    for path in out_dir.rglob("*properties"):
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(x for x in lines if not x.startswith("hats_creation_date=")))
     return out_dir
 
 
