@@ -3,7 +3,9 @@
 Files read
 ----------
 See `ztfnb.io.gaiafiles`: bulk files, archive results (CSV, ECSV, VOTable, FITS),
-astroquery's saved tables and VizieR's copies, recognised by content.
+astroquery's saved tables and VizieR's copies, recognised by content. A
+folder is a HATS catalogue, read a cone at a time (`ztfnb.io.gaiahats`),
+its rows checked by `checked_gaia` as a file's are.
 
 Columns
 -------
