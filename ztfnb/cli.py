@@ -559,7 +559,12 @@ def _add_prior(commands):
         metavar="CATALOG",
         help="calibration catalogues: " + _CATALOGS_HELP,
     )
-    fit.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
+    fit.add_argument(
+        "--gaia",
+        required=True,
+        type=Path,
+        help="Gaia table (archive column names), or a HATS catalogue folder",
+    )
     fit.add_argument(
         "--out", required=True, type=Path, metavar="PRIOR.fits", help="the prior file to write"
     )
@@ -587,7 +592,12 @@ def _add_prior(commands):
         metavar="CATALOG",
         help="one exposure: its FITS_LDAC catalogue, or its per-quadrant files",
     )
-    ahead.add_argument("--gaia", required=True, type=Path, help="Gaia table (archive column names)")
+    ahead.add_argument(
+        "--gaia",
+        required=True,
+        type=Path,
+        help="Gaia table (archive column names), or a HATS catalogue folder",
+    )
     ahead.add_argument(
         "--out", required=True, type=Path, metavar="CATALOG.ahead", help="the .ahead file to write"
     )
@@ -705,7 +715,7 @@ def _add_solve(commands):
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
-        "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
+        "--gaia", required=True, type=Path, help="Gaia table file (archive column names)"
     )
     parser.add_argument(
         "--prior", required=True, type=Path, metavar="PRIOR.fits", help="from 'ztfnb prior fit'"
@@ -840,7 +850,10 @@ def _add_quality(commands):
         "--heads", required=True, type=Path, metavar="DIR", help="folder with the .head files"
     )
     parser.add_argument(
-        "--gaia", required=True, type=Path, help="Gaia table (archive column names)"
+        "--gaia",
+        required=True,
+        type=Path,
+        help="Gaia table (archive column names), or a HATS catalogue folder",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="METRICS.ecsv")
     _add_overwrite(parser, "METRICS.ecsv and its .exposures.ecsv and .html")
@@ -1156,7 +1169,11 @@ def _add_app(commands):
         "solved .head files (here or in solved/), its catalogues and gaia.fits (measured on opening).",
     )
     review.add_argument("night_dir", type=Path, metavar="NIGHT_DIR")
-    review.add_argument("--gaia", type=Path, help="the Gaia table, when not found from NIGHT_DIR")
+    review.add_argument(
+        "--gaia",
+        type=Path,
+        help="the Gaia table or HATS catalogue folder, when not found from NIGHT_DIR",
+    )
     review.add_argument(
         "--log", type=Path, metavar="FILE", help="decisions file (default NIGHT_DIR/review.jsonl)"
     )

@@ -2,8 +2,9 @@
 
 import astropy.units as u
 import numpy as np
-from astropy.table import QTable
+from astropy.table import QTable, Table
 
+from ztfnb.gaiaindex import index_of
 from ztfnb.io.errors import InputError
 from ztfnb.propermotion import julian_epoch, propagate
 from ztfnb.tangent import unit_vectors
@@ -27,7 +28,8 @@ def field_reference(gaia, catalog, mag_limit, minimum=10, radius=FIELD_RADIUS):
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable`
+    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+        As `ztfnb.io.read_gaia` returns it.
     catalog : `~ztfnb.exposure.ExposureCatalog`
     mag_limit : `~astropy.units.Quantity`
         Faintest G.
@@ -58,12 +60,18 @@ def field_reference(gaia, catalog, mag_limit, minimum=10, radius=FIELD_RADIUS):
 
 
 def select_cone(gaia, center, radius):
-    """Rows of a Gaia table within ``radius`` of ``center``.
+    """Rows of a Gaia table or HATS catalogue within ``radius`` of ``center``.
+
+    A table `ztfnb.io.read_gaia` read is served from a HEALPix index from its
+    second cone on (`ztfnb.gaiaindex`), any other table by a scan; both keep
+    the same rows, in the table's order. A HATS catalogue reads the
+    partitions the cone overlaps (`ztfnb.io.gaiahats.GaiaHats.cone`).
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable`
-        With ``ra, dec`` columns.
+    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+        A table with ``ra, dec`` columns, or what `ztfnb.io.read_gaia`
+        returns for a HATS catalogue's folder.
     center : `~astropy.coordinates.SkyCoord`
     radius : `~astropy.units.Quantity`
 
@@ -71,6 +79,11 @@ def select_cone(gaia, center, radius):
     -------
     `~astropy.table.QTable`
     """
+    if not isinstance(gaia, Table):
+        return gaia.cone(center, radius)
+    index = index_of(gaia, radius)
+    if index is not None:
+        return gaia[index.rows_within(center, radius)]
     vectors = unit_vectors(
         u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
     )

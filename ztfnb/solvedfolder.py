@@ -109,7 +109,7 @@ class SolvedFolder:
         )
         nights = _source_nights(root)
         gaia_path = Path(gaia) if gaia else _first_file([n / "gaia.fits" for n in nights])
-        if gaia is not None and gaia_path is not None and not gaia_path.is_file():
+        if gaia is not None and gaia_path is not None and not gaia_path.exists():
             raise InputError("no such Gaia table", path=gaia_path)
         names = _exposure_names(exposures, heads)
         catalogs = {}

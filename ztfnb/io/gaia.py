@@ -3,7 +3,9 @@
 Files read
 ----------
 See `ztfnb.io.gaiafiles`: bulk files, archive results (CSV, ECSV, VOTable, FITS),
-astroquery's saved tables and VizieR's copies, recognised by content.
+astroquery's saved tables and VizieR's copies, recognised by content. A
+folder is a HATS catalogue, read a cone at a time (`ztfnb.io.gaiahats`),
+its rows checked by `checked_gaia` as a file's are.
 
 Columns
 -------
@@ -66,6 +68,7 @@ __all__ = [
     "GAIA_COLUMNS",
     "NO_SOURCE_ID",
     "VIZIER_NAMES",
+    "checked_gaia",
     "read_gaia",
     "write_gaia",
 ]
@@ -105,12 +108,15 @@ def read_gaia(path):
     ----------
     path : str or path-like
         FITS, VOTable, ECSV or CSV, recognised by content, optionally
-        compressed (gzip, bzip2, xz).
+        compressed (gzip, bzip2, xz); or a HATS catalogue's folder.
 
     Returns
     -------
-    `~astropy.table.QTable`
-        The columns of `GAIA_COLUMNS` in the archive's units, without the rows
+    `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+        For a folder, the HATS catalogue, read a cone at a time
+        (`ztfnb.reference.select_cone`). For a file, the columns of
+        `GAIA_COLUMNS` in the archive's units, ``ra`` and ``dec`` read-only
+        (so that cones can be served from an index), without the rows
         that lack a position error. ``meta`` holds ``path``, ``format``
         (``"fits"``, ``"votable"``, ``"ecsv"`` or ``"csv"``), ``extension``
         (the FITS HDU, or the VOTable table when there are several, else
@@ -127,9 +133,45 @@ def read_gaia(path):
         declination outside ±90°.
     """
     path = Path(path)
+    if path.is_dir():
+        from ztfnb.io.gaiahats import GaiaHats  # lsdb takes seconds to import: only when asked
+
+        return GaiaHats(path)
     if not path.is_file():
         raise no_such_file(path)
     table_format, extension, table = read_table(path)
+    result = checked_gaia(table, path, extension)
+    result.meta["format"] = table_format
+    # Frozen positions let `ztfnb.reference.select_cone` index the table once
+    # and trust the index: changing them in place would leave it stale.
+    for name in ("ra", "dec"):
+        result[name].setflags(write=False)
+    return result
+
+
+def checked_gaia(table, path, extension=None):
+    """A table's Gaia columns in the archive's units, checked as `read_gaia` checks a file.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        Archive or VizieR column names; a column without a unit gets the
+        archive's (as a CSV's or a HATS catalogue's Parquet columns).
+    path : path-like
+        Where the rows came from, for refusals and ``meta["path"]``.
+    extension : int or str, optional
+        The FITS HDU or VOTable table, for refusals.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        As `read_gaia`'s, without ``meta["format"]``.
+
+    Raises
+    ------
+    InputError
+        As `read_gaia`.
+    """
     naming = column_names(table.colnames)
     result = _gaia_columns(table, naming, path, extension)
     _refuse_missing_values(result, path, extension)
@@ -139,7 +181,6 @@ def read_gaia(path):
     _refuse_impossible_declinations(result, path, extension)
     result["ra"] = result["ra"] % (360 * u.deg)
     result.meta["path"] = str(path)
-    result.meta["format"] = table_format
     result.meta["extension"] = extension
     result.meta["names"] = "vizier" if naming is VIZIER_NAMES else "archive"
     result.meta["dropped"] = dropped

@@ -2,6 +2,8 @@
 
 ``DIR/gaia.fits``
     Gaia-like reference over every field, archive column names and units.
+``DIR/gaia_hats/``
+    The same reference as a HATS catalogue (`~ztfnb.simulate.gaiahats`).
 ``DIR/<exposure>.ldac``
     One SExtractor FITS_LDAC catalogue per exposure, one LDAC_IMHEAD /
     LDAC_OBJECTS pair per readout quadrant, with the ZTF header keywords and
@@ -49,6 +51,7 @@ from ztfnb.io.gaia import write_gaia
 from ztfnb.io.ldac import LdacExtension, write_ldac
 from ztfnb.simulate.detections import DetectionModel, detect
 from ztfnb.simulate.failures import apply_failure, choose_failures
+from ztfnb.simulate.gaiahats import write_gaia_hats
 from ztfnb.simulate.instrument import true_camera
 from ztfnb.simulate.projection import ExposureProjection
 from ztfnb.simulate.schedule import plan_night
@@ -429,6 +432,7 @@ def simulate_night(out, parameters, overwrite=False, log=None):
                     f"{exposure.name}: airmass {exposure.airmass:.2f}, {rows[-1]['n_detections']} detections"
                 )
         write_gaia(folder / "gaia.fits", stars.catalogue)
+        write_gaia_hats(folder / "gaia.fits", folder / "gaia_hats")
         _write_table(folder / "exposures.ecsv", _exposure_table(rows, parameters))
         _write_table(folder / "truth" / "failures.ecsv", _failure_table(failures))
         (folder / _MARKER).write_text(parameters.to_json())
