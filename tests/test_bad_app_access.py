@@ -57,7 +57,7 @@ def test_an_empty_token_or_no_token_off_the_loopback_is_refused_before_serving(
     tmp_path, capsys, monkeypatch, arguments, names
 ):
     monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
-    before = app_processes()
+    before = app_processes(own=True)
     refused(["app", "ost", *arguments], names=names, capsys=capsys)
     # the review app refuses before it reads (or measures) the night
     night = tmp_path / "night"
@@ -67,7 +67,7 @@ def test_an_empty_token_or_no_token_off_the_loopback_is_refused_before_serving(
         ["app", "review", night, *arguments], names=names, watch=[night], capsys=capsys
     )
     assert message.startswith("ztfnb app: error: ") and "metrics" not in message
-    assert app_processes() == before
+    assert app_processes(own=True) == before
 
 
 def test_an_empty_token_in_the_environment_is_refused(capsys, monkeypatch):

@@ -74,10 +74,20 @@ def interrupt(process, timeout=30):
     return process.returncode, "".join(process.output) + rest.decode(errors="replace")
 
 
-def app_processes(marker="ztfnb-app-"):
-    """PIDs of processes whose command line names an app's private folder (Voilà, its kernels)."""
+def app_processes(marker="ztfnb-app-", own=False):
+    """PIDs of processes whose command line names an app's private folder (Voilà, its kernels).
+
+    With ``own``, only this process's descendants: other test workers may start and stop
+    apps of their own meanwhile.
+    """
     found = set()
-    for entry in Path("/proc").iterdir():
+    if own:
+        import psutil
+
+        entries = [Path(f"/proc/{p.pid}") for p in psutil.Process().children(recursive=True)]
+    else:
+        entries = list(Path("/proc").iterdir())
+    for entry in entries:
         if not entry.name.isdigit():
             continue
         try:
