@@ -266,24 +266,19 @@ def test_an_archive_image_header_cut_short_is_refused(simulated, inputs, tmp_pat
 
 @pytest.mark.parametrize("command", ["prior ahead", "quality"])
 def test_a_folder_where_a_file_is_expected_is_named_as_one(inputs, tmp_path, capsys, command):
-    folder = tmp_path / "gaia.fits"
+    # a folder given as the prior or a catalogue; as --gaia a folder must be a HATS catalogue
+    folder = tmp_path / "x.fits"
     folder.mkdir()
     out = tmp_path / "o.out"
     if command == "prior ahead":
-        argv = [
-            "prior",
-            "ahead",
-            inputs["prior"],
-            inputs["catalog"],
-            "--gaia",
-            folder,
-            "--out",
-            out,
-        ]
+        argv = ["prior", "ahead", folder, inputs["catalog"], "--gaia", inputs["gaia"]]
     else:
-        argv = ["quality", inputs["catalog"], "--heads", inputs["heads"], "--gaia", folder]
-        argv += ["--out", out]
-    refused(argv, names=[folder, "a folder"], watch=[tmp_path], absent=[out], capsys=capsys)
+        argv = ["quality", folder, "--heads", inputs["heads"], "--gaia", inputs["gaia"]]
+    refused([*argv, "--out", out], names=[folder, "a folder"], watch=[tmp_path], capsys=capsys)
+    gaia = tmp_path / "gaia"
+    gaia.mkdir()
+    argv = ["prior", "ahead", inputs["prior"], inputs["catalog"], "--gaia", gaia, "--out", out]
+    refused(argv, names=[gaia, "not a HATS catalogue"], watch=[tmp_path], capsys=capsys)
 
 
 # values that are not values ---------------------------------------------------------------------

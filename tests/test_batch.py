@@ -239,15 +239,16 @@ def test_resume_reruns_when_base_parameters_or_notebook_change(tmp_path):
     assert batch(copy, base="base2.yaml")[0] != third  # another notebook, same text: run again
 
 
-def test_a_nan_parameter_counts_as_done(tmp_path):
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_nan_or_infinite_parameter_is_refused_before_any_run(tmp_path, value):
+    from ztfnb.quantity import ParameterError
+
     notebook = _notebook(tmp_path)
-    (tmp_path / "g.yaml").write_text("x: [1]\nscale: [.nan, .inf]\n")
+    (tmp_path / "g.yaml").write_text(f"x: [1]\nscale: [1.0, {value}]\n")
     grid = load_grid(tmp_path / "g.yaml")
-    run_batch(notebook, grid, tmp_path / "out", workers=1, progress=False)
-    before = _run_ids(tmp_path / "out")
-    assert len(before) == 2
-    run_batch(notebook, grid, tmp_path / "out", workers=1, progress=False)
-    assert _run_ids(tmp_path / "out") == before
+    with pytest.raises(ParameterError, match="scale must be a finite number"):
+        run_batch(notebook, grid, tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists() or not _run_ids(tmp_path / "out")
 
 
 def test_parameters_and_summary_keys_named_like_the_batch_columns_keep_them(tmp_path, capsys):

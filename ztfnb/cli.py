@@ -715,7 +715,10 @@ def _add_solve(commands):
     )
     parser.add_argument("catalogs", nargs="+", type=Path, metavar="CATALOG", help=_CATALOGS_HELP)
     parser.add_argument(
-        "--gaia", required=True, type=Path, help="Gaia table file (archive column names)"
+        "--gaia",
+        required=True,
+        type=Path,
+        help="Gaia table file (archive column names), or a HATS catalogue folder",
     )
     parser.add_argument(
         "--prior", required=True, type=Path, metavar="PRIOR.fits", help="from 'ztfnb prior fit'"

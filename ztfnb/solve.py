@@ -530,7 +530,7 @@ def solve_night(
     for _, options in config.passes():
         check_settings(options)
     read_prior(prior)
-    if not Path(gaia).is_file():
+    if not Path(gaia).exists():  # a file, or a HATS catalogue's folder (read_gaia checks it)
         raise no_such_file(gaia, "Gaia file")
     # read here, before the output folder is made: a bad reference is refused with nothing
     # written, and forked workers inherit the table instead of each reading it again
