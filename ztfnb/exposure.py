@@ -21,7 +21,7 @@ from astropy.time import Time
 from astropy.wcs import WCS, FITSFixedWarning
 
 from ztfnb.camera import N_QUADRANTS, ccdid_qid, rcid_of
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, refuse_rows
 from ztfnb.io.ldac import read_ldac, require_columns
 from ztfnb.io.sextractor import CatalogColumns, choose_columns
 from ztfnb.site import Weather, weather_from_header
@@ -291,16 +291,10 @@ def _require_chosen(objects, columns, path, where):
             )
     for column in columns.checked:
         values = column.values(objects)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{int(bad.sum())} NaN or infinite value(s), first in row {row}",
-                path=path,
-                extension=where,
-                column=str(column),
-                value=float(values[row]),
-            )
+        refuse_rows(
+            ~np.isfinite(values), "NaN or infinite value(s)", path=path, extension=where,
+            column=str(column), values=values,
+        )  # fmt: skip
 
 
 def quadrant_identity(header, path, label):

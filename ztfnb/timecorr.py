@@ -40,7 +40,7 @@ from astropy.coordinates import (
 from astropy.table import QTable
 from astropy.time import Time, TimeDelta
 
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, refuse_rows
 from ztfnb.observatory import epoch_inputs, positions_erfa
 from ztfnb.site import PALOMAR
 from ztfnb.threads import MEMORY_BOUND, blas_threads
@@ -465,15 +465,12 @@ def _check_filled(column, name, source):
         bad |= ~np.isfinite(values)
     elif values.dtype.kind in "US":
         bad |= np.char.strip(values.astype(str)) == ""
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        masked = bool(np.ma.getmaskarray(data)[first])
-        raise InputError(
-            f"{int(bad.sum())} empty, NaN or infinite value(s), first at row {first}",
-            path=source,
-            column=name,
-            value=None if masked else values[first].item(),
-        )
+    masked = np.ma.getmaskarray(data)
+    # an empty cell has no value to echo: the first bad row's is shown only if it is not one
+    refuse_rows(
+        bad, "empty, NaN or infinite value(s)", path=source, column=name,
+        values=None if masked[bad].any() and masked[np.argmax(bad)] else values,
+    )  # fmt: skip
     return values
 
 

@@ -2,7 +2,7 @@
 
 from ztfnb.quantity import shown  # one home for how a message echoes a value
 
-__all__ = ["InputError", "no_such_file", "shown"]
+__all__ = ["InputError", "no_such_file", "refuse_rows", "shown"]
 
 
 class InputError(ValueError):
@@ -57,3 +57,38 @@ def no_such_file(path, what="file"):
     if Path(path).is_dir():
         return InputError(f"a folder, where a {what} was expected", path=path)
     return InputError(f"no such {what}", path=path)
+
+
+def refuse_rows(bad, what, *, path=None, extension=None, column=None, values=None, why=""):
+    """Raise `InputError` if any row is bad, counting them and naming the first.
+
+    Parameters
+    ----------
+    bad : `~numpy.ndarray` of bool, shape (n,)
+        One flag a row.
+    what : str
+        What the bad values are, plural (``"NaN or infinite value(s)"``).
+    path, extension, column
+        Where, as for `InputError`.
+    values : array-like, shape (n,), optional
+        The column: the first bad value is echoed.
+    why : str, optional
+        Appended to the message (``": not a measurement"``).
+    """
+    import numpy as np
+
+    bad = np.asarray(bad, bool)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    value = None
+    if values is not None:
+        item = np.asarray(values)[row]
+        value = item.item() if hasattr(item, "item") else item
+    raise InputError(
+        f"{int(bad.sum())} {what}, first at row {row}{why}",
+        path=path,
+        extension=extension,
+        column=column,
+        value=value,
+    )

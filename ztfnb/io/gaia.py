@@ -59,7 +59,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError, no_such_file
+from ztfnb.io.errors import InputError, no_such_file, refuse_rows
 from ztfnb.io.gaiafiles import GAIA_COLUMNS, VIZIER_NAMES, column_names, read_table
 
 __all__ = [
@@ -398,16 +398,11 @@ def _refuse_infinite_values(result, path, extension):
     for name in result.colnames:
         if result[name].dtype.kind != "f":
             continue
-        infinite = np.isinf(np.asarray(result[name]))
-        if infinite.any():
-            row = int(np.flatnonzero(infinite)[0])
-            raise InputError(
-                f"{int(infinite.sum())} infinite value(s), first at row {row}: not a measurement",
-                path=path,
-                extension=extension,
-                column=name,
-                value=float(np.asarray(result[name])[row]),
-            )
+        values = np.asarray(result[name])
+        refuse_rows(
+            np.isinf(values), "infinite value(s)", path=path, extension=extension,
+            column=name, values=values, why=": not a measurement",
+        )  # fmt: skip
 
 
 def _refuse_implausible_epochs(result, path, extension):

@@ -72,7 +72,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError
+from ztfnb.io.errors import InputError, refuse_rows
 from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, open_checked
 from ztfnb.io.ldac_cards import LayoutError, cards_from_rows, header_from_cards
 
@@ -450,11 +450,4 @@ def require_columns(table, names, path=None, extension=None):
         if column.dtype.kind != "f":
             continue
         bad = ~np.isfinite(column.reshape(len(column), -1)).all(axis=1)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{int(bad.sum())} NaN or infinite value(s), first in row {row}",
-                path=path,
-                extension=extension,
-                column=name,
-            )
+        refuse_rows(bad, "NaN or infinite value(s)", path=path, extension=extension, column=name)
