@@ -230,3 +230,26 @@ def test_the_doubling_map_has_a_labelled_colour_bar(quantity):
     assert figure.axes[0].get_title() == f"doubled: {CORNER}"
     with pytest.raises(ValueError, match="none of"):
         plot_doubling_map(measure_doubling(image, wcs, stars, flux, (3, 3)), "colour")
+
+
+def test_stars_where_the_coadd_has_no_data_are_left_out():
+    image, wcs, stars, flux, _ = coadd(1.0)
+    image[:, : SIZE // 3] = np.nan  # no exposure covered the left third
+    result = measure_doubling(image, wcs, stars, flux, regions=(3, 3))
+    assert np.all(result.stars["x"] > SIZE // 3 - 1)
+    assert list(result.regions["verdict"][:1]) == ["too few stars"]
+    assert result.doubled_regions == [CORNER]
+
+
+def test_one_spoiled_exposure_in_four_smears_by_the_mixture_formula():
+    # weights f = 1/4 and 3/4 of images 1″ apart: smear 2 √(f (1 − f)) × 1″ = 0.87″
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(10, SIZE - 10, 350), rng.uniform(10, SIZE - 10, 350)
+    flux = 10 ** rng.uniform(3.5, 5.5, 350)
+    corner = (x > 2 * SIZE / 3) & (y > 2 * SIZE / 3)
+    frames = [render(x + (k == 0) * corner / SCALE, y, flux, psf(2.0), rng) for k in range(4)]
+    wcs = tan_wcs()
+    result = measure_doubling(np.mean(frames, axis=0), wcs, wcs.pixel_to_world(x, y), flux, (3, 3))
+    assert result.doubled_regions == [CORNER]
+    expected = 2 * np.sqrt(0.25 * 0.75)
+    assert corner_row(result)["median_smear"].to_value(u.arcsec) == pytest.approx(expected, rel=0.1)

@@ -124,15 +124,17 @@ def summarise_regions(
         (the evidence) and its median star's smear or halo is at least
         ``min_median_smear`` or ``min_median_halo`` (the size). On the
         synthetic co-adds of ``tests/test_doubling.py`` (two renderings,
-        S/N > 100 stars), clean regions have no doubled star at 1.5–3″
-        seeing, a 1″ double 44–100 % of them (fewer at 3″ seeing: faint
-        stars cannot tell), a 0.3″ double 18–52 %: the fraction says a
-        double is there, the median smear says how large.
+        S/N > 100 stars, eight seeds), clean regions had no doubled star
+        at 1.5–3″ seeing, a 1″ double 85–100 % of them at 2″ seeing and
+        44–80 % at 3″ (faint stars cannot tell there), a 0.3″ double
+        18–52 %: the fraction says a double is there, the median smear
+        says how large.
     min_median_smear : `~astropy.units.Quantity`
         One spoiled exposure of ``N`` off by ``d`` makes a smear of
         ``2 √(f (1 − f)) d`` with ``f = 1/N``: 0.5″ is a 1″ take-off in
         one of up to about ten exposures; a clean region's median smear
-        (noise, always positive) stays below 0.4″ at 3″ seeing.
+        (noise, always positive) stayed below 0.45″ at 3″ seeing, 0.2″ at
+        1.5″ (eight seeds of the tests' co-adds).
     min_median_halo : float
         The same for the light beyond the aperture (a take-off larger than
         the aperture): an equal double gives about 1, one in four exposures 0.33.
@@ -143,7 +145,8 @@ def summarise_regions(
         ``region``, ``centre`` (SkyCoord), ``n_stars``, ``median_ellipticity``,
         ``median_smear`` (arcsec), ``median_halo``, ``fraction_doubled``, ``verdict``
         ("doubled", "clean" or "too few stars") and ``doubled`` (bool);
-        ``meta["polygons"]`` maps each region to its (k, 2) pixel vertices.
+        ``meta["polygons"]`` maps each region to its (k, 2) pixel vertices;
+        ``meta`` also holds the bars used.
     """
     x, y = np.asarray(stars["x"], float), np.asarray(stars["y"], float)
     doubled = np.asarray(stars["doubled"], bool)
@@ -195,7 +198,13 @@ def summarise_regions(
             "doubled": np.asarray(verdicts) == "doubled",
         }
     )
-    table.meta["polygons"] = polygons
+    table.meta.update(
+        polygons=polygons,
+        min_stars=min_stars,
+        min_fraction=min_fraction,
+        min_median_smear=u.Quantity(min_median_smear, u.arcsec),
+        min_median_halo=min_median_halo,
+    )
     return table
 
 

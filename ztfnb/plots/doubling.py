@@ -7,13 +7,14 @@ from ztfnb.plots.camera import new_axes
 
 __all__ = ["draw_doubling_map", "plot_doubling_map"]
 
-#: What each quantity is called on the colour bar, and the least top of its scale: the
-#: scale never shrinks below it, so noise (a clean co-add's smear of 0.1–0.3″, its
-#: ellipticities of a few per cent) reads as small rather than filling the colours.
+#: What each quantity is called on the colour bar, the least top of its scale (the
+#: scale never shrinks below it, so noise — a clean co-add's smear of 0.1–0.4″, its
+#: ellipticities of a few per cent — reads as small rather than filling the colours),
+#: and the verdict's bar on it (a key of the regions' meta), drawn on the colour bar.
 _QUANTITIES = {
-    "fraction_doubled": ("fraction of stars doubled", 1.0),
-    "median_smear": ('median smear: separation of two equal images (")', 1.0),
-    "median_ellipticity": ("median ellipticity (a − b)/(a + b)", 0.2),
+    "fraction_doubled": ("fraction of stars doubled", 1.0, "min_fraction"),
+    "median_smear": ('median smear: separation of two equal images (")', 1.0, "min_median_smear"),
+    "median_ellipticity": ("median ellipticity (a − b)/(a + b)", 0.2, None),
 }
 
 
@@ -39,7 +40,7 @@ def draw_doubling_map(ax, doubling, quantity="fraction_doubled", stars=True):
     """
     if quantity not in _QUANTITIES:
         raise ValueError(f"quantity: {quantity!r} is none of {sorted(_QUANTITIES)}")
-    label, least_top = _QUANTITIES[quantity]
+    label, least_top, bar = _QUANTITIES[quantity]
     regions = doubling.regions
     polygons = [regions.meta["polygons"][name] for name in regions["region"]]
     values = np.asarray(getattr(regions[quantity], "value", regions[quantity]), float)
@@ -50,19 +51,31 @@ def draw_doubling_map(ax, doubling, quantity="fraction_doubled", stars=True):
         top = 1.0
     collection.set_clim(0.0, top)
     ax.add_collection(collection)
-    ax.figure.colorbar(collection, ax=ax, label=label, shrink=0.8)
+    colourbar = ax.figure.colorbar(collection, ax=ax, label=label, shrink=0.8)
+    if bar in regions.meta:
+        level = float(getattr(regions.meta[bar], "value", regions.meta[bar]))
+        colourbar.ax.axhline(level, color="C3", lw=2)
+        colourbar.set_label(f"{label}; red: the verdict's bar")
     for polygon, row in zip(polygons, regions, strict=True):
         if row["doubled"]:
             ax.plot(*np.vstack([polygon, polygon[:1]]).T, color="C3", lw=2.5)
         centre = polygon.mean(axis=0)
         text = f"{row['n_stars']} stars" if row["verdict"] != "too few stars" else "too few"
-        ax.text(*centre, text, ha="center", va="center", fontsize=7, color="C0")
+        ax.text(
+            *centre,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
+        )
     if stars and len(doubling.stars):
         flagged = np.asarray(doubling.stars["doubled"], bool)
         x, y = np.asarray(doubling.stars["x"]), np.asarray(doubling.stars["y"])
         ax.plot(x[~flagged], y[~flagged], ".", color="0.5", ms=2, label="star")
         ax.plot(x[flagged], y[flagged], "x", color="C3", ms=4, label="doubled star")
-        ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+        # below the map: a corner is where doubling shows first
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, fontsize=7)
     ny, nx = doubling.shape
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(-0.5, ny - 0.5)
