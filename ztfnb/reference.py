@@ -4,10 +4,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
 
-from ztfnb.gaiaindex import index_of
+from ztfnb.gaiaindex import index_of, inside_cone
 from ztfnb.io.errors import InputError
 from ztfnb.propermotion import julian_epoch, propagate
-from ztfnb.tangent import unit_vectors
 
 __all__ = [
     "FIELD_RADIUS",
@@ -84,12 +83,8 @@ def select_cone(gaia, center, radius):
     index = index_of(gaia, radius)
     if index is not None:
         return gaia[index.rows_within(center, radius)]
-    vectors = unit_vectors(
-        u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
-    )
-    axis = unit_vectors(center.icrs.ra.deg, center.icrs.dec.deg)
-    inside = vectors @ axis >= np.cos(radius.to_value(u.rad))
-    return gaia[inside]
+    ra, dec = u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
+    return gaia[inside_cone(ra, dec, center, radius)]
 
 
 def reference_at_epoch(gaia, epoch):
