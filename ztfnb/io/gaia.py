@@ -292,7 +292,7 @@ def _gaia_columns(table, naming, path, extension, rows):
     for name, unit in GAIA_COLUMNS.items():
         found = _find(table, naming[name])
         if name == "source_id":
-            result[name] = _source_ids(table, found, path, extension, rows)
+            column = _source_ids(table, found, path, extension, rows)
         elif found is None:
             raise InputError(
                 f"missing Gaia column{_missing_hint(table, name, naming)}",
@@ -301,7 +301,8 @@ def _gaia_columns(table, naming, path, extension, rows):
                 column=name,
             )
         else:
-            result[name] = _quantity(table[found], name, unit, path, extension, rows)
+            column = _quantity(table[found], name, unit, path, extension, rows)
+        result.add_column(column, name=name, copy=False)  # each made here: no copy needed
     return result
 
 
@@ -324,7 +325,7 @@ def _source_ids(table, found, path, extension, rows):
         values = np.ma.asarray(table[found])
         if values.dtype.kind in "iu":
             return np.ma.filled(values.astype(np.int64), NO_SOURCE_ID)
-        return np.asarray(table[found])
+        return np.array(table[found])
     designation = _find(table, "designation")
     if designation is None:
         return np.full(len(table), NO_SOURCE_ID, np.int64)
@@ -360,7 +361,7 @@ def _quantity(column, name, unit, path, extension, rows):
     values = _floats(column, name, path, extension, rows)
     given = _file_unit(column, name, path, extension)
     if given is None:
-        return values * unit
+        return u.Quantity(values, unit, copy=False)
     if name == "ref_epoch" and not (given.is_equivalent(u.yr) and given.to(u.yr) == 1):
         raise InputError(
             f"unit {given} is not years: ref_epoch is a Julian year such as 2016.0,"
@@ -370,7 +371,7 @@ def _quantity(column, name, unit, path, extension, rows):
             column=name,
         )
     try:
-        return (values * given).to(unit)
+        return u.Quantity(values, given, copy=False).to(unit)
     except u.UnitConversionError as error:
         raise InputError(
             f"unit {given} is not {_KINDS[name]}: not convertible to {unit}",
