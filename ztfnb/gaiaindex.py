@@ -129,8 +129,14 @@ def inside_cone(ra, dec, center, radius):
     `~numpy.ndarray` of bool, shape (n,)
     """
     center = center.icrs
+    # a star further in declination than the radius is further in angle: only
+    # the band of declinations is tested, the same test row by row
+    reach = (radius + _MARGIN).to_value(u.deg)
+    band = np.flatnonzero(np.abs(np.asarray(dec) - center.dec.deg) <= reach)
     axis = unit_vectors(center.ra.deg, center.dec.deg)
-    return unit_vectors(ra, dec) @ axis >= np.cos(radius.to_value(u.rad))
+    inside = np.zeros(len(dec), bool)
+    inside[band] = unit_vectors(ra[band], dec[band]) @ axis >= np.cos(radius.to_value(u.rad))
+    return inside
 
 
 class ConeIndex:
