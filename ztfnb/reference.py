@@ -27,7 +27,7 @@ def field_reference(gaia, catalog, mag_limit, minimum=10, radius=FIELD_RADIUS):
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+    gaia : `~astropy.table.QTable`, `~ztfnb.io.gaiafits.GaiaFits` or `~ztfnb.io.gaiahats.GaiaHats`
         As `ztfnb.io.read_gaia` returns it.
     catalog : `~ztfnb.exposure.ExposureCatalog`
     mag_limit : `~astropy.units.Quantity`
@@ -63,14 +63,16 @@ def select_cone(gaia, center, radius):
 
     A table `ztfnb.io.read_gaia` read is served from a HEALPix index from its
     second cone on (`ztfnb.gaiaindex`), any other table by a scan; both keep
-    the same rows, in the table's order. A HATS catalogue reads the
-    partitions the cone overlaps (`ztfnb.io.gaiahats.GaiaHats.cone`).
+    the same rows, in the table's order. A large FITS file reads the rows of
+    the cells the cone overlaps (`ztfnb.io.gaiafits.GaiaFits.cone`), the
+    same rows as the file read whole; a HATS catalogue reads the partitions
+    the cone overlaps (`ztfnb.io.gaiahats.GaiaHats.cone`).
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+    gaia : `~astropy.table.QTable`, `~ztfnb.io.gaiafits.GaiaFits` or `~ztfnb.io.gaiahats.GaiaHats`
         A table with ``ra, dec`` columns, or what `ztfnb.io.read_gaia`
-        returns for a HATS catalogue's folder.
+        returns for a large FITS file or a HATS catalogue's folder.
     center : `~astropy.coordinates.SkyCoord`
     radius : `~astropy.units.Quantity`
 

@@ -5,7 +5,9 @@ Files read
 See `ztfnb.io.gaiafiles`: bulk files, archive results (CSV, ECSV, VOTable, FITS),
 astroquery's saved tables and VizieR's copies, recognised by content. A
 folder is a HATS catalogue, read a cone at a time (`ztfnb.io.gaiahats`),
-its rows checked by `checked_gaia` as a file's are.
+its rows checked by `checked_gaia` as a file's are. A large uncompressed
+FITS table is read a cone at a time too (`ztfnb.io.gaiafits`), after its rows
+are checked, a block at a time, as the whole file's are.
 
 Columns
 -------
