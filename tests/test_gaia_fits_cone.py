@@ -192,3 +192,11 @@ def test_field_reference_of_the_file_is_that_of_the_file_read_whole(
     lazy = field_reference(read_gaia(gaia_file), catalog, 19 * u.mag)
     _same(lazy, field_reference(_whole(gaia_file, monkeypatch), catalog, 19 * u.mag))
     assert len(lazy) > 100
+
+
+def test_the_same_cone_again_is_the_same_table_and_its_own(gaia_file, small_thresholds):
+    lazy, center = read_gaia(gaia_file), SkyCoord(0 * u.deg, 20 * u.deg)
+    first = select_cone(lazy, center, 5.6 * u.deg)
+    kept = first.copy()
+    first["ra"][:] = 0 * u.deg  # a caller's change stays in its copy
+    _same(select_cone(lazy, center, 5.6 * u.deg), kept)

@@ -38,6 +38,7 @@ import os
 import re
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -130,6 +131,7 @@ class GaiaFits:
         self._width, rows = header["NAXIS1"], header["NAXIS2"]
         self._offset = data_offset
         self._plain = None  # see _table
+        self._last = None  # the last cone: its key and table
         cells, self.meta = self._check(header.get("DATASUM"))
         self._order = CellOrder(cells)
         self.meta |= {"path": str(self.path), "format": "fits", "rows": rows}
@@ -257,6 +259,11 @@ class GaiaFits:
             `ztfnb.io.read_gaia` reads whole, in the file's order, with its
             ``meta``.
         """
+        center = center.icrs
+        key = (center.ra.deg, center.dec.deg, radius.to_value(u.deg))
+        if self._last is not None and self._last[0] == key:
+            # an exposure's field is asked for again (the solve, then the quality)
+            return self._last[1].copy()
         rows = self._order.candidates(center, radius)
         raw = np.empty((len(rows), self._width), np.uint8)
         for first in range(0, len(rows), GATHER):
@@ -269,6 +276,7 @@ class GaiaFits:
         inside = inside_cone(ra, dec, center, radius)
         table = checked_gaia(self._table(raw[inside]), *where, rows[inside])
         table.meta = {k: self.meta[k] for k in table.meta} | {"format": "fits"}
+        self._last = (key, table.copy())
         return table
 
 
