@@ -55,7 +55,8 @@ __all__ = ["BLOCK", "GATHER", "LAZY_ROWS", "GaiaFits", "large_fits_table"]
 #: costs about 175 bytes a row at its peak: 175 MB at this size, where reading
 #: it whole is as fast and its cones need no file access.
 LAZY_ROWS = 1_000_000
-#: Rows read and checked at a time when opening (16 MB of a Gaia archive file).
+#: Rows read and checked at a time when opening (16 MB of a Gaia archive file);
+#: a multiple of 4, so that every block but the last is whole 32-bit words (``DATASUM``).
 BLOCK = 1 << 18
 #: Rows copied from the memory map before its pages are dropped: with rows in
 #: random order, at most this many times 64 kB mapped at once.
