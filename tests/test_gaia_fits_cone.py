@@ -200,3 +200,12 @@ def test_the_same_cone_again_is_the_same_table_and_its_own(gaia_file, small_thre
     kept = first.copy()
     first["ra"][:] = 0 * u.deg  # a caller's change stays in its copy
     _same(select_cone(lazy, center, 5.6 * u.deg), kept)
+
+
+def test_a_pickled_file_is_opened_again(gaia_file, small_thresholds):
+    import pickle
+
+    lazy, center = read_gaia(gaia_file), SkyCoord(120 * u.deg, -30 * u.deg)
+    again = pickle.loads(pickle.dumps(lazy))
+    assert isinstance(again, GaiaFits) and again is not lazy
+    _same(select_cone(again, center, 2 * u.deg), select_cone(lazy, center, 2 * u.deg))
