@@ -41,8 +41,8 @@ def grid_regions(shape, wcs, cells=(4, 4)):
     return regions
 
 
-def corner_regions(regions, wcs):
-    """Each four-sided region split into the four quarters that hold its corners.
+def corner_regions(regions, wcs, size=0.5):
+    """Each four-sided region cut into the four regions that hold its corners.
 
     A solution that takes off does so at a corner first; a region's
     verdict follows its median star, so a quadrant whose corner alone is
@@ -55,17 +55,23 @@ def corner_regions(regions, wcs):
         Name → four corners, in order (a quadrant's footprint).
     wcs : `~astropy.wcs.WCS`
         The co-add's: the quarters are cut straight in its pixels.
+    size : float
+        Each corner region's side as a fraction of the region's (0.5: the
+        four quarters; smaller: the corners alone, where a take-off is
+        largest).
 
     Returns
     -------
     dict of str to `~astropy.coordinates.SkyCoord`
-        ``"{name}:{k}"`` → the quarter that holds corner ``k`` (0–3) of ``name``.
+        ``"{name}:{k}"`` → the region that holds corner ``k`` (0–3) of ``name``.
 
     Raises
     ------
     ValueError
-        A region without exactly four corners, naming it.
+        A region without exactly four corners, naming it, or ``size`` outside (0, 0.5].
     """
+    if not 0 < size <= 0.5:
+        raise ValueError(f"size must be in (0, 0.5], got {size}")
     quarters = {}
     for name, corners in regions.items():
         if len(corners) != 4:
@@ -78,7 +84,8 @@ def corner_regions(regions, wcs):
             return weights @ px, weights @ py
 
         for k, (s0, t0) in enumerate([(0, 0), (1, 0), (1, 1), (0, 1)]):
-            points = [at(s0, t0), at(0.5, t0), at(0.5, 0.5), at(s0, 0.5)]
+            s1, t1 = abs(s0 - size), abs(t0 - size)
+            points = [at(s0, t0), at(s1, t0), at(s1, t1), at(s0, t1)]
             quarters[f"{name}:{k}"] = wcs.celestial.pixel_to_world(*np.array(points).T)
     return quarters
 
