@@ -274,6 +274,78 @@ def test_star_density_is_uniform_over_overlapping_fields():
     assert overlap == pytest.approx(alone, rel=0.1)
 
 
+def test_the_star_field_written_in_chunks_is_the_one_made_whole(tmp_path):
+    """write_star_field (bounded memory) against make_star_field (all in memory) and Table.write.
+
+    Fields overlapping, apart, across RA = 0 and near the pole; a chunk that
+    splits the stars unevenly; a generator that has drawn 32-bit values before.
+    """
+    from ztfnb.io.gaia import write_gaia
+    from ztfnb.simulate.starstream import write_star_field
+
+    centers = [(10.0, 0.0), (13.0, 0.0), (190.0, 40.0), (359.5, 20.0), (2.0, 22.0), (100.0, 80.0)]
+    density = 150 * u.deg**-2
+
+    def generator():
+        rng = np.random.default_rng(7)
+        rng.integers(245, 880)  # as plan_night does: leaves half of a 64-bit draw buffered
+        return rng
+
+    whole_rng, chunked_rng = generator(), generator()
+    whole = make_star_field(centers, density, whole_rng, half_size=4.5)
+    write_gaia(tmp_path / "whole.fits", whole.catalogue)
+    (tmp_path / "store").mkdir()
+    store = write_star_field(
+        centers,
+        density,
+        chunked_rng,
+        tmp_path / "store",
+        tmp_path / "chunked.fits",
+        half_size=4.5,
+        chunk=7_777,
+    )
+    assert (tmp_path / "chunked.fits").read_bytes() == (tmp_path / "whole.fits").read_bytes()
+    assert np.array_equal(chunked_rng.integers(0, 2**62, 4), whole_rng.integers(0, 2**62, 4))
+
+    epoch = Time("2023-10-17T08:00:00", scale="tdb")
+    for index, center in enumerate(centers):
+        found = []
+        for stars in (whole, store.around(index)):
+            ra, dec = stars.true_positions(epoch)
+            xi, eta = gnomonic(ra.value, dec.value, *center)
+            inside = (np.abs(xi) < 4.5) & (np.abs(eta) < 4.5)
+            found.append(
+                (
+                    stars.catalogue["source_id"][inside],
+                    stars.catalogue["phot_g_mean_mag"][inside],
+                    ra[inside],
+                    dec[inside],
+                )
+            )
+        assert len(found[0][0]) > 1000
+        for whole_values, store_values in zip(*found, strict=True):
+            assert np.array_equal(whole_values, store_values)
+    assert len(store.around(0).true_ra) < len(whole.true_ra) / 2  # not every star, every time
+
+
+def test_gaia_hats_reads_the_fits_file_in_chunks_as_hats_import_does(tmp_path):
+    """The chunked reader hands hats-import the tables its own memory-mapping reader does."""
+    from hats_import.catalog.file_readers.fits import FitsReader
+
+    from ztfnb.io.gaia import write_gaia
+    from ztfnb.simulate.gaiareader import ChunkedFitsReader
+
+    stars = make_star_field([(30.0, 10.0)], 300 * u.deg**-2, np.random.default_rng(1))
+    write_gaia(tmp_path / "gaia.fits", stars.catalogue)
+    theirs = list(FitsReader(chunksize=4_000).read(tmp_path / "gaia.fits"))
+    ours = list(ChunkedFitsReader(chunksize=4_000).read(tmp_path / "gaia.fits"))
+    assert len(ours) == len(theirs) > 2
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.schema == reference.schema
+        for name in reference.column_names:  # bytes: NaN proper motions compare equal
+            assert mine[name].to_numpy().tobytes() == reference[name].to_numpy().tobytes(), name
+
+
 def test_injected_failures_are_recorded_and_real(small_night):
     failures = Table.read(small_night / "truth" / "failures.ecsv")
     assert len(failures) == 4

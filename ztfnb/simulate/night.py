@@ -32,6 +32,8 @@ import datetime
 import json
 import math
 import re
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from functools import cache
 from pathlib import Path
@@ -47,7 +49,6 @@ from ztfnb._version import __version__
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, FocalPlane
 from ztfnb.io.archive import write_quadrant_files
 from ztfnb.io.atomic import atomic_directory, atomic_path
-from ztfnb.io.gaia import write_gaia
 from ztfnb.io.ldac import LdacExtension, write_ldac
 from ztfnb.simulate.detections import DetectionModel, detect
 from ztfnb.simulate.failures import apply_failure, choose_failures
@@ -55,7 +56,8 @@ from ztfnb.simulate.gaiahats import write_gaia_hats
 from ztfnb.simulate.instrument import true_camera
 from ztfnb.simulate.projection import ExposureProjection
 from ztfnb.simulate.schedule import plan_night
-from ztfnb.simulate.stars import FIELD_HALF_SIZE, make_star_field
+from ztfnb.simulate.stars import FIELD_HALF_SIZE
+from ztfnb.simulate.starstream import write_star_field
 from ztfnb.simulate.truth import truth_grid, write_truth
 from ztfnb.site import PALOMAR, filter_band
 from ztfnb.tangent import gnomonic, gnomonic_inverse, tangent_basis
@@ -402,10 +404,14 @@ def simulate_night(out, parameters, overwrite=False, log=None):
                 for e, offset in zip(plan, offsets, strict=True)
             ]
             half_size = _star_half_size(camera, [e.rotation for e in plan])
-        stars = make_star_field(
+        # the stars on disk, read back a few fields at a time: memory does not grow with the night
+        scratch = Path(tempfile.mkdtemp(prefix=".stars.", dir=folder))
+        stars = write_star_field(
             [(e.target.ra.deg, e.target.dec.deg) for e in plan],
             parameters.density * u.deg**-2,
             rng,
+            scratch,
+            folder / "gaia.fits",
             half_size=half_size,
         )
         failures = choose_failures([e.name for e in plan], parameters.failures, rng)
@@ -418,7 +424,7 @@ def simulate_night(out, parameters, overwrite=False, log=None):
                 _write_exposure(
                     folder,
                     exposure,
-                    stars,
+                    stars.around(index),
                     own_failures,
                     exposure_rng,
                     parameters=parameters,
@@ -431,7 +437,7 @@ def simulate_night(out, parameters, overwrite=False, log=None):
                 log(
                     f"{exposure.name}: airmass {exposure.airmass:.2f}, {rows[-1]['n_detections']} detections"
                 )
-        write_gaia(folder / "gaia.fits", stars.catalogue)
+        shutil.rmtree(scratch)
         write_gaia_hats(folder / "gaia.fits", folder / "gaia_hats")
         _write_table(folder / "exposures.ecsv", _exposure_table(rows, parameters))
         _write_table(folder / "truth" / "failures.ecsv", _failure_table(failures))

@@ -86,8 +86,13 @@ def _square_area_deg2(half_size):
 
 def _magnitudes(n, rng, bright=8.0, faint=21.0, slope=0.25):
     """G magnitudes with counts rising as 10^(slope·G) to the catalogue's limit."""
+    return _magnitudes_from(rng.uniform(0, 1, n), bright, faint, slope)
+
+
+def _magnitudes_from(uniform, bright=8.0, faint=21.0, slope=0.25):
+    """`_magnitudes` of uniform draws on [0, 1)."""
     span = 1 - 10 ** (-slope * (faint - bright))
-    return faint + np.log10(1 - rng.uniform(0, 1, n) * span) / slope
+    return faint + np.log10(1 - uniform * span) / slope
 
 
 def _position_error_mas(g):
