@@ -162,24 +162,27 @@ def _threads(sources, times):
                 "the same product, the thread count alone changed",
             )
         )
-    # computing positions while the previous block is written (ztfnb.timecorr._exact)
+    # computing positions while the previous block is written (ztfnb.timecorr._write_behind)
     import ztfnb.timecorr as timecorr
 
     t, buffer = times[:100], np.zeros((100, sources.size))
     seconds = {}
-    for blocks in (1, timecorr._PIPELINE):
-        saved, timecorr._PIPELINE = timecorr._PIPELINE, blocks
+    for overlap in (False, True):
+        saved = timecorr._OVERLAP_FROM
+        timecorr._OVERLAP_FROM = saved if overlap else np.inf
         try:
-            seconds[blocks] = best_time(lambda: light_travel_time(t, sources, out=buffer), repeat=9)
+            seconds[overlap] = best_time(
+                lambda: light_travel_time(t, sources, out=buffer), repeat=9
+            )
         finally:
-            timecorr._PIPELINE = saved
+            timecorr._OVERLAP_FROM = saved
     rows.append(
         Comparison(
             "heliocentric, 1e5 x 100, out= buffer",
             "one block: positions, then product",
-            f"{timecorr._PIPELINE} blocks, overlapped",
-            seconds[1],
-            seconds[timecorr._PIPELINE],
+            f"{timecorr._BLOCKS + 1} blocks, overlapped",
+            seconds[False],
+            seconds[True],
             f"BLAS {BLAS} thread in a second Python thread",
         )
     )
