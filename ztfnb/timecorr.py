@@ -9,8 +9,11 @@ the unit vector to the source, divided by c. Called source by source it costs
     the observatory's position at every epoch computed with erfa as astropy's
     frames compute it (`ztfnb.observatory`: one ``epv00`` an epoch; ≤ 0.1 ns
     from astropy, tested to 1 ns), then one matrix product with the sources'
-    unit vectors written straight into the output, in blocks — bounded memory,
-    one BLAS thread. Numbers: README, "Light-travel-time corrections".
+    unit vectors written straight into the output, on one BLAS thread; for
+    large outputs a second thread writes one block of epochs while this one
+    computes the next block's positions (`_write_behind`). Positions computed
+    once (`observatory_positions`) can be given for many chunks of sources.
+    Numbers: README, "Light-travel-time corrections".
 ``method="grid"``
     the ZTF pipeline's approximation: exact values on a 9 × 9 grid over the
     field's bounding box in a `~astropy.coordinates.SkyOffsetFrame`, a 2-D
@@ -61,11 +64,15 @@ _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 # The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
 # bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
-# busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
-# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×30–×60 and
-# ×1.1–×1.9, load 9–10), so one thread at every size (`ztfnb.threads.MEMORY_BOUND`).
-_OVERLAP_FROM = 1_000_000  # output values from which positions and writing overlap (`_exact`)
-_BLOCKS = 8  # blocks of epochs after the first, short one
+# busy with the next block's positions (`_write_behind`). benchmarks/bench_timecorr.py
+# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both
+# (×30–×60 and ×1.1–×1.9, load 6–10), so one thread at every size (`ztfnb.threads.MEMORY_BOUND`).
+# Below 10⁶ values (8 MB, ≈1 ms to write) there is little writing to hide, and the
+# positions (≈80 µs an epoch) set the time: no thread.
+_OVERLAP_FROM = 1_000_000
+# Blocks of epochs after the first, short one: more blocks start writing sooner, but each
+# costs ≈0.2 ms of erfa's per-call overhead on the thread that must keep ahead.
+_BLOCKS = 8
 
 
 def _check_kind(kind):
