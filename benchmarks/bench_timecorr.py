@@ -118,6 +118,17 @@ def _epochs(count):
     return Time(60200 + np.linspace(0, 200, count), format="mjd", location=PALOMAR)
 
 
+def _interleaved(calls, rounds, repeat=3):
+    """Median over ``rounds`` of each call's best of ``repeat``, the calls taking turns in each
+    round: on a shared machine a limit timed at one moment and ztfnb at another are not
+    comparable, since the load moves between them."""
+    seconds = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            seconds[name].append(best_time(call, repeat=repeat))
+    return {name: float(np.median(values)) for name, values in seconds.items()}
+
+
 def _limit(sources):
     """ztfnb against writing its output, at three sizes, and where the time goes.
 
@@ -136,26 +147,25 @@ def _limit(sources):
         source, buffer = np.ones(shape), np.empty(shape)
         buffer.fill(0.0)
         positions = observatory_positions(t)
-        copy = best_time(lambda s=source, b=buffer: np.copyto(b, s), repeat=11)
-        for label, call in (
-            ("cold", lambda t=t, s=src, b=buffer: light_travel_time(Time(t), s, out=b)),
-            ("warm Time", lambda t=t, s=src, b=buffer: light_travel_time(t, s, out=b)),
-            (
-                "positions=",
-                lambda t=t, s=src, b=buffer, p=positions: light_travel_time(
-                    t, s, out=b, positions=p
-                ),
+        calls = {
+            "copy": lambda s=source, b=buffer: np.copyto(b, s),
+            "cold": lambda t=t, s=src, b=buffer: light_travel_time(Time(t), s, out=b),
+            "warm Time": lambda t=t, s=src, b=buffer: light_travel_time(t, s, out=b),
+            "positions=": lambda t=t, s=src, b=buffer, p=positions: light_travel_time(
+                t, s, out=b, positions=p
             ),
-        ):
+        }
+        seconds = _interleaved(calls, rounds=3 if epochs > 100 else 7)
+        for label in ("cold", "warm Time", "positions="):
             rows.append(
                 Comparison(
                     f"heliocentric, {size}, out= buffer",
                     f"ztfnb exact, {label}",
                     "np.copyto into it",
-                    best_time(call, repeat=11),
-                    copy,
-                    f"ratio = ztfnb / limit (goal <= 1.5); {source.nbytes / copy / 1e9:.1f} "
-                    f"GB/s; {tag}",
+                    seconds[label],
+                    seconds["copy"],
+                    f"ratio = ztfnb / limit (goal <= 1.5); medians of rounds, each timing "
+                    f"the copy and ztfnb in turn; {tag}",
                 )
             )
         del source, buffer
@@ -166,15 +176,20 @@ def _limit(sources):
 
     t, shape = _epochs(100), (100, sources.size)
     source = np.ones(shape)
-    copy_fresh = best_time(lambda: np.copyto(np.empty(shape), source), repeat=11)
-    exact_fresh = best_time(lambda: light_travel_time(Time(t), sources), repeat=11)
+    fresh = _interleaved(
+        {
+            "copy": lambda: np.copyto(np.empty(shape), source),
+            "ztfnb": lambda: light_travel_time(Time(t), sources),
+        },
+        rounds=7,
+    )
     rows.append(
         Comparison(
             "heliocentric, 1e5 x 100, fresh output",
             "ztfnb exact, cold",
             "np.copyto into np.empty",
-            exact_fresh,
-            copy_fresh,
+            fresh["ztfnb"],
+            fresh["copy"],
             f"ratio = ztfnb / limit (goal <= 1.5); {tag}",
         )
     )
@@ -184,23 +199,28 @@ def _limit(sources):
     light = positions_erfa(inputs, "heliocentric", itrs) / _C
     vectors = timecorr._source_vectors(sources).T
     parts = {
-        "time scales and IERS (cold)": best_time(lambda: epoch_inputs(Time(t)), repeat=11),
-        "unit vectors": best_time(lambda: timecorr._source_vectors(sources), repeat=11),
-        "positions (erfa)": best_time(
-            lambda: positions_erfa(inputs, "heliocentric", itrs), repeat=11
-        ),
-        "product": best_time(lambda: np.matmul(light, vectors, out=buffer), repeat=11),
+        "time scales and IERS (cold)": lambda: epoch_inputs(Time(t)),
+        "unit vectors": lambda: timecorr._source_vectors(sources),
+        "positions (erfa)": lambda: positions_erfa(inputs, "heliocentric", itrs),
+        "product": lambda: np.matmul(light, vectors, out=buffer),
     }
+    seconds = _interleaved(
+        {
+            **parts,
+            "call": lambda: light_travel_time(Time(t), sources, out=buffer),
+            "np.copyto": lambda: np.copyto(buffer, source),
+        },
+        rounds=7,
+    )
     rows.append(
         Comparison(
             "heliocentric, 1e5 x 100, its parts",
             "sum of the parts, one after another",
             "ztfnb exact, cold, out= buffer",
-            sum(parts.values()),
-            best_time(lambda: light_travel_time(Time(t), sources, out=buffer), repeat=11),
-            "; ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in parts.items())
-            + f"; np.copyto {best_time(lambda: np.copyto(buffer, source), repeat=11) * 1e3:.1f}"
-            + f" ms; {tag}",
+            sum(seconds[name] for name in parts),
+            seconds["call"],
+            "; ".join(f"{name} {seconds[name] * 1e3:.1f} ms" for name in (*parts, "np.copyto"))
+            + f"; {tag}",
         )
     )
     return rows
@@ -234,16 +254,17 @@ def _threads(sources, times):
     import ztfnb.timecorr as timecorr
 
     t, buffer = times[:100], np.zeros((100, sources.size))
-    seconds = {}
-    for overlap in (False, True):
+
+    def call(overlap):
         saved = timecorr._OVERLAP_FROM
         timecorr._OVERLAP_FROM = saved if overlap else np.inf
         try:
-            seconds[overlap] = best_time(
-                lambda: light_travel_time(Time(t), sources, out=buffer), repeat=9
-            )
+            light_travel_time(Time(t), sources, out=buffer)
         finally:
             timecorr._OVERLAP_FROM = saved
+
+    with ThreadpoolController().limit(limits=BLAS, user_api="blas"):
+        seconds = _interleaved({False: lambda: call(False), True: lambda: call(True)}, rounds=7)
     rows.append(
         Comparison(
             "heliocentric, 1e5 x 100, out= buffer",
