@@ -23,6 +23,7 @@ the unit vector to the source, divided by c. Called source by source it costs
 Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 """
 
+import os
 import re
 import threading
 import warnings
@@ -284,10 +285,18 @@ def _exact(positions, coords, result):
     m, n = result.shape
     vectors = _source_vectors(coords).T  # (3, n) C-contiguous
     with blas_threads(MEMORY_BOUND):
-        if m * n < _OVERLAP_FROM or m < 2:
+        if m * n < _OVERLAP_FROM or m < 2 or _cores() < 2:
             np.matmul(positions(0, m) / _C, vectors, out=result)
             return
         _write_behind(positions, vectors, result, _block_starts(m))
+
+
+def _cores():
+    """CPUs this process may run on: with one, a writer thread could only take turns."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _block_starts(m):
