@@ -66,13 +66,14 @@ _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 # bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
 # busy with the next block's positions (`_write_behind`). benchmarks/bench_timecorr.py
-# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both
-# (×30–×60 and ×1.1–×1.9, load 6–10), so one thread at every size (`ztfnb.threads.MEMORY_BOUND`).
+# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at 10⁵
+# (×1.1–×1.9, loads 6–10) and at 10⁴ ×20–×60 in all runs but one (×0.6), so one thread at
+# every size (`ztfnb.threads.MEMORY_BOUND`).
 # Below 10⁶ values (8 MB, ≈1 ms to write) there is little writing to hide, and the
 # positions (≈80 µs an epoch) set the time: no thread.
 _OVERLAP_FROM = 1_000_000
 # Blocks of epochs after the first, short one: more blocks start writing sooner, but each
-# costs ≈0.2 ms of erfa's per-call overhead on the thread that must keep ahead.
+# costs ≈0.3 ms of erfa's per-call overhead on the thread that must keep ahead.
 _BLOCKS = 8
 
 
@@ -113,7 +114,7 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
 
 def _flat(times):
     """The times as a 1-D Time: the caller's own object when it is one, so that the scales
-    astropy caches on it (TT, UT1, TDB: ≈2 ms for 100 epochs) serve every later call."""
+    astropy caches on it (TT, UT1, TDB: ≈3 ms for 100 epochs) serve every later call."""
     if isinstance(times, Time) and times.ndim == 1:
         return times
     return Time(times).ravel()
@@ -177,7 +178,7 @@ def _source_vectors(coords):
     ``sin x = 2t / (1 + t²)``: two ``tan`` where astropy calls ``sin`` and ``cos``
     of both angles, because numpy's float64 ``tan`` is vectorised and its ``sin`` and
     ``cos`` are not (5–20 ns a value). Every component is then within a few 10⁻¹⁶ of
-    astropy's (absolute, also where ``t`` is large, at RA = 180°): ≤ 10⁻¹³ s of
+    astropy's (absolute, also where ``t`` is large, at RA = 180°): ≤ 3×10⁻¹³ s of
     light-travel time.
     """
     icrs = coords.icrs if isinstance(coords, SkyCoord) else SkyCoord(coords).icrs
@@ -313,10 +314,12 @@ def _write_behind(positions, vectors, result, starts):
     BLAS and numpy's ufuncs over more than 500 values release the GIL; erfa's ufuncs over
     the ≤ 500 epochs of a block and astropy's Python do not. A thread coming back from
     BLAS, or woken to start the next product, while this one computes positions would
-    wait up to the interpreter's switch interval (5 ms, as long as a whole block) for the
-    GIL. So this thread takes the GIL only while the writer is inside a product: it
-    waits for the previous product to end before handing over the next, and for the
-    writer to be at the product's door (`started`) before going on.
+    wait up to the interpreter's switch interval (5 ms; a block's product at 10⁵ sources
+    takes ≈1 ms) for the GIL. So the writer needs the GIL only while this thread waits:
+    this one waits for the previous product to end before handing over the next, and for
+    the writer to be at the product's door (`started`) before going on. It keeps ahead
+    when a block's positions take less time than the previous block's product (≈80 µs
+    an epoch against ≈1 ns a value written: from ≈10⁵ sources).
     """
     started = threading.Semaphore(0)
 
