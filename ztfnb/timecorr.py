@@ -66,9 +66,11 @@ _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 # bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
 # busy with the next block's positions (`_write_behind`). benchmarks/bench_timecorr.py
-# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at 10⁵
-# (×1.1–×1.9, loads 6–10) and at 10⁴ ×20–×60 in all runs but one (×0.6), so one thread at
-# every size (`ztfnb.threads.MEMORY_BOUND`).
+# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: at loads 6–10, 1 is
+# faster at 10⁵ (×1.1–×1.9) and at 10⁴ ×20–×60 in all runs but one; hence one thread at every
+# size (`ztfnb.threads.MEMORY_BOUND`). At a quieter moment (load 2.5) 2 threads were ×2 faster
+# at both sizes: one core does not saturate the memory there, still to be weighed on a quiet
+# machine against this overlap.
 # Below 10⁶ values (8 MB, ≈1 ms to write) there is little writing to hide, and the
 # positions (≈80 µs an epoch) set the time: no thread.
 _OVERLAP_FROM = 1_000_000
