@@ -66,7 +66,9 @@ def _rows(sources, times):
     )
     for kind, epochs in (("heliocentric", 100), ("barycentric", 100), ("heliocentric", 200)):
         t = times[:epochs]
-        candidate = best_time(lambda t=t, kind=kind: light_travel_time(t, sources, kind), repeat=9)
+        candidate = best_time(
+            lambda t=t, kind=kind: light_travel_time(Time(t), sources, kind), repeat=9
+        )
         ours = light_travel_time(t, sources, kind).value
         for label, baseline, repeat in (
             ("astropy's own, in seconds", astropy_seconds, 5),
@@ -96,7 +98,7 @@ def _rows(sources, times):
         lambda: t[:, None].light_travel_time(sources[None, :], kind="heliocentric").to_value(u.s),
         repeat=2,
     )
-    exact = best_time(lambda: light_travel_time(t, sources), repeat=9)
+    exact = best_time(lambda: light_travel_time(Time(t), sources), repeat=9)
     for label, baseline in (("TimeDelta", delta), (".to_value(u.s)", to_seconds)):
         rows.append(
             Comparison(
@@ -109,32 +111,118 @@ def _rows(sources, times):
             )
         )
 
-    # the physical limit: writing 10^5 x 100 float64 (80 MB). Warm: into a buffer already
-    # written once (a pipeline keeps one); fresh: a new array, whose pages the kernel must
-    # fault in and zero first. ratio = ztfnb's time / the copy's time.
-    shape = (100, sources.size)
-    source, buffer = np.ones(shape), np.empty(shape)
-    buffer.fill(0.0)
-    copy_warm = best_time(lambda: np.copyto(buffer, source), repeat=11)
-    fill = best_time(lambda: buffer.fill(1.0), repeat=11)  # writing alone, nothing read
-    exact_warm = best_time(lambda: light_travel_time(t, sources, out=buffer), repeat=11)
-    copy_fresh = best_time(lambda: np.copyto(np.empty(shape), source), repeat=11)
-    exact_fresh = best_time(lambda: light_travel_time(t, sources), repeat=11)
-    for label, ours, limit in (
-        ("out= buffer vs np.copyto into it", exact_warm, copy_warm),
-        ("fresh output vs np.copyto into np.empty", exact_fresh, copy_fresh),
-    ):
-        rows.append(
-            Comparison(
-                f"heliocentric, 1e5 x 100, {label}",
-                "ztfnb exact",
-                "copy of the output's size",
-                ours,
-                limit,
-                f"ratio = ztfnb / limit (goal <= 1.5); {80e-3 / limit:.1f} GB/s written; "
-                f"buffer.fill alone {fill * 1e3:.1f} ms; {tag}",
+    return rows
+
+
+def _epochs(count):
+    return Time(60200 + np.linspace(0, 200, count), format="mjd", location=PALOMAR)
+
+
+def _interleaved(calls, rounds, repeat=3):
+    """Median over ``rounds`` of each call's best of ``repeat``, the calls taking turns in each
+    round: on a shared machine a limit timed at one moment and ztfnb at another are not
+    comparable, since the load moves between them."""
+    seconds = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            seconds[name].append(best_time(call, repeat=repeat))
+    return {name: float(np.median(values)) for name, values in seconds.items()}
+
+
+def _limit(sources):
+    """ztfnb against writing its output, at three sizes, and where the time goes.
+
+    The limit is `np.copyto` of the output's size: warm, into a buffer already written
+    once (a pipeline keeps one); fresh, into a new `np.empty`, whose pages the kernel
+    must fault in and zero first. ratio = ztfnb's time / the copy's. ztfnb is called
+    cold (``Time(t)``: a new Time object, no scale cached by astropy), warm (the same
+    Time object again: astropy caches its TT, UT1 and TDB), and with ``positions=``
+    computed once (the same epochs for many chunks of sources).
+    """
+    rows = []
+    tag = f"BLAS {BLAS} thread"
+    for n, epochs in ((100_000, 100), (100_000, 1000), (10_000, 100)):
+        src, t = sources[:n], _epochs(epochs)
+        shape, size = (epochs, n), f"{n:.0e} x {epochs}".replace("+0", "")
+        source, buffer = np.ones(shape), np.empty(shape)
+        buffer.fill(0.0)
+        positions = observatory_positions(t)
+        calls = {
+            "copy": lambda s=source, b=buffer: np.copyto(b, s),
+            "cold": lambda t=t, s=src, b=buffer: light_travel_time(Time(t), s, out=b),
+            "warm Time": lambda t=t, s=src, b=buffer: light_travel_time(t, s, out=b),
+            "positions=": lambda t=t, s=src, b=buffer, p=positions: light_travel_time(
+                t, s, out=b, positions=p
+            ),
+        }
+        seconds = _interleaved(calls, rounds=3 if epochs > 100 else 7)
+        for label in ("cold", "warm Time", "positions="):
+            rows.append(
+                Comparison(
+                    f"heliocentric, {size}, out= buffer",
+                    f"ztfnb exact, {label}",
+                    "np.copyto into it",
+                    seconds[label],
+                    seconds["copy"],
+                    f"ratio = ztfnb / limit (goal <= 1.5); medians of rounds, each timing "
+                    f"the copy and ztfnb in turn; {tag}",
+                )
             )
+        del source, buffer
+
+    # fresh outputs, and where the time of a cold call goes
+    import ztfnb.timecorr as timecorr
+    from ztfnb.observatory import epoch_inputs, positions_erfa
+
+    t, shape = _epochs(100), (100, sources.size)
+    source = np.ones(shape)
+    fresh = _interleaved(
+        {
+            "copy": lambda: np.copyto(np.empty(shape), source),
+            "ztfnb": lambda: light_travel_time(Time(t), sources),
+        },
+        rounds=7,
+    )
+    rows.append(
+        Comparison(
+            "heliocentric, 1e5 x 100, fresh output",
+            "ztfnb exact, cold",
+            "np.copyto into np.empty",
+            fresh["ztfnb"],
+            fresh["copy"],
+            f"ratio = ztfnb / limit (goal <= 1.5); {tag}",
         )
+    )
+    buffer = np.zeros(shape)
+    inputs = epoch_inputs(t)
+    itrs = np.array([c.to_value(u.m) for c in PALOMAR.geocentric])
+    light = positions_erfa(inputs, "heliocentric", itrs) / _C
+    vectors = timecorr._source_vectors(sources).T
+    parts = {
+        "time scales and IERS (cold)": lambda: epoch_inputs(Time(t)),
+        "unit vectors": lambda: timecorr._source_vectors(sources),
+        "positions (erfa)": lambda: positions_erfa(inputs, "heliocentric", itrs),
+        "product": lambda: np.matmul(light, vectors, out=buffer),
+    }
+    seconds = _interleaved(
+        {
+            **parts,
+            "call": lambda: light_travel_time(Time(t), sources, out=buffer),
+            "np.copyto": lambda: np.copyto(buffer, source),
+        },
+        rounds=7,
+    )
+    rows.append(
+        Comparison(
+            "heliocentric, 1e5 x 100, its parts",
+            "sum of the parts, one after another",
+            "ztfnb exact, cold, out= buffer",
+            sum(seconds[name] for name in parts),
+            seconds["call"],
+            "; ".join(f"{name} {seconds[name] * 1e3:.1f} ms" for name in (*parts, "np.copyto"))
+            + f"; {tag}",
+        )
+    )
     return rows
 
 
@@ -162,24 +250,28 @@ def _threads(sources, times):
                 "the same product, the thread count alone changed",
             )
         )
-    # computing positions while the previous block is written (ztfnb.timecorr._exact)
+    # computing positions while the previous block is written (ztfnb.timecorr._write_behind)
     import ztfnb.timecorr as timecorr
 
     t, buffer = times[:100], np.zeros((100, sources.size))
-    seconds = {}
-    for blocks in (1, timecorr._PIPELINE):
-        saved, timecorr._PIPELINE = timecorr._PIPELINE, blocks
+
+    def call(overlap):
+        saved = timecorr._OVERLAP_FROM
+        timecorr._OVERLAP_FROM = saved if overlap else np.inf
         try:
-            seconds[blocks] = best_time(lambda: light_travel_time(t, sources, out=buffer), repeat=9)
+            light_travel_time(Time(t), sources, out=buffer)
         finally:
-            timecorr._PIPELINE = saved
+            timecorr._OVERLAP_FROM = saved
+
+    with ThreadpoolController().limit(limits=BLAS, user_api="blas"):
+        seconds = _interleaved({False: lambda: call(False), True: lambda: call(True)}, rounds=7)
     rows.append(
         Comparison(
             "heliocentric, 1e5 x 100, out= buffer",
             "one block: positions, then product",
-            f"{timecorr._PIPELINE} blocks, overlapped",
-            seconds[1],
-            seconds[timecorr._PIPELINE],
+            f"{timecorr._BLOCKS + 1} blocks, overlapped",
+            seconds[False],
+            seconds[True],
             f"BLAS {BLAS} thread in a second Python thread",
         )
     )
@@ -219,4 +311,4 @@ def run():
     astropy_frames_and_product(times[:2], sources[:10], "heliocentric")
     threads = _threads(sources, times)
     with ThreadpoolController().limit(limits=BLAS, user_api="blas"):
-        return _rows(sources, times) + threads + _grid(times)
+        return _rows(sources, times) + _limit(sources) + threads + _grid(times)

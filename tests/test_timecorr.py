@@ -11,7 +11,12 @@ from ztfnb.cli import main
 from ztfnb.io import InputError
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic_inverse
-from ztfnb.timecorr import add_corrected_times, grid_error, light_travel_time
+from ztfnb.timecorr import (
+    add_corrected_times,
+    grid_error,
+    light_travel_time,
+    observatory_positions,
+)
 
 NS = 1e-9
 
@@ -79,7 +84,9 @@ def test_chunks_and_out_give_the_same_numbers(monkeypatch):
     coords = _sky()
     times = _times(PALOMAR)
     whole = light_travel_time(times, coords).to_value(u.s)
-    monkeypatch.setattr(timecorr, "_BLOCK", 700)
+    monkeypatch.setattr(timecorr, "_OVERLAP_FROM", 0)  # blocks written by a second thread
+    monkeypatch.setattr(timecorr, "_BLOCKS", 3)
+    monkeypatch.setattr(timecorr, "_cores", lambda: 2)  # even where this process has one CPU
     monkeypatch.setattr(timecorr, "_EPOCH_CHUNK", 3)
     out = np.zeros(whole.shape)
     result = light_travel_time(times, coords, out=out)
@@ -87,6 +94,33 @@ def test_chunks_and_out_give_the_same_numbers(monkeypatch):
     assert np.allclose(out, whole, rtol=0, atol=1e-12)  # floating-point order only
     with pytest.raises(ValueError, match="shape"):
         light_travel_time(times, coords, out=np.zeros((3, 3)))
+
+
+def test_positions_computed_once_serve_every_chunk_of_sources():
+    coords, times = _sky(), _times(PALOMAR)
+    expected = times[:, None].light_travel_time(coords[None, :], kind="barycentric")
+    positions = observatory_positions(times, "barycentric")
+    chunks = [
+        light_travel_time(times, coords[start : start + 100], positions=positions.to(u.km))
+        for start in range(0, coords.size, 100)
+    ]
+    ours = np.concatenate([chunk.to_value(u.s) for chunk in chunks], axis=1)
+    assert np.max(np.abs(ours - expected.to_value(u.s))) < NS
+    with pytest.raises(ValueError, match=r"positions has shape \(39, 3\), expected \(40, 3\)"):
+        light_travel_time(times, coords, positions=positions[1:])
+    with pytest.raises(u.UnitConversionError):
+        light_travel_time(times, coords, positions=positions.value * u.s)
+
+
+def test_unit_vectors_are_astropys_to_a_few_units_in_the_last_place():
+    from ztfnb.timecorr import _source_vectors
+
+    coords = SkyCoord(
+        np.concatenate([_sky().ra.deg, [180 - 1e-12, 180 + 1e-12, 270.0]]) * u.deg,
+        np.concatenate([_sky().dec.deg, [0.0, -45.0, 1e-300]]) * u.deg,
+    )
+    expected = coords.cartesian.xyz.value.T
+    assert np.max(np.abs(_source_vectors(coords) - expected)) < 1e-15
 
 
 def _field(ra, dec, size, n=1500, seed=0):

@@ -9,8 +9,11 @@ the unit vector to the source, divided by c. Called source by source it costs
     the observatory's position at every epoch computed with erfa as astropy's
     frames compute it (`ztfnb.observatory`: one ``epv00`` an epoch; ≤ 0.1 ns
     from astropy, tested to 1 ns), then one matrix product with the sources'
-    unit vectors written straight into the output, in blocks — bounded memory,
-    one BLAS thread. Numbers: README, "Light-travel-time corrections".
+    unit vectors written straight into the output, on one BLAS thread; for
+    large outputs a second thread writes one block of epochs while this one
+    computes the next block's positions (`_write_behind`). Positions computed
+    once (`observatory_positions`) can be given for many chunks of sources.
+    Numbers: README, "Light-travel-time corrections".
 ``method="grid"``
     the ZTF pipeline's approximation: exact values on a 9 × 9 grid over the
     field's bounding box in a `~astropy.coordinates.SkyOffsetFrame`, a 2-D
@@ -20,7 +23,9 @@ the unit vector to the source, divided by c. Called source by source it costs
 Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 """
 
+import os
 import re
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,14 +62,21 @@ KINDS = ("heliocentric", "barycentric")
 _C = const.c.to_value(u.m / u.s)
 _EPOCH_CHUNK = 5000  # epochs per astropy call
 _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
-_BLOCK = 4_000_000  # output values written per matrix product
 # The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
 # bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
 # OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
-# busy with the next block's positions (`_exact`). benchmarks/bench_timecorr.py measures
-# 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: 1 is faster at both (×30–×60 and
-# ×1.1–×1.9, load 9–10), so one thread at every size (`ztfnb.threads.MEMORY_BOUND`).
-_PIPELINE = 4  # blocks of epochs at least, so that computing positions overlaps writing
+# busy with the next block's positions (`_write_behind`). benchmarks/bench_timecorr.py
+# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: at loads 6–10, 1 is
+# faster at 10⁵ (×1.1–×1.9) and at 10⁴ ×20–×60 in all runs but one; hence one thread at every
+# size (`ztfnb.threads.MEMORY_BOUND`). At a quieter moment (load 2.5) 2 threads were ×2 faster
+# at both sizes: one core does not saturate the memory there, still to be weighed on a quiet
+# machine against this overlap.
+# Below 10⁶ values (8 MB, ≈1 ms to write) there is little writing to hide, and the
+# positions (≈80 µs an epoch) set the time: no thread.
+_OVERLAP_FROM = 1_000_000
+# Blocks of epochs after the first, short one: more blocks start writing sooner, but each
+# costs ≈0.3 ms of erfa's per-call overhead on the thread that must keep ahead.
+_BLOCKS = 8
 
 
 def _check_kind(kind):
@@ -98,8 +110,16 @@ def observatory_positions(times, kind="heliocentric", location=None, ephemeris="
     `~astropy.units.Quantity`
         Shape (n_times, 3), metres.
     """
-    times = Time(times).ravel()
+    times = _flat(times)
     return _positions_of(times, kind, location, ephemeris)(0, times.size) * u.m
+
+
+def _flat(times):
+    """The times as a 1-D Time: the caller's own object when it is one, so that the scales
+    astropy caches on it (TT, UT1, TDB: ≈3 ms for 100 epochs) serve every later call."""
+    if isinstance(times, Time) and times.ndim == 1:
+        return times
+    return Time(times).ravel()
 
 
 def _positions_of(times, kind, location, ephemeris):
@@ -125,6 +145,14 @@ def _positions_of(times, kind, location, ephemeris):
     )
 
 
+def _given(positions, size):
+    """Positions given by the caller, as `_positions_of` gives them."""
+    metres = u.Quantity(positions).to_value(u.m)  # refuses a unit that is no length
+    if metres.shape != (size, 3):
+        raise ValueError(f"positions has shape {metres.shape}, expected ({size}, 3)")
+    return lambda start, stop: metres[start:stop]
+
+
 def _astropy_positions(times, kind, location, ephemeris):
     """astropy's frame transformations, in chunks of epochs (any ephemeris it knows)."""
     per_epoch = location.size > 1
@@ -145,20 +173,28 @@ def _astropy_positions(times, kind, location, ephemeris):
 
 
 def _source_vectors(coords):
-    """Unit vectors (n, 3) to the sources, as astropy computes them for light_travel_time.
+    """Unit vectors (n, 3) to the sources, as astropy's ``to_cartesian`` gives them to 10⁻¹⁶.
 
     A transposed view of a C-contiguous (3, n) array, the layout the product wants.
+    From the tangents of the half angles, ``cos x = (1 - t²) / (1 + t²)``,
+    ``sin x = 2t / (1 + t²)``: two ``tan`` where astropy calls ``sin`` and ``cos``
+    of both angles, because numpy's float64 ``tan`` is vectorised and its ``sin`` and
+    ``cos`` are not (5–20 ns a value). Every component is then within a few 10⁻¹⁶ of
+    astropy's (absolute, also where ``t`` is large, at RA = 180°): ≤ 3×10⁻¹³ s of
+    light-travel time.
     """
     icrs = coords.icrs if isinstance(coords, SkyCoord) else SkyCoord(coords).icrs
     spherical = icrs.represent_as(UnitSphericalRepresentation)
-    lon = np.ravel(spherical.lon.to_value(u.rad))
-    lat = np.ravel(spherical.lat.to_value(u.rad))
-    # astropy's UnitSphericalRepresentation.to_cartesian, without its temporaries
-    vectors = np.empty((3, lon.size))
-    cos_lat = np.cos(lat)
-    np.multiply(cos_lat, np.cos(lon), out=vectors[0])
-    np.multiply(cos_lat, np.sin(lon), out=vectors[1])
-    np.sin(lat, out=vectors[2])
+    vectors = np.empty((3, spherical.size))
+    x, y, z = vectors
+    # the half angles in radians, straight from the stored unit (degrees: no copy in between)
+    t = np.tan(np.ravel(spherical.lon.value) * (spherical.lon.unit.to(u.rad) / 2))
+    s = np.tan(np.ravel(spherical.lat.value) * (spherical.lat.unit.to(u.rad) / 2))
+    tt, ss = t * t, s * s
+    cos_lat_scaled = (1.0 - ss) / ((1.0 + ss) * (1.0 + tt))  # cos(lat) / (1 + t²)
+    np.multiply(cos_lat_scaled, 1.0 - tt, out=x)
+    np.multiply(cos_lat_scaled, 2.0 * t, out=y)
+    np.divide(2.0 * s, 1.0 + ss, out=z)
     return vectors.T
 
 
@@ -173,6 +209,7 @@ def light_travel_time(
     center="mean",
     ephemeris="builtin",
     timedelta=False,
+    positions=None,
 ):
     """Light-travel-time correction for every epoch and source, to be added to the times.
 
@@ -202,6 +239,12 @@ def light_travel_time(
     timedelta : bool
         Return a `~astropy.time.TimeDelta` (TDB), as astropy does, instead of a
         Quantity; it costs as much memory again and ≈40 ns a value to build.
+    positions : `~astropy.units.Quantity`, optional
+        Shape (n_times, 3), length: `observatory_positions` of these ``times``
+        for this ``kind`` and ``location``, computed once when the same epochs
+        serve many calls (chunks of sources): then nothing per epoch is
+        computed again (≈80 µs an epoch), and ``kind``, ``location`` and
+        ``ephemeris`` are not used.
 
     Returns
     -------
@@ -211,8 +254,11 @@ def light_travel_time(
     method = str(method).lower()
     if method not in ("exact", "grid"):
         raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
-    times = Time(times).ravel()
-    positions = _positions_of(times, kind, location, ephemeris)
+    times = _flat(times)
+    if positions is None:
+        positions = _positions_of(times, kind, location, ephemeris)
+    else:
+        positions = _given(positions, times.size)
     coords = coords if isinstance(coords, SkyCoord) else SkyCoord(coords)
     shape = (times.size, coords.size)
     if out is None:
@@ -234,23 +280,64 @@ def _exact(positions, coords, result):
     """Fill ``result`` (m, n) with ``positions / c @ unit vectors``, a block of epochs at a time.
 
     The product goes straight into the output (which may be a memmap), so nothing of its
-    size is held twice. BLAS and numpy's trigonometry release the GIL and erfa does not,
-    so the sources' unit vectors, then the product of each block, run in a second thread
-    while this one computes the next block's positions: one core writes memory while the
-    other evaluates ``epv00``. It pays only when a core is free: 4 blocks against 1
-    measured ×1.2–1.4 (40 interleaved runs, load ≈4 on 2 cores), nothing at load 7–10
-    (bench_timecorr); more blocks only add erfa's per-call overhead.
+    size is held twice. Large outputs are written by a second thread while this one
+    computes the next block's positions, so that one core writes memory while the other
+    evaluates ``epv00``. That overlap holds only if the writer never waits for the GIL
+    (`_write_behind`).
     """
     m, n = result.shape
-    rows = max(1, min(_BLOCK // max(n, 1), -(-m // _PIPELINE)))
-    with blas_threads(MEMORY_BOUND), ThreadPoolExecutor(1) as writer:
-        pending = writer.submit(lambda: _source_vectors(coords).T)  # (3, n) C-contiguous
-        vectors = None
-        for start in range(0, m, rows):
-            block = positions(start, start + rows) / _C  # light seconds
-            done = pending.result()
-            vectors = done if vectors is None else vectors
-            pending = writer.submit(np.matmul, block, vectors, out=result[start : start + rows])
+    vectors = _source_vectors(coords).T  # (3, n) C-contiguous
+    with blas_threads(MEMORY_BOUND):
+        if m * n < _OVERLAP_FROM or m < 2 or _cores() < 2:
+            np.matmul(positions(0, m) / _C, vectors, out=result)
+            return
+        _write_behind(positions, vectors, result, _block_starts(m))
+
+
+def _cores():
+    """CPUs this process may run on: with one, a writer thread could only take turns."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _block_starts(m):
+    """Where the blocks of epochs start: a first one half as long, so that writing starts
+    early, then `_BLOCKS` equal ones."""
+    first = max(1, m // (2 * _BLOCKS))
+    rest = -(-(m - first) // _BLOCKS)
+    return [0, *range(first, m, rest)]
+
+
+def _write_behind(positions, vectors, result, starts):
+    """The products in a second thread, the positions in this one, with no wait for the GIL.
+
+    BLAS and numpy's ufuncs over more than 500 values release the GIL; erfa's ufuncs over
+    the ≤ 500 epochs of a block and astropy's Python do not. A thread coming back from
+    BLAS, or woken to start the next product, while this one computes positions would
+    wait up to the interpreter's switch interval (5 ms; a block's product at 10⁵ sources
+    takes ≈1 ms) for the GIL. So the writer needs the GIL only while this thread waits:
+    this one waits for the previous product to end before handing over the next, and for
+    the writer to be at the product's door (`started`) before going on. It keeps ahead
+    when a block's positions take less time than the previous block's product (≈80 µs
+    an epoch against ≈1 ns a value written: from ≈10⁵ sources).
+    """
+    started = threading.Semaphore(0)
+
+    def product(block, out):
+        started.release()
+        np.matmul(block, vectors, out=out)
+
+    ends = [*starts[1:], result.shape[0]]
+    with ThreadPoolExecutor(1) as writer:
+        pending = None
+        for start, stop in zip(starts, ends, strict=True):
+            block = positions(start, stop) / _C  # light seconds
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(product, block, result[start:stop])
+            started.acquire()
         pending.result()
 
 
