@@ -209,6 +209,11 @@ def _sigmas(z):
     return ">999σ" if z > 999 else f"{z:.0f}σ"
 
 
+#: Fewest present quadrants whose consensus an exposure's quadrants are judged against
+#: (`consensus` starts from the tightest 3 values: with 5, two bad ones are outvoted).
+MIN_GROUP = 5
+
+
 class _Judge:
     """The tests of the verdict over a metrics table, with their reasons and badness."""
 
@@ -224,11 +229,28 @@ class _Judge:
         self.groups = [np.flatnonzero(self.names == name) for name in np.unique(self.names)]
 
     def exposure(self, values):
-        """Per row, the location and spread its exposure's present quadrants agree on."""
+        """Per row, the location and spread its exposure's present quadrants agree on.
+
+        An exposure with fewer than `MIN_GROUP` present quadrants (a few
+        quadrants extracted, dead CCDs) cannot outvote one bad quadrant:
+        with two, the "consensus" is their mean, and a corner 1.5″ off
+        raises its own bar. Its quadrants are set against the whole night's
+        instead, and where the night too has fewer, against nothing (NaN:
+        each quadrant is judged by its own errors alone).
+        """
         location = np.full(len(values), np.nan)
         spread = np.full(len(values), np.nan)
+        pooled = None
         for rows in self.groups:
-            found = consensus(values[rows[self.present[rows]]])
+            here = values[rows[self.present[rows]]]
+            if np.isfinite(here).sum() >= MIN_GROUP:
+                found = consensus(here)
+            else:
+                if pooled is None:
+                    every = values[self.present]
+                    enough = np.isfinite(every).sum() >= MIN_GROUP
+                    pooled = consensus(every) if enough else (np.nan, np.nan)
+                found = pooled
             location[rows], spread[rows] = found[0], found[1]
         return location, spread
 

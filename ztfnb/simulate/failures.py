@@ -226,12 +226,20 @@ def _tpv_degree(header):
 
 
 def inject_solution_failures(
-    heads_dir, names, count, rng, kinds=SOLUTION_FAILURES, avoid=None, catalogs=None
+    heads_dir,
+    names,
+    count,
+    rng,
+    kinds=SOLUTION_FAILURES,
+    avoid=None,
+    catalogs=None,
+    amplitude=None,
 ):
     """Perturb ``count`` quadrants' solutions in ``heads_dir/<name>.head``, in place.
 
     Amplitudes as ZTF's failures: corners 0.6–1.5″, shifts 0.3–0.6″, pixel
-    scale 1.2–3 %. ``avoid`` is a set of (exposure, rcid) left alone (say,
+    scale 1.2–3 %; or ``amplitude`` (″ or %, as the kind's) for every one
+    (the random numbers drawn are the same either way). ``avoid`` is a set of (exposure, rcid) left alone (say,
     quadrants with data failures). SCAMP's blocks do not say which quadrant
     they are: the catalogue does (``catalogs[name]``, default
     ``heads_dir/<name>.ldac``), block by block.
@@ -267,16 +275,24 @@ def inject_solution_failures(
     for k, pick in enumerate(rng.choice(len(slots), size=count, replace=False)):
         name, index = slots[pick]
         kind = kinds[k % len(kinds)]
-        amplitude = {
+        amplitude_drawn = {
             "corner_takeoff": rng.uniform(0.6, 1.5),
             "solution_shift": rng.uniform(0.3, 0.6),
             "scale": rng.choice([-1, 1]) * rng.uniform(1.2, 3.0),
         }[kind]
+        amplitude_here = amplitude if amplitude is not None else amplitude_drawn
         blocks[name][index], detail = perturb_solution(
-            blocks[name][index], kind, float(amplitude), rng
+            blocks[name][index], kind, float(amplitude_here), rng
         )
         rows.append(
-            (name, rcids[name][index], kind, float(amplitude), detail["corner"], detail["angle"])
+            (
+                name,
+                rcids[name][index],
+                kind,
+                float(amplitude_here),
+                detail["corner"],
+                detail["angle"],
+            )
         )
     for name in names:
         write_header_blocks(heads_dir / f"{name}.head", blocks[name])
