@@ -3,7 +3,7 @@
 #   make lab       JupyterLab on notebooks/ with the project's kernel (LAB_OPTIONS="--port 8890")
 #   make test      the whole test suite
 # Each sets itself up: .venv with the package and its extras, and the Debian packages
-# scamp and source-extractor (installed when missing and running as root).
+# scamp, source-extractor and swarp (installed when missing and running as root).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ztfnb-installed
 EXTRAS := test,dask,browser,app
-DEBIAN_PACKAGES := scamp source-extractor
+DEBIAN_PACKAGES := scamp source-extractor swarp
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: help setup debian browser reports lab test bench lint format clean
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 
 debian:
 	@missing=""; \
-	for command in scamp source-extractor; do command -v $$command >/dev/null || missing="$$missing $$command"; done; \
+	for command in scamp source-extractor SWarp; do command -v $$command >/dev/null || missing="$$missing $$command"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

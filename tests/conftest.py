@@ -90,6 +90,13 @@ needs_sextractor = pytest.mark.skipif(
 )
 
 
+SWARP_MISSING = shutil.which("SWarp") is None
+needs_swarp = pytest.mark.skipif(
+    SWARP_MISSING,
+    reason="SWarp is not installed (apt-get install swarp; 'make test' as root does it)",
+)
+
+
 @pytest.fixture(scope="session")
 def prior_night(tmp_path_factory):
     """Six exposures at ZTF density (airmass 1.0-2.2, one across RA = 0, one near the pole), three failures."""
@@ -148,6 +155,42 @@ def solved_night(tmp_path_factory, prior_night, fitted_prior):
         return folder, report
 
     return _pickled(tmp_path_factory, "solved", compute)
+
+
+@pytest.fixture(scope="session")
+def pixel_night(tmp_path_factory, other_night, fitted_prior):
+    """Two neighbouring quadrants of an ``other_night`` exposure as an image, extracted and solved.
+
+    ``ztfnb extract`` then ``ztfnb solve`` from the fitted prior (the commands, as a
+    user runs them). Returns the folder: ``images/<exposure>.fits``,
+    ``catalogs/<exposure>.ldac``, ``solved/<exposure>.head``, ``prior.fits``; and
+    the exposure's name and the quadrants in ``info.json``.
+    """
+    if SEXTRACTOR_MISSING or SCAMP_MISSING:
+        pytest.skip("needs source-extractor and scamp (apt-get install source-extractor scamp)")
+    import json
+
+    from astropy.table import QTable
+
+    from ztfnb.cli import main
+    from ztfnb.prior.file import write_prior
+    from ztfnb.simulate.images import render_exposure
+
+    def make(folder):
+        exposures = QTable.read(other_night / "exposures.ecsv")
+        name = str(exposures["exposure"][0])
+        rcids = [1, 0]  # one CCD's neighbours (side by side), not in rcid order
+        (folder / "images").mkdir()
+        render_exposure(other_night, name, folder / "images" / f"{name}.fits", rcids, seed=4)
+        write_prior(folder / "prior.fits", fitted_prior[1])
+        image = str(folder / "images" / f"{name}.fits")
+        assert main(["extract", image, "--out", str(folder / "catalogs"), "--quiet"]) == 0
+        solve = ["solve", str(folder / "catalogs" / f"{name}.ldac"), "--gaia"]
+        solve += [str(other_night / "gaia.fits"), "--prior", str(folder / "prior.fits")]
+        assert main([*solve, "--out", str(folder / "solved"), "--workers", "1", "--quiet"]) == 0
+        (folder / "info.json").write_text(json.dumps({"exposure": name, "rcids": rcids}))
+
+    return shared(tmp_path_factory, "pixels", make)
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
 
-from ztfnb.gaiaindex import index_of
+from ztfnb.gaiaindex import index_of, inside_cone
 from ztfnb.io.errors import InputError
 from ztfnb.propermotion import julian_epoch, propagate
-from ztfnb.tangent import unit_vectors
 
 __all__ = [
     "FIELD_RADIUS",
@@ -28,7 +27,7 @@ def field_reference(gaia, catalog, mag_limit, minimum=10, radius=FIELD_RADIUS):
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+    gaia : `~astropy.table.QTable`, `~ztfnb.io.gaiafits.GaiaFits` or `~ztfnb.io.gaiahats.GaiaHats`
         As `ztfnb.io.read_gaia` returns it.
     catalog : `~ztfnb.exposure.ExposureCatalog`
     mag_limit : `~astropy.units.Quantity`
@@ -64,14 +63,16 @@ def select_cone(gaia, center, radius):
 
     A table `ztfnb.io.read_gaia` read is served from a HEALPix index from its
     second cone on (`ztfnb.gaiaindex`), any other table by a scan; both keep
-    the same rows, in the table's order. A HATS catalogue reads the
-    partitions the cone overlaps (`ztfnb.io.gaiahats.GaiaHats.cone`).
+    the same rows, in the table's order. A large FITS file reads the rows of
+    the cells the cone overlaps (`ztfnb.io.gaiafits.GaiaFits.cone`), the
+    same rows as the file read whole; a HATS catalogue reads the partitions
+    the cone overlaps (`ztfnb.io.gaiahats.GaiaHats.cone`).
 
     Parameters
     ----------
-    gaia : `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
+    gaia : `~astropy.table.QTable`, `~ztfnb.io.gaiafits.GaiaFits` or `~ztfnb.io.gaiahats.GaiaHats`
         A table with ``ra, dec`` columns, or what `ztfnb.io.read_gaia`
-        returns for a HATS catalogue's folder.
+        returns for a large FITS file or a HATS catalogue's folder.
     center : `~astropy.coordinates.SkyCoord`
     radius : `~astropy.units.Quantity`
 
@@ -84,12 +85,8 @@ def select_cone(gaia, center, radius):
     index = index_of(gaia, radius)
     if index is not None:
         return gaia[index.rows_within(center, radius)]
-    vectors = unit_vectors(
-        u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
-    )
-    axis = unit_vectors(center.icrs.ra.deg, center.icrs.dec.deg)
-    inside = vectors @ axis >= np.cos(radius.to_value(u.rad))
-    return gaia[inside]
+    ra, dec = u.Quantity(gaia["ra"], u.deg).value, u.Quantity(gaia["dec"], u.deg).value
+    return gaia[inside_cone(ra, dec, center, radius)]
 
 
 def reference_at_epoch(gaia, epoch):

@@ -14,7 +14,6 @@ import functools
 import re
 import shutil
 import subprocess
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,15 @@ from astropy.io.votable import parse
 from astropy.table import Table
 
 from ztfnb.io.errors import InputError, no_such_file
-from ztfnb.lifetime import dies_with_us
+from ztfnb.tools import (
+    TOOLS,
+    ToolNotFoundError,
+    ToolRun,
+    decode_output,
+    find_tool,
+    last_lines,
+    run_tool,
+)
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -40,11 +47,7 @@ __all__ = [
     "scamp_version",
 ]
 
-INSTALL_HINT = (
-    "SCAMP is not installed: on Debian or Ubuntu run "
-    "'sudo apt-get install scamp' (or 'make test' as root, which does it); "
-    "with conda, 'conda install -c conda-forge astromatic-scamp'"
-)
+INSTALL_HINT = TOOLS["scamp"].install_hint
 
 #: Options ztfnb always passes; callers add or override others.
 DEFAULT_OPTIONS = {
@@ -60,16 +63,13 @@ DEFAULT_OPTIONS = {
 }
 
 
-class ScampNotFoundError(RuntimeError):
+class ScampNotFoundError(ToolNotFoundError):
     """The ``scamp`` executable is not on the PATH."""
 
 
 def find_scamp():
     """Path of the ``scamp`` executable; raises `ScampNotFoundError` saying how to install it."""
-    path = shutil.which("scamp")
-    if path is None:
-        raise ScampNotFoundError(INSTALL_HINT)
-    return path
+    return find_tool("scamp", ScampNotFoundError)
 
 
 def scamp_version():
@@ -170,46 +170,9 @@ class ScampRun:
     @property
     def failure(self):
         """Why SCAMP stopped, in one line quoting its last messages; ``""`` when it exited with 0."""
-        if self.returncode == 0:
-            return ""
-        said = last_lines(self.stderr) or last_lines(self.stdout)
-        return f"SCAMP stopped (exit status {self.returncode})" + (
-            f": {' / '.join(said)}" if said else ""
-        )
-
-
-# cursor moves and colours SCAMP draws its progress with, and other control characters
-_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def decode_output(data):
-    """SCAMP's output as text: UTF-8 with undecodable bytes replaced, never an error."""
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else (data or "")
-
-
-def last_lines(text, count=4):
-    """The last ``count`` lines of SCAMP's messages, control sequences and repeats removed.
-
-    From SCAMP's last ``*Error*`` line when there is one.
-
-    Parameters
-    ----------
-    text : str
-    count : int
-
-    Returns
-    -------
-    list of str
-    """
-    lines = []
-    for line in _CONTROL.sub("", text).splitlines():
-        line = line.strip().removeprefix(">").strip()
-        if line and (not lines or lines[-1] != line):
-            lines.append(line)
-    errors = [i for i, line in enumerate(lines) if line.startswith("*Error*")]
-    if errors:  # SCAMP's own error and what follows it, not the warnings before
-        return lines[errors[-1] :][:count]
-    return lines[-count:]
+        return ToolRun(
+            self.command, self.returncode, self.elapsed, self.stdout, self.stderr
+        ).failure("SCAMP")
 
 
 def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
@@ -258,16 +221,7 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
     command = [executable, str(catalog), "-c", "/dev/null"]
     for key, value in settings.items():
         command += [f"-{key}", str(value)]
-    start = time.perf_counter()
-    result = subprocess.run(
-        command,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,  # bytes: see decode_output
-        timeout=timeout,
-        preexec_fn=dies_with_us,  # no SCAMP left running for a solve killed with SIGKILL
-    )
-    elapsed = time.perf_counter() - start
+    result = run_tool(command, workdir, timeout)
     fields, scamp_warnings = (None, [])
     if xml.is_file():
         fields, scamp_warnings = read_scamp_xml(xml)
@@ -277,10 +231,10 @@ def run_scamp(catalog, reference, options=None, workdir=None, timeout=600):
         fields=fields,
         warnings=scamp_warnings,
         returncode=result.returncode,
-        elapsed=elapsed,
-        stderr=decode_output(result.stderr),
-        command=command,
-        stdout=decode_output(result.stdout),
+        elapsed=result.elapsed,
+        stderr=result.stderr,
+        command=result.command,
+        stdout=result.stdout,
     )
 
 

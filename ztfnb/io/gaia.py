@@ -5,7 +5,9 @@ Files read
 See `ztfnb.io.gaiafiles`: bulk files, archive results (CSV, ECSV, VOTable, FITS),
 astroquery's saved tables and VizieR's copies, recognised by content. A
 folder is a HATS catalogue, read a cone at a time (`ztfnb.io.gaiahats`),
-its rows checked by `checked_gaia` as a file's are.
+its rows checked by `checked_gaia` as a file's are. A large uncompressed
+FITS table is read a cone at a time too (`ztfnb.io.gaiafits`), after its rows
+are checked, a block at a time, as the whole file's are.
 
 Columns
 -------
@@ -69,6 +71,8 @@ __all__ = [
     "NO_SOURCE_ID",
     "VIZIER_NAMES",
     "checked_gaia",
+    "checked_positions",
+    "checked_rows",
     "read_gaia",
     "write_gaia",
 ]
@@ -112,9 +116,11 @@ def read_gaia(path):
 
     Returns
     -------
-    `~astropy.table.QTable` or `~ztfnb.io.gaiahats.GaiaHats`
-        For a folder, the HATS catalogue, read a cone at a time
-        (`ztfnb.reference.select_cone`). For a file, the columns of
+    `~astropy.table.QTable`, `~ztfnb.io.gaiafits.GaiaFits` or `~ztfnb.io.gaiahats.GaiaHats`
+        For a folder, the HATS catalogue, and for an uncompressed FITS
+        binary table of `ztfnb.io.gaiafits.LAZY_ROWS` rows or more, the file
+        checked and indexed: both read a cone at a time
+        (`ztfnb.reference.select_cone`). For another file, the columns of
         `GAIA_COLUMNS` in the archive's units, ``ra`` and ``dec`` read-only
         (so that cones can be served from an index), without the rows
         that lack a position error. ``meta`` holds ``path``, ``format``
@@ -139,6 +145,11 @@ def read_gaia(path):
         return GaiaHats(path)
     if not path.is_file():
         raise no_such_file(path)
+    from ztfnb.io.gaiafits import GaiaFits, large_fits_table  # it builds on this module
+
+    large = large_fits_table(path)
+    if large is not None:
+        return GaiaFits(path, *large)
     table_format, extension, table = read_table(path)
     result = checked_gaia(table, path, extension)
     result.meta["format"] = table_format
@@ -149,7 +160,7 @@ def read_gaia(path):
     return result
 
 
-def checked_gaia(table, path, extension=None):
+def checked_gaia(table, path, extension=None, rows=None):
     """A table's Gaia columns in the archive's units, checked as `read_gaia` checks a file.
 
     Parameters
@@ -161,6 +172,10 @@ def checked_gaia(table, path, extension=None):
         Where the rows came from, for refusals and ``meta["path"]``.
     extension : int or str, optional
         The FITS HDU or VOTable table, for refusals.
+    rows : `~numpy.ndarray` of int, shape (n,), optional
+        Ascending: the number in the file of each of the table's rows, when
+        it holds some of a file's (`ztfnb.io.gaiafits`), so that a refusal
+        names the file's row. By default the table's own row numbers.
 
     Returns
     -------
@@ -172,20 +187,74 @@ def checked_gaia(table, path, extension=None):
     InputError
         As `read_gaia`.
     """
+    return checked_rows(table, path, extension, rows)[0]
+
+
+def checked_rows(table, path, extension=None, rows=None, whole=True):
+    """`checked_gaia`, and which of the table's rows it kept.
+
+    Parameters
+    ----------
+    table, path, extension, rows
+        As `checked_gaia`.
+    whole : bool
+        False for a block of a file's rows: a position-error column with no
+        value in the block is then not refused (the file's other blocks may
+        have them: `refuse_errorless_columns` judges the whole file).
+
+    Returns
+    -------
+    result : `~astropy.table.QTable`
+        As `checked_gaia`.
+    kept : `~numpy.ndarray` of bool, shape (n,)
+        The rows of ``table`` in ``result``.
+    """
     naming = column_names(table.colnames)
-    result = _gaia_columns(table, naming, path, extension)
-    _refuse_missing_values(result, path, extension)
-    _refuse_infinite_values(result, path, extension)
-    _refuse_implausible_epochs(result, path, extension)
-    result, dropped = _drop_rows_without_errors(result, path, extension)
+    where = {"path": path, "extension": extension, "rows": rows}
+    result = _gaia_columns(table, naming, **where)
+    _refuse_missing_values(result, **where)
+    _refuse_infinite_values(result, **where)
+    _refuse_implausible_epochs(result, **where)
+    kept, dropped = _rows_with_errors(result)
+    if whole:
+        refuse_errorless_columns(dropped, len(result), path, extension)
+    result = result if kept.all() else result[kept]
     _refuse_impossible_declinations(result, path, extension)
-    result["ra"] = result["ra"] % (360 * u.deg)
+    result["ra"] = _wrapped(result["ra"])
     result.meta["path"] = str(path)
     result.meta["extension"] = extension
     result.meta["names"] = "vizier" if naming is VIZIER_NAMES else "archive"
     result.meta["dropped"] = dropped
     result.meta["source_id"] = _source_id_origin(table, naming)
-    return result
+    return result, kept
+
+
+def checked_positions(table, path, extension=None, rows=None):
+    """The ``ra, dec`` `checked_gaia` gives a table's rows, without its other checks.
+
+    For rows already checked (`ztfnb.io.gaiafits` checks a file's rows when
+    opening it, then picks a cone's rows by their positions).
+
+    Parameters
+    ----------
+    table, path, extension, rows
+        As `checked_gaia`.
+
+    Returns
+    -------
+    ra, dec : `~numpy.ndarray`, shape (n,)
+        Degrees, ``ra`` in [0, 360).
+    """
+    naming = column_names(table.colnames)
+    ra, dec = (
+        _quantity(table[_find(table, naming[n])], n, u.deg, path, extension, rows)
+        for n in ("ra", "dec")
+    )
+    return _wrapped(ra).value, dec.value
+
+
+def _wrapped(ra):
+    return ra % (360 * u.deg)
 
 
 #: What `read_gaia` notes in a table's meta about where it came from: not written back.
@@ -214,13 +283,18 @@ def _find(table, name):
     return by_lower.get(name.lower())
 
 
-def _gaia_columns(table, naming, path, extension):
+def _row(rows, row):
+    """The file's number of the table's row ``row``."""
+    return row if rows is None else int(rows[row])
+
+
+def _gaia_columns(table, naming, path, extension, rows):
     """The Gaia columns in the archive's units, missing values as NaN."""
     result = QTable()
     for name, unit in GAIA_COLUMNS.items():
         found = _find(table, naming[name])
         if name == "source_id":
-            result[name] = _source_ids(table, found, path, extension)
+            column = _source_ids(table, found, path, extension, rows)
         elif found is None:
             raise InputError(
                 f"missing Gaia column{_missing_hint(table, name, naming)}",
@@ -229,7 +303,8 @@ def _gaia_columns(table, naming, path, extension):
                 column=name,
             )
         else:
-            result[name] = _quantity(table[found], name, unit, path, extension)
+            column = _quantity(table[found], name, unit, path, extension, rows)
+        result.add_column(column, name=name, copy=False)  # each made here: no copy needed
     return result
 
 
@@ -246,13 +321,13 @@ def _missing_hint(table, name, naming):
     return ""
 
 
-def _source_ids(table, found, path, extension):
+def _source_ids(table, found, path, extension, rows):
     """Integer identifiers, from ``source_id`` or else ``designation``; missing ones `NO_SOURCE_ID`."""
     if found is not None:
         values = np.ma.asarray(table[found])
         if values.dtype.kind in "iu":
             return np.ma.filled(values.astype(np.int64), NO_SOURCE_ID)
-        return np.asarray(table[found])
+        return np.array(table[found])
     designation = _find(table, "designation")
     if designation is None:
         return np.full(len(table), NO_SOURCE_ID, np.int64)
@@ -267,7 +342,7 @@ def _source_ids(table, found, path, extension):
         match = _DESIGNATION.match(str(text))
         if match is None:
             raise InputError(
-                f"row {row}: not a Gaia designation ('Gaia DR3 <source_id>')",
+                f"row {_row(rows, row)}: not a Gaia designation ('Gaia DR3 <source_id>')",
                 path=path,
                 extension=extension,
                 column=designation,
@@ -283,12 +358,12 @@ def _source_id_origin(table, naming):
     return "designation" if _find(table, "designation") is not None else "absent"
 
 
-def _quantity(column, name, unit, path, extension):
+def _quantity(column, name, unit, path, extension, rows):
     """A column as floats in ``unit``; masked values become NaN."""
-    values = _floats(column, name, path, extension)
+    values = _floats(column, name, path, extension, rows)
     given = _file_unit(column, name, path, extension)
     if given is None:
-        return values * unit
+        return u.Quantity(values, unit, copy=False)
     if name == "ref_epoch" and not (given.is_equivalent(u.yr) and given.to(u.yr) == 1):
         raise InputError(
             f"unit {given} is not years: ref_epoch is a Julian year such as 2016.0,"
@@ -298,7 +373,7 @@ def _quantity(column, name, unit, path, extension):
             column=name,
         )
     try:
-        return (values * given).to(unit)
+        return u.Quantity(values, given, copy=False).to(unit)
     except u.UnitConversionError as error:
         raise InputError(
             f"unit {given} is not {_KINDS[name]}: not convertible to {unit}",
@@ -308,7 +383,7 @@ def _quantity(column, name, unit, path, extension):
         ) from error
 
 
-def _floats(column, name, path, extension):
+def _floats(column, name, path, extension, rows):
     """The column as float64 with masked values NaN; refused naming the first value that is no number."""
     values = np.ma.asarray(column)
     try:
@@ -323,7 +398,7 @@ def _floats(column, name, path, extension):
         if isinstance(bad, bytes | np.bytes_):
             bad = bad.decode("latin-1")
         raise InputError(
-            f"row {row}: not a number",
+            f"row {_row(rows, row)}: not a number",
             path=path,
             extension=extension,
             column=name,
@@ -381,37 +456,49 @@ def _spelling_key(text):
 _ARCHIVE_SPELLING_KEYS = {_spelling_key(k): v for k, v in ARCHIVE_UNIT_SPELLINGS.items()}
 
 
-def _refuse_missing_values(result, path, extension):
+def _refuse_missing_values(result, path, extension, rows):
     for name in _MUST_BE_FINITE:
         bad = ~np.isfinite(result[name])
         if bad.any():
             raise InputError(
                 f"{int(bad.sum())} row(s) with a missing or non-finite value, "
-                f"first at row {int(np.flatnonzero(bad)[0])}",
+                f"first at row {_row(rows, int(np.flatnonzero(bad)[0]))}",
                 path=path,
                 extension=extension,
                 column=name,
             )
 
 
-def _refuse_infinite_values(result, path, extension):
+def _refuse_infinite_values(result, path, extension, rows):
     for name in result.colnames:
         if result[name].dtype.kind != "f":
             continue
         values = np.asarray(result[name])
+        bad = np.isinf(values)
+        if rows is not None and bad.any():
+            # refuse_rows names a row by its place: put each row at its number in the file
+            bad, values = _spread(bad, rows), _spread(values, rows)
         refuse_rows(
-            np.isinf(values), "infinite value(s)", path=path, extension=extension,
+            bad, "infinite value(s)", path=path, extension=extension,
             column=name, values=values, why=": not a measurement",
         )  # fmt: skip
 
 
-def _refuse_implausible_epochs(result, path, extension):
+def _spread(values, rows):
+    """``values`` placed at ``rows`` in an array of zeros as long as the file's rows up to the last."""
+    spread = np.zeros(int(rows[-1]) + 1, values.dtype)
+    spread[rows] = values
+    return spread
+
+
+def _refuse_implausible_epochs(result, path, extension, rows):
     epochs = np.asarray(result["ref_epoch"].to_value(u.yr))
     outside = (epochs < EPOCH_RANGE[0]) | (epochs > EPOCH_RANGE[1])
     if not outside.any():
         return
     row = int(np.flatnonzero(outside)[0])
     value = float(epochs[row])
+    row = _row(rows, row)
     if 2.4e6 <= value <= 2.5e6:
         hint = ": a Julian date, in days?"
     elif 4e4 <= value <= 1e5:
@@ -428,22 +515,38 @@ def _refuse_implausible_epochs(result, path, extension):
     )
 
 
-def _drop_rows_without_errors(result, path, extension):
-    """Rows with both position errors, and how many lacked each."""
+def _rows_with_errors(result):
+    """Which rows have both position errors, and how many lacked each."""
     keep = np.ones(len(result), bool)
     dropped = {}
     for name in _DROPPED_WHEN_MISSING:
         finite = np.isfinite(result[name])
-        if len(result) and not finite.any():
+        dropped[name] = int((~finite).sum())
+        keep &= finite
+    return keep, dropped
+
+
+def refuse_errorless_columns(dropped, rows, path, extension=None):
+    """Refuse a table none of whose ``rows`` rows has a position error in a column.
+
+    Parameters
+    ----------
+    dropped : dict
+        Rows without a value, per column of ``_DROPPED_WHEN_MISSING``
+        (``meta["dropped"]``).
+    rows : int
+        The table's rows.
+    path, extension
+        For the refusal.
+    """
+    for name in _DROPPED_WHEN_MISSING:
+        if rows and dropped[name] == rows:
             raise InputError(
                 "no row has a value: Gaia gives a position error for every source",
                 path=path,
                 extension=extension,
                 column=name,
             )
-        dropped[name] = int((~finite).sum())
-        keep &= finite
-    return (result if keep.all() else result[keep]), dropped
 
 
 def _refuse_impossible_declinations(result, path, extension):

@@ -36,7 +36,7 @@ from astropy.utils.data import get_readable_fileobj
 from ztfnb.io.errors import InputError
 from ztfnb.io.fitscheck import open_fits
 
-__all__ = ["GAIA_COLUMNS", "VIZIER_NAMES", "column_names", "read_table"]
+__all__ = ["GAIA_COLUMNS", "VIZIER_NAMES", "column_names", "fits_gaia_table", "read_table"]
 
 #: The columns read and the archive's units; all but ``source_id`` are required.
 GAIA_COLUMNS = {
@@ -130,22 +130,44 @@ def _read_fits_gaia_table(path):
     try:
         # checked whole, in memory: the table must outlive the open file
         with open_fits(path, "Gaia table") as hdul:
-            tables = [
-                (index, hdu)
-                for index, hdu in enumerate(hdul)
-                if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)
-            ]
-            missing = {index: _missing_columns(hdu.columns.names) for index, hdu in tables}
-            chosen = _choose(tables, missing)
-            if chosen is None:
-                names = [(index, hdu.name) for index, hdu in tables]
-                raise _no_gaia_table(path, "table HDU", names, missing)
+            chosen = fits_gaia_table(hdul, path)
             table = Table.read(hdul[chosen], unit_parse_strict="silent")
     except InputError:
         raise
     except Exception as error:
         raise InputError(f"cannot read a table ({_one_line(error)})", path=path) from error
     return chosen, table
+
+
+def fits_gaia_table(hdul, path):
+    """The index of the first table HDU holding every required Gaia column (headers suffice).
+
+    Parameters
+    ----------
+    hdul : `~astropy.io.fits.HDUList`
+    path : path-like
+        For the refusal.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError
+        No table HDU has the Gaia columns: what each lacks.
+    """
+    tables = [
+        (index, hdu)
+        for index, hdu in enumerate(hdul)
+        if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)
+    ]
+    missing = {index: _missing_columns(hdu.columns.names) for index, hdu in tables}
+    chosen = _choose(tables, missing)
+    if chosen is None:
+        names = [(index, hdu.name) for index, hdu in tables]
+        raise _no_gaia_table(path, "table HDU", names, missing)
+    return chosen
 
 
 def _read_votable_gaia_table(path):

@@ -142,7 +142,7 @@ _WCS_NUMBERS = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2")
 _WCS_MATRICES = (("CD1_1", "CD1_2", "CD2_1", "CD2_2"), ("CDELT1", "CDELT2"))
 
 
-def check_wcs_keywords(headers, path):
+def check_wcs_keywords(headers, path, labels=None):
     """Check that each block holds a celestial WCS: its keywords there, and numbers.
 
     Parameters
@@ -151,13 +151,17 @@ def check_wcs_keywords(headers, path):
         As `read_header_blocks` returns them.
     path : str or path-like
         The file, for messages.
+    labels : list, optional
+        How messages name each header (default: its block number from 1; an
+        image's extension instead).
 
     Raises
     ------
     InputError
         Naming the file, the block and the keyword.
     """
-    for block, header in enumerate(headers, start=1):
+    labels = range(1, len(headers) + 1) if labels is None else labels
+    for block, header in zip(labels, headers, strict=True):
         for key in ("CTYPE1", "CTYPE2"):
             if not str(header.get(key, "")).strip():
                 raise InputError(

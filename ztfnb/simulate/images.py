@@ -17,27 +17,12 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ztfnb.camera import NAXIS1, NAXIS2
+from ztfnb.extract import SEXTRACTOR_PARAMETERS  # re-exported: the columns extract asks for
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 
 __all__ = ["SEXTRACTOR_PARAMETERS", "render_exposure"]
 
-#: The columns asked of SExtractor (its ``PARAMETERS_NAME`` file).
-SEXTRACTOR_PARAMETERS = (
-    "NUMBER",
-    "XWIN_IMAGE",
-    "YWIN_IMAGE",
-    "ERRAWIN_IMAGE",
-    "ERRBWIN_IMAGE",
-    "ERRTHETAWIN_IMAGE",
-    "FLUX_AUTO",
-    "FLUXERR_AUTO",
-    "MAG_AUTO",
-    "MAGERR_AUTO",
-    "FLUX_RADIUS",
-    "ELONGATION",
-    "FLAGS",
-)
 _STAMP = 12  # half-size of a drawn object, pixels
 
 

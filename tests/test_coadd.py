@@ -1,0 +1,183 @@
+"""``ztfnb coadd``: the real SWarp on rendered quadrants with the solutions SCAMP found from them.
+
+Oracles: the simulation's truth (the sky position of every star drawn), the
+solutions' own footprints, and SExtractor measuring the co-add.
+"""
+
+import json
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import QTable, Table
+from astropy.wcs import WCS, FITSFixedWarning
+
+from tests.conftest import needs_swarp
+from ztfnb.camera import NAXIS1, NAXIS2
+from ztfnb.cli import main
+from ztfnb.io import read_header_blocks
+from ztfnb.io.ldac import read_ldac
+from ztfnb.simulate import TrueMapping
+
+pytestmark = needs_swarp
+
+
+@pytest.fixture(scope="module")
+def coadds(pixel_night, tmp_path_factory):
+    """The co-add of the two quadrants, and the one with the second flagged and left out."""
+    info = json.loads((pixel_night / "info.json").read_text())
+    folder = tmp_path_factory.mktemp("coadd")
+    image = str(pixel_night / "images" / f"{info['exposure']}.fits")
+    heads = str(pixel_night / "solved")
+    assert main(["coadd", image, "--heads", heads, "--out", str(folder / "all.fits")]) == 0
+    flagged = info["rcids"][0]
+    QTable(
+        {"exposure": [info["exposure"]] * 2, "rcid": info["rcids"], "flag": [True, False]}
+    ).write(folder / "metrics.ecsv")
+    command = ["coadd", image, "--heads", heads, "--out", str(folder / "kept.fits")]
+    assert main([*command, "--exclude", str(folder / "metrics.ecsv")]) == 0
+    return folder, info, flagged
+
+
+def _solutions(pixel_night, info):
+    blocks = read_header_blocks(pixel_night / "solved" / f"{info['exposure']}.head")
+    return dict(zip(info["rcids"], blocks, strict=True))
+
+
+def _coadd(path):
+    """The co-add's WCS and shape (SWarp's header has MJD-OBS only: astropy's DATE-OBS fix-up is no news)."""
+    with fits.open(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(hdul[0].header), hdul[0].data.shape
+
+
+def _inside(wcs, shape, ra, dec, margin=2.0):
+    x, y = wcs.all_world2pix(ra, dec, 1)
+    return (
+        (x > 0.5 - margin)
+        & (x < shape[1] + 0.5 + margin)
+        & (y > 0.5 - margin)
+        & (y < shape[0] + 0.5 + margin)
+    )
+
+
+@pytest.mark.slow
+def test_the_coadd_covers_the_quadrants_and_its_stars_sit_on_the_truth(
+    coadds, pixel_night, other_night, tmp_path
+):
+    folder, info, _ = coadds
+    wcs, shape = _coadd(folder / "all.fits")
+    weight = fits.getdata(folder / "all.weight.fits")
+    corners = np.array(
+        [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [0.5, NAXIS2 + 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5]]
+    )
+    for solution in _solutions(pixel_night, info).values():
+        ra, dec = WCS(solution).all_pix2world(corners[:, 0], corners[:, 1], 1)
+        assert np.all(_inside(wcs, shape, ra, dec))
+        x, y = wcs.all_world2pix(*WCS(solution).all_pix2world([NAXIS1 / 2], [NAXIS2 / 2], 1), 0)
+        assert weight[round(y[0]), round(x[0])] > 0
+    # SExtractor on the co-add: the stars where the truth puts them on the sky
+    (tmp_path / "p.param").write_text("XWIN_IMAGE\nYWIN_IMAGE\nFLUX_AUTO\nFLUXERR_AUTO\nFLAGS\n")
+    subprocess.run(
+        ["source-extractor", str(folder / "all.fits"), "-c", "/dev/null", "-CATALOG_TYPE", "FITS_1.0",
+         "-CATALOG_NAME", "c.fits", "-PARAMETERS_NAME", "p.param", "-FILTER", "N", "-BACK_SIZE", "128",
+         "-WEIGHT_TYPE", "MAP_WEIGHT", "-WEIGHT_IMAGE", str(folder / "all.weight.fits"),
+         "-VERBOSE_TYPE", "QUIET"],
+        cwd=tmp_path, check=True, stdin=subprocess.DEVNULL, capture_output=True,
+    )  # fmt: skip
+    found = Table.read(tmp_path / "c.fits", hdu=1)
+    found = found[(found["FLAGS"] == 0) & (found["FLUX_AUTO"] / found["FLUXERR_AUTO"] > 50)]
+    ra, dec = wcs.all_pix2world(found["XWIN_IMAGE"], found["YWIN_IMAGE"], 1)
+    truth = TrueMapping.read(other_night / "truth" / f"{info['exposure']}.fits")
+    with fits.open(other_night / "truth" / f"{info['exposure']}.fits") as hdul:
+        drawn = Table.read(hdul["DETECTIONS"])
+    stars = drawn[np.isin(drawn["rcid"], info["rcids"]) & (drawn["kind"] == "star")]
+    true = [
+        truth.pixel_to_sky(rcid, mine["x_true"], mine["y_true"])
+        for rcid in info["rcids"]
+        for mine in [stars[stars["rcid"] == rcid]]
+    ]
+    true = SkyCoord(np.concatenate([t.ra for t in true]), np.concatenate([t.dec for t in true]))
+    _, separation, _ = SkyCoord(ra, dec, unit="deg").match_to_catalog_sky(true)
+    matched = separation.arcsec[separation.arcsec < 1.0]
+    assert len(found) > 60 and len(matched) > 0.9 * len(found)
+    assert np.sqrt(np.mean(matched**2)) < 0.1  # arcsec
+
+
+@pytest.mark.slow
+def test_exclude_leaves_the_flagged_quadrant_out(coadds, pixel_night, capsys):
+    folder, info, flagged = coadds
+    wcs, shape = _coadd(folder / "kept.fits")
+    weight = fits.getdata(folder / "kept.weight.fits")
+    # inside the quadrants: resampling leaves their outermost pixels partly weighted
+    grid = np.meshgrid(np.linspace(20, NAXIS1 - 20, 9), np.linspace(20, NAXIS2 - 20, 9))
+    for rcid, solution in _solutions(pixel_night, info).items():
+        ra, dec = WCS(solution).all_pix2world(grid[0].ravel(), grid[1].ravel(), 1)
+        x, y = wcs.all_world2pix(ra, dec, 0)
+        inside = _inside(wcs, shape, ra, dec, margin=-3)
+        values = weight[np.rint(y[inside]).astype(int), np.rint(x[inside]).astype(int)]
+        if rcid == flagged:  # nowhere in the co-add, or with no weight
+            assert np.all(values == 0)
+        else:
+            assert inside.all() and np.all(values > 0)
+
+
+# ----------------------------------------------------------------- refusals
+
+
+@pytest.fixture(scope="module")
+def tiny(simulated, tmp_path_factory):
+    """A small image with a simulated quadrant's header, and its own WCS as its solution."""
+    header = read_ldac(next(simulated().glob("*.ldac")))[0].header.copy()
+    for key in ("XTENSION", "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT"):
+        header.remove(key, ignore_missing=True)
+    folder = tmp_path_factory.mktemp("tiny")
+    image = folder / "ztf_x.fits"
+    hdus = [fits.PrimaryHDU(), fits.ImageHDU(np.ones((16, 16), np.float32), header)]
+    fits.HDUList(hdus).writeto(image)
+    (folder / "heads").mkdir()
+    solution = fits.Header(
+        [card for card in header.cards if card.keyword[:2] in ("CT", "CR", "CD")]
+    )
+    (folder / "heads" / "ztf_x.head").write_text(solution.tostring(sep="\n", padding=False) + "\n")
+    return folder, image
+
+
+def test_missing_swarp_is_refused_with_the_apt_get_line(tiny, tmp_path, capsys, monkeypatch):
+    folder, image = tiny
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    command = [
+        "coadd",
+        str(image),
+        "--heads",
+        str(folder / "heads"),
+        "--out",
+        str(tmp_path / "c.fits"),
+    ]
+    assert main(command) == 2
+    assert "sudo apt-get install swarp" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_head_is_refused_naming_the_image(tiny, tmp_path, capsys):
+    _, image = tiny
+    command = ["coadd", str(image), "--heads", str(tmp_path), "--out", str(tmp_path / "c.fits")]
+    assert main(command) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"ztfnb coadd: error: {image}: no solution") and "ztf_x.head" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_coadd_is_kept_without_overwrite_and_replaced_with_it(tiny, tmp_path, capsys):
+    folder, image = tiny
+    out = tmp_path / "c.fits"
+    out.write_text("mine")
+    command = ["coadd", str(image), "--heads", str(folder / "heads"), "--out", str(out)]
+    assert main(command) == 2
+    assert "give --overwrite" in capsys.readouterr().err and out.read_text() == "mine"
+    assert main([*command, "--overwrite"]) == 0
+    assert fits.getdata(out).shape and (tmp_path / "c.weight.fits").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.fits", "c.weight.fits"]

@@ -1,0 +1,141 @@
+"""``ztfnb extract``: the real source-extractor on rendered quadrants, its catalogue solved by SCAMP.
+
+Oracles: the simulation's truth (where each star was drawn, the true
+mapping of the camera), and the image headers the catalogue must carry.
+"""
+
+import json
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from scipy.spatial import cKDTree
+
+from tests.conftest import needs_scamp, needs_sextractor
+from ztfnb.analyses.prior import ahead_accuracy
+from ztfnb.cli import main
+from ztfnb.exposure import read_exposure
+from ztfnb.io import read_header_blocks
+from ztfnb.io.ldac import read_ldac
+from ztfnb.simulate import TrueMapping
+
+pytestmark = needs_sextractor
+
+
+def _info(pixel_night):
+    info = json.loads((pixel_night / "info.json").read_text())
+    return info["exposure"], info["rcids"]
+
+
+@pytest.mark.slow
+def test_one_catalogue_per_image_with_each_quadrant_header(pixel_night):
+    name, rcids = _info(pixel_night)
+    extensions = read_ldac(pixel_night / "catalogs" / f"{name}.ldac")
+    with fits.open(pixel_night / "images" / f"{name}.fits") as hdul:
+        images = [hdu.header for hdu in hdul[1:]]
+    assert [e.header["RCID"] for e in extensions] == rcids
+    for extension, image in zip(extensions, images, strict=True):
+        for key in ("RCID", "CCDID", "QID", "OBSMJD", "EXPTIME", "TELRAD", "TELDECD", "CD1_1"):
+            assert extension.header[key] == image[key], key
+        assert {"XWIN_IMAGE", "ERRAWIN_IMAGE", "FLUX_RADIUS", "FLAGS"} <= set(
+            extension.objects.colnames
+        )
+    assert read_exposure(pixel_night / "catalogs" / f"{name}.ldac").rcids == rcids
+
+
+@pytest.mark.slow
+def test_centroids_sit_where_the_stars_were_drawn(pixel_night, other_night):
+    name, _ = _info(pixel_night)
+    with fits.open(other_night / "truth" / f"{name}.fits") as hdul:
+        truth = Table.read(hdul["DETECTIONS"])
+    for extension in read_ldac(pixel_night / "catalogs" / f"{name}.ldac"):
+        objects = extension.objects
+        bright = objects[
+            (objects["FLAGS"] == 0) & (objects["FLUX_AUTO"] / objects["FLUXERR_AUTO"] > 50)
+        ]
+        stars = truth[(truth["rcid"] == extension.header["RCID"]) & (truth["kind"] == "star")]
+        distance, _ = cKDTree(np.column_stack([stars["x_true"], stars["y_true"]])).query(
+            np.column_stack([bright["XWIN_IMAGE"], bright["YWIN_IMAGE"]])
+        )
+        assert len(bright) > 30
+        matched = distance[distance < 1.0]  # a blend's centroid is nowhere near one star
+        assert len(matched) > 0.9 * len(bright)
+        assert np.sqrt(np.mean(matched**2)) < 0.1  # pixels
+
+
+@needs_scamp
+@pytest.mark.scamp
+@pytest.mark.slow
+def test_the_catalogue_solves_from_the_prior_as_simulated_ones_do(pixel_night, other_night):
+    name, rcids = _info(pixel_night)
+    catalog = read_exposure(pixel_night / "catalogs" / f"{name}.ldac")
+    headers = read_header_blocks(pixel_night / "solved" / f"{name}.head")
+    quality = ahead_accuracy(
+        headers, catalog, TrueMapping.read(other_night / "truth" / f"{name}.fits")
+    )
+    assert list(quality["rcid"]) == rcids
+    assert quality["worst"].max() <= 0.1 * u.arcsec
+
+
+# ----------------------------------------------------------------- refusals
+
+
+def _image(folder, header, name="ztf_x.fits"):
+    """A small image with a simulated quadrant's header (the checks read headers only)."""
+    path = Path(folder) / name
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((8, 8), np.float32), header)]).writeto(
+        path
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def quadrant_header(simulated):
+    night = simulated()
+    header = read_ldac(next(night.glob("*.ldac")))[0].header.copy()
+    for key in ("XTENSION", "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT"):
+        header.remove(key, ignore_missing=True)
+    header["EXTNAME"] = f"RC{header['RCID']:02d}"
+    return header
+
+
+@pytest.mark.parametrize(
+    ("removed", "named"),
+    [(("CTYPE1",), "keyword CTYPE1"), (("RCID", "CCDID"), "RCID"), (("TELRAD",), "keyword TELRAD"),
+     (("OBSMJD", "MJD-OBS", "DATE-OBS"), "OBSMJD")],
+)  # fmt: skip
+def test_an_image_without_wcs_or_camera_keywords_is_refused_before_anything_is_written(
+    quadrant_header, tmp_path, capsys, removed, named
+):
+    good = _image(tmp_path, quadrant_header, "ztf_good.fits")
+    header = quadrant_header.copy()
+    for key in removed:
+        del header[key]
+    bad = _image(tmp_path, header)
+    assert main(["extract", str(good), str(bad), "--out", str(tmp_path / "out")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"ztfnb extract: error: {bad}: extension 1 (RC00): ")
+    assert named in line and "\n" not in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_sextractor_is_refused_with_the_apt_get_line(
+    quadrant_header, tmp_path, capsys, monkeypatch
+):
+    image = _image(tmp_path, quadrant_header)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["extract", str(image), "--out", str(tmp_path / "out")]) == 2
+    assert "sudo apt-get install source-extractor" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_catalogue_is_kept_without_overwrite(quadrant_header, tmp_path, capsys):
+    image = _image(tmp_path, quadrant_header)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "ztf_x.ldac").write_text("mine")
+    assert main(["extract", str(image), "--out", str(tmp_path / "out")]) == 2
+    assert "give --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out" / "ztf_x.ldac").read_text() == "mine"

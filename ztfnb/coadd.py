@@ -1,0 +1,233 @@
+"""Co-adds from images and their solutions: the real SWarp, in a private folder.
+
+``ztfnb coadd IMAGE... --heads DIR --out COADD.fits`` resamples the images
+through the solutions SCAMP wrote (``DIR/<exposure>.head``, one header block
+per image extension, each ended by ``END``) and co-adds them, writing
+``COADD.fits`` and its weight ``COADD.weight.fits``. The proof of a verdict is
+in such a picture: a solution that took off in a corner doubles its stars
+there, and ``--exclude METRICS.ecsv`` leaves the quadrants the verdict flagged
+(``ztfnb quality``'s table: columns ``exposure``, ``rcid``, ``flag``) out.
+
+SWarp reads a solution from ``<image stem>.head`` beside the image, and
+writes resampled images, swap files and its XML into its working folder. So
+it runs in a private temporary folder where each image is linked (not
+copied) beside a copy of its ``.head``; an image with excluded quadrants is
+written there again with only the others (its ``.head`` likewise), since
+SWarp has no way to skip an extension. Nothing is written into the user's
+folders but the two outputs, each under a temporary name renamed when SWarp
+has finished (`ztfnb.io.atomic`).
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+
+from ztfnb.exposure import quadrant_identity
+from ztfnb.imagefiles import check_image, check_image_names, image_name
+from ztfnb.io.atomic import atomic_path
+from ztfnb.io.errors import InputError, no_such_file
+from ztfnb.io.headers import check_wcs_keywords, read_header_blocks, write_header_blocks
+from ztfnb.tools import find_tool, run_tool
+
+__all__ = ["DEFAULT_OPTIONS", "CoaddRun", "coadd_images", "flagged_quadrants", "weight_path"]
+
+#: SWarp settings ztfnb passes (callers may override or add others; the output
+#: names, folders and header suffix are ztfnb's own).
+DEFAULT_OPTIONS = {
+    # a weighted mean, not a median: a reference image is one, and a bad solution must show
+    "COMBINE_TYPE": "WEIGHTED",
+    "RESAMPLING_TYPE": "LANCZOS3",
+    "SUBTRACT_BACK": "Y",
+    "WEIGHT_TYPE": "NONE",
+    "CELESTIAL_TYPE": "EQUATORIAL",
+    "PROJECTION_TYPE": "TAN",
+    "WRITE_XML": "N",
+    "VERBOSE_TYPE": "QUIET",
+    "NTHREADS": "0",  # SWarp's own choice: the cores
+}
+_OURS = ("IMAGEOUT_NAME", "WEIGHTOUT_NAME", "RESAMPLE_DIR", "VMEM_DIR", "HEADER_SUFFIX", "XML_NAME")
+
+
+def weight_path(out):
+    """``COADD.fits`` → ``COADD.weight.fits``, the co-add's weight beside it."""
+    out = Path(out)
+    stem = out.name[: -len(".fits")] if out.name.lower().endswith(".fits") else out.name
+    return out.with_name(f"{stem}.weight.fits")
+
+
+def flagged_quadrants(path):
+    """The (exposure, rcid) pairs a quality metrics table flags.
+
+    Parameters
+    ----------
+    path : path-like
+        ``ztfnb quality``'s ``METRICS.ecsv`` (columns ``exposure``, ``rcid``, ``flag``).
+
+    Returns
+    -------
+    set of (str, int)
+
+    Raises
+    ------
+    InputError
+        Not such a table.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise no_such_file(path, "metrics table")
+    try:
+        table = QTable.read(path, format="ascii.ecsv")
+    except Exception as error:  # astropy raises several types for a malformed ECSV
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"cannot read as ECSV: {first}", path=path) from error
+    for column in ("exposure", "rcid", "flag"):
+        if column not in table.colnames:
+            raise InputError(
+                "missing column (not a 'ztfnb quality' table?)", path=path, column=column
+            )
+    flagged = table[np.asarray(table["flag"], bool)]
+    return {(str(e), int(r)) for e, r in zip(flagged["exposure"], flagged["rcid"], strict=True)}
+
+
+@dataclass
+class CoaddRun:
+    """What `coadd_images` wrote.
+
+    Attributes
+    ----------
+    image, weight : `~pathlib.Path`
+    quadrants : int
+        Quadrants co-added.
+    excluded : list of (str, int)
+        The (exposure, rcid) quadrants left out.
+    elapsed : float
+        SWarp's wall time, seconds.
+    """
+
+    image: Path
+    weight: Path
+    quadrants: int
+    excluded: list
+    elapsed: float
+
+
+def _stage(image, heads, work, flagged):
+    """Put an image and its solution side by side in ``work``; the (exposure, rcid) left out."""
+    name = image_name(image)
+    head = Path(heads) / f"{name}.head"
+    if not head.is_file():
+        raise InputError(
+            f"no solution for this image: {head} is missing ('ztfnb solve --out {heads}' writes it)",
+            path=image,
+        )
+    extensions = check_image(image)
+    blocks = read_header_blocks(head)
+    if len(blocks) != len(extensions):
+        raise InputError(
+            f"{len(blocks)} header block(s) for the {len(extensions)} image extension(s) of {image}",
+            path=head,
+        )
+    check_wcs_keywords(blocks, head)
+    rcids = [quadrant_identity(e.header, image, e.label)[0] for e in extensions]
+    kept = [i for i, rcid in enumerate(rcids) if (name, rcid) not in flagged]
+    excluded = [(name, rcids[i]) for i in range(len(rcids)) if i not in kept]
+    if len(kept) == len(extensions):
+        (work / f"{name}.fits").symlink_to(image.resolve())
+        shutil.copyfile(head, work / f"{name}.head")
+    elif kept:
+        with fits.open(image, memmap=True) as hdul:
+            hdus = [fits.PrimaryHDU()]
+            for i in kept:
+                source = hdul[extensions[i].hdu]
+                hdus.append(fits.ImageHDU(source.data, header=source.header))
+            fits.HDUList(hdus).writeto(work / f"{name}.fits")
+        write_header_blocks(work / f"{name}.head", [blocks[i] for i in kept])
+    return work / f"{name}.fits" if kept else None, len(kept), excluded
+
+
+def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
+    """Resample images through their solutions and co-add them with SWarp.
+
+    Parameters
+    ----------
+    images : sequence of path-like
+        FITS images (an exposure each, one quadrant per image extension).
+    heads : path-like
+        Folder holding ``<exposure>.head`` for each image (``ztfnb solve --out``).
+    out : path-like
+        The co-add; its weight goes to `weight_path` (``COADD.weight.fits``).
+        Both are replaced if they exist (the command line refuses them
+        without ``--overwrite``).
+    exclude : path-like, optional
+        A quality metrics table: its flagged quadrants are left out.
+    options : dict, optional
+        SWarp settings over `DEFAULT_OPTIONS`.
+    timeout : float
+        Seconds allowed to SWarp.
+
+    Returns
+    -------
+    `CoaddRun`
+
+    Raises
+    ------
+    ToolNotFoundError
+        ``SWarp`` is not installed (before anything else).
+    InputError
+        A missing ``.head`` (naming the image), one whose blocks do not match
+        the image's extensions, an image without a WCS or the camera keywords,
+        every quadrant excluded: before SWarp runs, nothing written.
+    RuntimeError
+        SWarp stopped with an error (its last lines quoted), or wrote nothing.
+    """
+    executable = find_tool("swarp")
+    images = [Path(image) for image in images]
+    check_image_names(images)
+    flagged = flagged_quadrants(exclude) if exclude is not None else set()
+    mine = sorted(set(options or {}) & set(_OURS))
+    if mine:
+        raise ValueError(f"SWarp setting(s) {', '.join(mine)} are ztfnb's own (see --out)")
+    out = Path(out)
+    weight = weight_path(out)
+    with tempfile.TemporaryDirectory(prefix="ztfnb-coadd-") as work:
+        work = Path(work)
+        staged, quadrants, excluded = [], 0, []
+        for image in images:
+            path, count, left_out = _stage(image, heads, work, flagged)
+            staged += [path] if path else []
+            quadrants += count
+            excluded += left_out
+        if not staged:
+            raise InputError(
+                f"every quadrant of the images is flagged in {exclude}: nothing to co-add"
+            )
+        with atomic_path(out) as image_temporary, atomic_path(weight) as weight_temporary:
+            settings = {
+                **DEFAULT_OPTIONS,
+                **(options or {}),
+                "IMAGEOUT_NAME": image_temporary,
+                "WEIGHTOUT_NAME": weight_temporary,
+                "RESAMPLE_DIR": work,
+                "VMEM_DIR": work,
+                "HEADER_SUFFIX": ".head",
+                "XML_NAME": work / "swarp.xml",
+            }
+            command = [executable, *[path.name for path in staged], "-c", os.devnull]
+            for key, value in settings.items():
+                command += [f"-{key}", value]
+            try:
+                run = run_tool(command, work, timeout)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"SWarp ran longer than {timeout:g} s") from None
+            if run.returncode:
+                raise RuntimeError(run.failure("SWarp"))
+            if image_temporary.stat().st_size == 0:
+                raise RuntimeError("SWarp wrote no co-add")
+    return CoaddRun(out, weight, quadrants, excluded, run.elapsed)

@@ -1,0 +1,156 @@
+"""Camera images on disk: their names, their image extensions, and the keywords ztfnb needs.
+
+An image file is one exposure: a single quadrant in the primary HDU (as
+ZTF's archive delivers ``…_sciimg.fits``), or a multi-extension file with one
+quadrant per image extension. What SExtractor and SWarp will see, and in
+which order, is every HDU holding a 2-D image (an empty primary is skipped, as
+they skip it). Only headers are read here: a full exposure is 2.4 GB of pixels.
+
+`check_image` refuses, before any program runs and anything is written, an
+extension without a celestial WCS or without the camera keywords the prior
+and ``solve`` read (`ztfnb.exposure.quadrant_identity`: ``RCID`` or
+``CCDID``/``QID``, ``TELRAD``/``TELDECD``, ``OBSMJD``/``MJD-OBS``/``DATE-OBS``,
+``EXPTIME``), in one line naming the file, the extension and the keyword.
+"""
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from astropy.io import fits
+
+from ztfnb.exposure import quadrant_identity
+from ztfnb.io.errors import InputError, no_such_file
+from ztfnb.io.headers import check_wcs_keywords
+
+__all__ = ["ImageExtension", "check_image", "check_image_names", "image_extensions", "image_name"]
+
+#: Endings of an image file's name that are not part of the exposure's name.
+_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".gz")
+
+
+def image_name(path):
+    """The exposure's name: the file's name without its FITS endings (``x.fits.fz`` → ``x``).
+
+    The catalogue ``extract`` writes, and so the ``.head`` SCAMP writes, carry it.
+    """
+    name = Path(path).name
+    while name.lower().endswith(_SUFFIXES):
+        name = name[: name.rindex(".")]
+    return name
+
+
+@dataclass(frozen=True)
+class ImageExtension:
+    """One image extension of a file.
+
+    Attributes
+    ----------
+    hdu : int
+        Its HDU number in the file (0 the primary).
+    label : str
+        How messages name it: its number and its ``EXTNAME``.
+    header : `~astropy.io.fits.Header`
+    """
+
+    hdu: int
+    label: str
+    header: fits.Header
+
+
+def image_extensions(path):
+    """The HDUs of a FITS file that hold a 2-D image, in file order (headers only).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    list of `ImageExtension`
+
+    Raises
+    ------
+    InputError
+        No such file, not readable as FITS, or no 2-D image in it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise no_such_file(path, "image")
+    found = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore"
+            )  # astropy's fixes of non-standard cards: the tools read them
+            with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+                for index, hdu in enumerate(hdul):
+                    header = hdu.header
+                    if hdu.is_image and header.get("NAXIS", 0) == 2:
+                        name = str(header.get("EXTNAME", "")).strip()
+                        label = f"{index} ({name})" if name else str(index)
+                        found.append(ImageExtension(index, label, header.copy()))
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"cannot read as a FITS image ({error})", path=path) from error
+    if not found:
+        raise InputError("no 2-D image in this FITS file", path=path)
+    return found
+
+
+def check_image(path):
+    """Refuse an image whose extensions lack a celestial WCS or the camera keywords.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    list of `ImageExtension`
+        Its image extensions, checked.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the extension and the keyword; also two extensions of
+        one quadrant (``RCID``), or extensions that disagree on ``TELRAD``/``TELDECD``
+        (one exposure per file).
+    """
+    extensions = image_extensions(path)
+    seen, pointings = {}, set()
+    for extension in extensions:
+        check_wcs_keywords([extension.header], path, labels=[extension.label])
+        rcid, _, pointing, _ = quadrant_identity(extension.header, path, extension.label)
+        if rcid in seen:
+            raise InputError(
+                f"RCID {rcid} appears twice (also in extension {seen[rcid]})",
+                path=path,
+                extension=extension.label,
+            )
+        seen[rcid] = extension.label
+        pointings.add((round(pointing[0], 6), round(pointing[1], 6)))
+    if len(pointings) > 1:
+        raise InputError("extensions disagree on TELRAD/TELDECD: one exposure per file", path=path)
+    return extensions
+
+
+def check_image_names(paths):
+    """Refuse two images with one exposure name: their outputs would overwrite each other.
+
+    Raises
+    ------
+    InputError
+        Naming both files.
+    """
+    seen = {}
+    for path in map(Path, paths):
+        name = image_name(path)
+        if name in seen:
+            same = seen[name].resolve() == path.resolve()
+            raise InputError(
+                "the same image is given twice"
+                if same
+                else f"two images named {name!r} ({seen[name]} too): rename one",
+                path=path,
+            )
+        seen[name] = path
