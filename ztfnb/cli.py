@@ -113,6 +113,26 @@ def _add_simulate(commands):
         "per quadrant <exposure>_c<CCD>_o_q<Q>_sexcat.fits (the detections) and "
         "..._sciimg.hdr (its image header as text); the same night otherwise",
     )
+
+    def image_quadrants(text):
+        from ztfnb.simulate.images import images_rule
+
+        rule = images_rule(text)
+        if rule is not None:
+            raise argparse.ArgumentTypeError(rule)
+        return text
+
+    parser.add_argument(
+        "--images",
+        metavar="RCIDS",
+        type=image_quadrants,
+        default="",
+        help="also draw these readout quadrants of every exposure as images: rcids 0-63 "
+        "separated by commas, or 'all' (a full exposure is 2.4 GB); OUT/images/<exposure>.fits "
+        "(one extension per quadrant, rcid order, the catalogue's header) and "
+        "<exposure>.weight.fits (1 good, 0 saturated), and the true solutions "
+        "OUT/truth/<exposure>.head for 'ztfnb coadd --heads'; the same catalogues otherwise",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     other = parser.add_argument_group(
         "options that make other nights",
@@ -198,6 +218,15 @@ def _add_simulate(commands):
         help="headers without PRESSURE, TEMPTURE, HUMIDITY (ztfnb then assumes Palomar's "
         "standard atmosphere)",
     )
+    other.add_argument(
+        "--revisits",
+        type=_revisits,
+        default=1,
+        metavar="N",
+        help="exposures of each field in a row (1 to 10; default 1): each of the --exposures "
+        "visits is followed by N-1 more of the same field, each with its own time, airmass, "
+        "seeing and pointing error",
+    )
     parser.set_defaults(handler=_simulate)
 
 
@@ -228,6 +257,20 @@ def _number_in_unit(text, unit, name):
     except ParameterError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return float(quantity.to_value(target))
+
+
+def _revisits(text):
+    """``--revisits``: a whole number, checked by the simulator's own rule."""
+    from ztfnb.simulate.night import option_rule
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    rule = option_rule("revisits", value)
+    if rule is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+    return value
 
 
 def _night_option(name):
@@ -271,6 +314,8 @@ def _simulate(args):
         centroid_noise=args.centroid_noise,
         no_weather=args.no_weather,
         per_quadrant=args.per_quadrant,
+        images=args.images,
+        revisits=args.revisits,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     # a batch system's time limit or a kill sends SIGTERM: as an exception it unwinds
