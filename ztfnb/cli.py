@@ -886,7 +886,14 @@ def _add_extract(commands):
         "WCS or the camera keywords (RCID or CCDID/QID, TELRAD/TELDECD, OBSMJD/MJD-OBS/DATE-OBS) are refused "
         "before anything is written.",
     )
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="FITS image(s)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="FITS image(s); a weight map <stem>.weight.fits beside one is used (MAP_WEIGHT) and, "
+        "given too (images/*.fits), not measured itself",
+    )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument(
         "--workers", type=_positive_int, help="parallel SExtractor runs (default: the cores)"
@@ -906,11 +913,13 @@ def _add_extract(commands):
 
 def _extract(args):
     from ztfnb.extract import catalog_path, extract_images
+    from ztfnb.imagefiles import without_weight_maps
 
-    _refuse_existing(args, *(catalog_path(args.out, image) for image in args.images))
+    images = without_weight_maps(args.images)  # images/*.fits names the weight maps too
+    _refuse_existing(args, *(catalog_path(args.out, image) for image in images))
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     table = extract_images(
-        args.images, args.out, workers=args.workers, options=dict(args.sextractor), log=log
+        images, args.out, workers=args.workers, options=dict(args.sextractor), log=log
     )
     print(
         f"{args.out}: {len(table)} catalogue(s), {int(table['quadrants'].sum())} quadrant(s), "
@@ -928,7 +937,13 @@ def _add_coadd(commands):
         "(ztfnb.coadd.DEFAULT_OPTIONS). Writes COADD.fits and COADD.weight.fits. With --exclude, the quadrants "
         "a 'ztfnb quality' table flags are left out.",
     )
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="FITS image(s)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="FITS image(s); a weight map <stem>.weight.fits beside one is used (MAP_WEIGHT)",
+    )
     parser.add_argument(
         "--heads", required=True, type=Path, metavar="DIR", help="folder with the .head files"
     )
