@@ -181,3 +181,31 @@ def test_an_existing_coadd_is_kept_without_overwrite_and_replaced_with_it(tiny, 
     assert main([*command, "--overwrite"]) == 0
     assert fits.getdata(out).shape and (tmp_path / "c.weight.fits").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.fits", "c.weight.fits"]
+
+
+def test_a_weight_map_beside_an_image_is_staged_and_used(simulated, tmp_path, monkeypatch):
+    """SWarp is given the weight maps (MAP_WEIGHT, its default suffix), not as images of their own."""
+    import ztfnb.coadd
+
+    night = simulated(images="2,1", revisits=2)  # shared with tests/test_simulate_images.py
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def run_tool(command, work, timeout):
+        seen["command"] = [str(c) for c in command]
+        seen["files"] = sorted(p.name for p in work.iterdir())
+        raise Stop
+
+    monkeypatch.setattr(ztfnb.coadd, "run_tool", run_tool)
+    monkeypatch.setattr(ztfnb.coadd, "find_tool", lambda name: "SWarp")
+    images = sorted((night / "images").glob("*.fits"))
+    with pytest.raises(Stop):
+        ztfnb.coadd.coadd_images(images, night / "truth", tmp_path / "coadd.fits")
+    names = [p.name for p in images if not p.name.endswith(".weight.fits")]
+    assert seen["command"][1 : 1 + len(names)] == names  # the images only
+    at = seen["command"].index("-WEIGHT_TYPE")
+    assert seen["command"][at + 1] == "MAP_WEIGHT"
+    stems = [n[: -len(".fits")] for n in names]
+    assert {f"{s}.weight.fits" for s in stems} <= set(seen["files"])

@@ -139,3 +139,37 @@ def test_an_existing_catalogue_is_kept_without_overwrite(quadrant_header, tmp_pa
     assert main(["extract", str(image), "--out", str(tmp_path / "out")]) == 2
     assert "give --overwrite" in capsys.readouterr().err
     assert (tmp_path / "out" / "ztf_x.ldac").read_text() == "mine"
+
+
+# a night simulated with images: one field twice, two quadrants drawn (shared with
+# tests/test_simulate_images.py)
+IMAGED = {"images": "2,1", "revisits": 2}
+
+
+def test_extract_of_images_star_fits_makes_one_catalogue_per_exposure(simulated, tmp_path, capsys):
+    images = sorted((simulated(**IMAGED) / "images").glob("*.fits"))  # weight maps among them
+    assert len(images) == 4
+    command = ["extract", *map(str, images), "--out", str(tmp_path / "c"), "--quiet"]
+    assert main([*command, "--workers", "2"]) == 0
+    exposures = [p.name[: -len(".fits")] for p in images if not p.name.endswith(".weight.fits")]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"{e}.ldac" for e in exposures]
+    for name in exposures:
+        assert read_exposure(tmp_path / "c" / f"{name}.ldac").rcids == [1, 2]
+    capsys.readouterr()
+
+
+def test_extract_uses_the_weight_map_beside_the_image(simulated, tmp_path, capsys):
+    night = simulated(**IMAGED)
+    name = sorted(p.name for p in (night / "images").glob("*.weight.fits"))[0][
+        : -len(".weight.fits")
+    ]
+    (tmp_path / f"{name}.fits").symlink_to(night / "images" / f"{name}.fits")
+    with fits.open(night / "images" / f"{name}.weight.fits") as hdul:
+        for hdu in hdul[1:]:
+            hdu.data[:, :1500] = 0  # the left half of every quadrant is bad
+        hdul.writeto(tmp_path / f"{name}.weight.fits")
+    assert main(["extract", str(tmp_path / f"{name}.fits"), "--out", str(tmp_path / "c")]) == 0
+    for extension in read_ldac(tmp_path / "c" / f"{name}.ldac"):
+        x = np.asarray(extension.objects["XWIN_IMAGE"])
+        assert len(x) > 20 and x.min() > 1490  # nothing measured on zero weight
+    capsys.readouterr()

@@ -113,6 +113,26 @@ def _add_simulate(commands):
         "per quadrant <exposure>_c<CCD>_o_q<Q>_sexcat.fits (the detections) and "
         "..._sciimg.hdr (its image header as text); the same night otherwise",
     )
+
+    def image_quadrants(text):
+        from ztfnb.simulate.images import images_rule
+
+        rule = images_rule(text)
+        if rule is not None:
+            raise argparse.ArgumentTypeError(rule)
+        return text
+
+    parser.add_argument(
+        "--images",
+        metavar="RCIDS",
+        type=image_quadrants,
+        default="",
+        help="also draw these readout quadrants of every exposure as images: rcids 0-63 "
+        "separated by commas, or 'all' (a full exposure is 2.4 GB); OUT/images/<exposure>.fits "
+        "(one extension per quadrant, rcid order, the catalogue's header) and "
+        "<exposure>.weight.fits (1 good, 0 saturated), and the true solutions "
+        "OUT/truth/<exposure>.head for 'ztfnb coadd --heads'; the same catalogues otherwise",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     other = parser.add_argument_group(
         "options that make other nights",
@@ -198,6 +218,15 @@ def _add_simulate(commands):
         help="headers without PRESSURE, TEMPTURE, HUMIDITY (ztfnb then assumes Palomar's "
         "standard atmosphere)",
     )
+    other.add_argument(
+        "--revisits",
+        type=_revisits,
+        default=1,
+        metavar="N",
+        help="exposures of each field in a row (1 to 10; default 1): each of the --exposures "
+        "visits is followed by N-1 more of the same field, each with its own time, airmass, "
+        "seeing and pointing error",
+    )
     parser.set_defaults(handler=_simulate)
 
 
@@ -228,6 +257,20 @@ def _number_in_unit(text, unit, name):
     except ParameterError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return float(quantity.to_value(target))
+
+
+def _revisits(text):
+    """``--revisits``: a whole number, checked by the simulator's own rule."""
+    from ztfnb.simulate.night import option_rule
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    rule = option_rule("revisits", value)
+    if rule is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+    return value
 
 
 def _night_option(name):
@@ -271,6 +314,8 @@ def _simulate(args):
         centroid_noise=args.centroid_noise,
         no_weather=args.no_weather,
         per_quadrant=args.per_quadrant,
+        images=args.images,
+        revisits=args.revisits,
     )
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     # a batch system's time limit or a kill sends SIGTERM: as an exception it unwinds
@@ -841,7 +886,14 @@ def _add_extract(commands):
         "WCS or the camera keywords (RCID or CCDID/QID, TELRAD/TELDECD, OBSMJD/MJD-OBS/DATE-OBS) are refused "
         "before anything is written.",
     )
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="FITS image(s)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="FITS image(s); a weight map <stem>.weight.fits beside one is used (MAP_WEIGHT) and, "
+        "given too (images/*.fits), not measured itself",
+    )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument(
         "--workers", type=_positive_int, help="parallel SExtractor runs (default: the cores)"
@@ -861,11 +913,13 @@ def _add_extract(commands):
 
 def _extract(args):
     from ztfnb.extract import catalog_path, extract_images
+    from ztfnb.imagefiles import without_weight_maps
 
-    _refuse_existing(args, *(catalog_path(args.out, image) for image in args.images))
+    images = without_weight_maps(args.images)  # images/*.fits names the weight maps too
+    _refuse_existing(args, *(catalog_path(args.out, image) for image in images))
     log = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     table = extract_images(
-        args.images, args.out, workers=args.workers, options=dict(args.sextractor), log=log
+        images, args.out, workers=args.workers, options=dict(args.sextractor), log=log
     )
     print(
         f"{args.out}: {len(table)} catalogue(s), {int(table['quadrants'].sum())} quadrant(s), "
@@ -883,7 +937,13 @@ def _add_coadd(commands):
         "(ztfnb.coadd.DEFAULT_OPTIONS). Writes COADD.fits and COADD.weight.fits. With --exclude, the quadrants "
         "a 'ztfnb quality' table flags are left out.",
     )
-    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="FITS image(s)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="FITS image(s); a weight map <stem>.weight.fits beside one is used (MAP_WEIGHT)",
+    )
     parser.add_argument(
         "--heads", required=True, type=Path, metavar="DIR", help="folder with the .head files"
     )

@@ -13,8 +13,12 @@ writes resampled images, swap files and its XML into its working folder. So
 it runs in a private temporary folder where each image is linked (not
 copied) beside a copy of its ``.head``; an image with excluded quadrants is
 written there again with only the others (its ``.head`` likewise), since
-SWarp has no way to skip an extension. Nothing is written into the user's
-folders but the two outputs, each under a temporary name renamed when SWarp
+SWarp has no way to skip an extension. A weight map beside an image
+(``<stem>.weight.fits``, `ztfnb.imagefiles.weight_beside`) is linked beside it
+too and used (``WEIGHT_TYPE MAP_WEIGHT``: SWarp finds it by its default
+``WEIGHT_SUFFIX``), so saturated pixels count for nothing; weight maps given
+as arguments beside their images are not co-added. Nothing is written into
+the user's folders but the two outputs, each under a temporary name renamed when SWarp
 has finished (`ztfnb.io.atomic`).
 """
 
@@ -30,7 +34,14 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from ztfnb.exposure import quadrant_identity
-from ztfnb.imagefiles import check_image, check_image_names, image_name
+from ztfnb.imagefiles import (
+    WEIGHT_SUFFIX,
+    check_image,
+    check_image_names,
+    image_name,
+    weight_beside,
+    without_weight_maps,
+)
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import check_wcs_keywords, read_header_blocks, write_header_blocks
@@ -136,20 +147,36 @@ def _stage(image, heads, work, flagged):
         )
     check_wcs_keywords(blocks, head)
     rcids = [quadrant_identity(e.header, image, e.label)[0] for e in extensions]
+    weight = weight_beside(image)
     kept = [i for i, rcid in enumerate(rcids) if (name, rcid) not in flagged]
     excluded = [(name, rcids[i]) for i in range(len(rcids)) if i not in kept]
     if len(kept) == len(extensions):
         (work / f"{name}.fits").symlink_to(image.resolve())
+        if weight is not None:
+            (work / f"{name}{WEIGHT_SUFFIX}").symlink_to(weight.resolve())
         shutil.copyfile(head, work / f"{name}.head")
     elif kept:
-        with fits.open(image, memmap=True) as hdul:
-            hdus = [fits.PrimaryHDU()]
-            for i in kept:
-                source = hdul[extensions[i].hdu]
-                hdus.append(fits.ImageHDU(source.data, header=source.header))
-            fits.HDUList(hdus).writeto(work / f"{name}.fits")
+        for source, target in ((image, ".fits"), (weight, WEIGHT_SUFFIX)):
+            if source is None:
+                continue
+            with fits.open(source, memmap=True) as hdul:
+                hdus = [fits.PrimaryHDU()]
+                for i in kept:  # a weight map's extensions are its image's, in order
+                    extension = hdul[extensions[i].hdu]
+                    hdus.append(fits.ImageHDU(extension.data, header=extension.header))
+                fits.HDUList(hdus).writeto(work / f"{name}{target}")
         write_header_blocks(work / f"{name}.head", [blocks[i] for i in kept])
-    return work / f"{name}.fits" if kept else None, len(kept), excluded
+    path = work / f"{name}.fits" if kept else None
+    return path, len(kept), excluded, weight is not None
+
+
+def _weighting(weighted):
+    """SWarp's WEIGHT_TYPE: MAP_WEIGHT for images with a weight map, one entry per image."""
+    if not any(weighted):
+        return {}
+    if all(weighted):
+        return {"WEIGHT_TYPE": "MAP_WEIGHT"}
+    return {"WEIGHT_TYPE": ",".join("MAP_WEIGHT" if w else "NONE" for w in weighted)}
 
 
 def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
@@ -158,7 +185,9 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
     Parameters
     ----------
     images : sequence of path-like
-        FITS images (an exposure each, one quadrant per image extension).
+        FITS images (an exposure each, one quadrant per image extension); the
+        weight maps of images among them are left out, and each image's
+        weight map beside it is used.
     heads : path-like
         Folder holding ``<exposure>.head`` for each image (``ztfnb solve --out``).
     out : path-like
@@ -188,7 +217,7 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
         SWarp stopped with an error (its last lines quoted), or wrote nothing.
     """
     executable = find_tool("swarp")
-    images = [Path(image) for image in images]
+    images = without_weight_maps(images)
     check_image_names(images)
     flagged = flagged_quadrants(exclude) if exclude is not None else set()
     mine = sorted(set(options or {}) & set(_OURS))
@@ -198,10 +227,11 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
     weight = weight_path(out)
     with tempfile.TemporaryDirectory(prefix="ztfnb-coadd-") as work:
         work = Path(work)
-        staged, quadrants, excluded = [], 0, []
+        staged, quadrants, excluded, weighted = [], 0, [], []
         for image in images:
-            path, count, left_out = _stage(image, heads, work, flagged)
+            path, count, left_out, has_weight = _stage(image, heads, work, flagged)
             staged += [path] if path else []
+            weighted += [has_weight] if path else []
             quadrants += count
             excluded += left_out
         if not staged:
@@ -211,6 +241,7 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
         with atomic_path(out) as image_temporary, atomic_path(weight) as weight_temporary:
             settings = {
                 **DEFAULT_OPTIONS,
+                **_weighting(weighted),
                 **(options or {}),
                 "IMAGEOUT_NAME": image_temporary,
                 "WEIGHTOUT_NAME": weight_temporary,

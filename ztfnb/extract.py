@@ -18,7 +18,10 @@ are checked before the first run (`ztfnb.imagefiles.check_image`), so a
 refusal leaves nothing written; each catalogue is written under a temporary
 name and renamed once read back as an exposure (`ztfnb.exposure.read_exposure`).
 Images are measured in parallel, one SExtractor (one thread) each: the
-Python side only waits.
+Python side only waits. A weight map beside an image (``<stem>.weight.fits``,
+`ztfnb.imagefiles.weight_beside`) is used (``WEIGHT_TYPE MAP_WEIGHT``: its
+zero pixels, such as saturated ones, are bad), and one given as an argument
+beside its image is not itself measured.
 """
 
 import os
@@ -30,7 +33,13 @@ from pathlib import Path
 from astropy.table import QTable
 
 from ztfnb.exposure import read_exposure
-from ztfnb.imagefiles import check_image, check_image_names, image_name
+from ztfnb.imagefiles import (
+    check_image,
+    check_image_names,
+    image_name,
+    weight_beside,
+    without_weight_maps,
+)
 from ztfnb.io.atomic import atomic_path
 from ztfnb.tools import find_tool, run_tool
 
@@ -83,7 +92,9 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
     Parameters
     ----------
     images : sequence of path-like
-        FITS images, each one exposure (its quadrants as image extensions).
+        FITS images, each one exposure (its quadrants as image extensions);
+        the weight maps of images among them are left out, and each image's
+        weight map beside it is used.
     out : path-like
         Folder for ``<exposure>.ldac`` (made if missing); existing catalogues
         are replaced (the command line refuses them without ``--overwrite``).
@@ -113,9 +124,10 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
         SExtractor stopped with an error (its last lines quoted).
     """
     executable = find_tool("sextractor")
-    images = [Path(image) for image in images]
+    images = without_weight_maps(images)
     check_image_names(images)
     counts = [len(check_image(image)) for image in images]
+    weights = [weight_beside(image) for image in images]
     settings = {**DEFAULT_OPTIONS, **(options or {})}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,12 +136,16 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
         parameters = Path(work) / "ztfnb.param"
         parameters.write_text("\n".join(SEXTRACTOR_PARAMETERS) + "\n")
 
-        def one(image, count):
+        def one(image, count, weight):
             target = catalog_path(out, image)
+            weighting = {}
+            if weight is not None and "WEIGHT_TYPE" not in (options or {}):
+                weighting = {"WEIGHT_TYPE": "MAP_WEIGHT", "WEIGHT_IMAGE": weight.resolve()}
             with atomic_path(target) as temporary:
                 command = [executable, image.resolve(), "-c", "/dev/null"]
                 for key, value in {
                     **settings,
+                    **weighting,
                     "PARAMETERS_NAME": parameters,
                     "CATALOG_NAME": temporary,
                 }.items():
@@ -154,5 +170,5 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
             return str(image), str(target), count, detections, run.elapsed
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(one, images, counts))
+            rows = list(pool.map(one, images, counts, weights))
     return QTable(rows=rows, names=["image", "catalog", "quadrants", "detections", "seconds"])

@@ -11,6 +11,12 @@ extension without a celestial WCS or without the camera keywords the prior
 and ``solve`` read (`ztfnb.exposure.quadrant_identity`: ``RCID`` or
 ``CCDID``/``QID``, ``TELRAD``/``TELDECD``, ``OBSMJD``/``MJD-OBS``/``DATE-OBS``,
 ``EXPTIME``), in one line naming the file, the extension and the keyword.
+
+A weight map lies beside its image as ``<stem>.weight.fits`` (``ztfnb
+simulate --images`` writes them so; SWarp's default ``WEIGHT_SUFFIX``): 1 or
+more where a pixel is good, 0 where it is bad (``MAP_WEIGHT``), with the
+image's extensions. `weight_beside` finds it, `without_weight_maps` drops it
+from a list of arguments that also names its image (``images/*.fits``).
 """
 
 import warnings
@@ -23,7 +29,19 @@ from ztfnb.exposure import quadrant_identity
 from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import check_wcs_keywords
 
-__all__ = ["ImageExtension", "check_image", "check_image_names", "image_extensions", "image_name"]
+__all__ = [
+    "WEIGHT_SUFFIX",
+    "ImageExtension",
+    "check_image",
+    "check_image_names",
+    "image_extensions",
+    "image_name",
+    "weight_beside",
+    "without_weight_maps",
+]
+
+#: How a weight map's name ends, its image's being ``.fits``.
+WEIGHT_SUFFIX = ".weight.fits"
 
 #: Endings of an image file's name that are not part of the exposure's name.
 _SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".gz")
@@ -154,3 +172,58 @@ def check_image_names(paths):
                 path=path,
             )
         seen[name] = path
+
+
+def _weight_name(image):
+    name = Path(image).name
+    if not name.endswith(".fits") or name.endswith(WEIGHT_SUFFIX):
+        return None
+    return Path(image).with_name(name[: -len(".fits")] + WEIGHT_SUFFIX)
+
+
+def weight_beside(image):
+    """The weight map beside an image (``<stem>.weight.fits``), or None if there is none.
+
+    Parameters
+    ----------
+    image : path-like
+
+    Returns
+    -------
+    `~pathlib.Path` or None
+
+    Raises
+    ------
+    InputError
+        The weight map's image extensions differ in number or shape from the image's.
+    """
+    weight = _weight_name(image)
+    if weight is None or not weight.is_file():
+        return None
+    ours = [e.header for e in image_extensions(image)]
+    theirs = [e.header for e in image_extensions(weight)]
+    shape = [(h["NAXIS1"], h["NAXIS2"]) for h in ours]
+    if [(h["NAXIS1"], h["NAXIS2"]) for h in theirs] != shape:
+        raise InputError(
+            f"its image extensions (sizes {[(h['NAXIS1'], h['NAXIS2']) for h in theirs]}) "
+            f"are not those of {image} ({shape})",
+            path=weight,
+        )
+    return weight
+
+
+def without_weight_maps(paths):
+    """The arguments less the weight maps whose images are among them (``images/*.fits``).
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+
+    Returns
+    -------
+    list of `~pathlib.Path`
+        In the given order.
+    """
+    paths = [Path(path) for path in paths]
+    weights = {_weight_name(path).resolve() for path in paths if _weight_name(path) is not None}
+    return [path for path in paths if path.resolve() not in weights]

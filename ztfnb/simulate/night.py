@@ -18,6 +18,11 @@
     detection (`~ztfnb.simulate.truth`), and ``failures.ecsv``.
 ``DIR/simulation.json``
     The parameters, so a night can be recognised and reused.
+``DIR/images/`` (only with ``images``)
+    ``<exposure>.fits`` and ``<exposure>.weight.fits``: the asked-for
+    quadrants' pixels and weights (`~ztfnb.simulate.images`), drawn as each
+    exposure is made; and ``truth/<exposure>.head``, their true solutions as
+    SWarp reads them (`~ztfnb.simulate.truth.truth_heads`).
 
 The same parameters give byte-identical files. The options of
 `NightParameters` after ``date`` make nights unlike ZTF's (another rough
@@ -49,16 +54,18 @@ from ztfnb._version import __version__
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, FocalPlane
 from ztfnb.io.archive import write_quadrant_files
 from ztfnb.io.atomic import atomic_directory, atomic_path
+from ztfnb.io.headers import write_header_blocks
 from ztfnb.io.ldac import LdacExtension, write_ldac
 from ztfnb.simulate.detections import DetectionModel, detect
 from ztfnb.simulate.failures import apply_failure, choose_failures
 from ztfnb.simulate.gaiahats import write_gaia_hats
+from ztfnb.simulate.images import IMAGE_STREAM, ImageWriter, image_rcids, images_rule
 from ztfnb.simulate.instrument import true_camera
 from ztfnb.simulate.projection import ExposureProjection
-from ztfnb.simulate.schedule import plan_night
+from ztfnb.simulate.schedule import plan_night, revisit
 from ztfnb.simulate.stars import FIELD_HALF_SIZE
 from ztfnb.simulate.starstream import write_star_field
-from ztfnb.simulate.truth import truth_grid, write_truth
+from ztfnb.simulate.truth import TrueMapping, truth_grid, truth_heads, write_truth
 from ztfnb.site import PALOMAR, filter_band
 from ztfnb.tangent import gnomonic, gnomonic_inverse, tangent_basis
 
@@ -92,6 +99,7 @@ _CRPIX_COMMENTS = {
 # from the night's ([seed]) and each exposure's ([seed, index]) so that those stay as they were.
 _QUADRANT_HEADER_STREAM = 1
 _FIELD_ROTATION_STREAM = 2
+_REVISIT_STREAM = 3  # 4 is the images' (ztfnb.simulate.images.IMAGE_STREAM)
 # Room kept between a turned camera's farthest corner and the edge of the stars' square, degrees.
 _FIELD_MARGIN = 0.2
 
@@ -165,6 +173,19 @@ class NightParameters:
         binary table) and ``…_sciimg.hdr`` (its image header as text),
         `ztfnb.io.archive.write_quadrant_files`. The same detections and headers
         (and every other file) as the night without it.
+    images : str
+        Quadrants to draw as images as well, ``""`` (none), ``"all"`` or rcids
+        separated by commas (``"0,1,45"``): ``DIR/images/<exposure>.fits``
+        and ``.weight.fits``, one extension per quadrant in rcid order (a
+        quadrant a failure removed from the catalogue is left out), and
+        ``DIR/truth/<exposure>.head``. The same catalogues (and every other
+        file) as the night without it.
+    revisits : int
+        Exposures of each field, in a row (1 to 10): each of the ``exposures``
+        planned visits is followed by ``revisits − 1`` more of the same field
+        and filter, each its own exposure (time, airmass, seeing, pointing
+        error, name; `ztfnb.simulate.schedule.revisit`), so the night has
+        ``exposures × revisits`` exposures.
     """
 
     seed: int
@@ -183,6 +204,8 @@ class NightParameters:
     centroid_noise: float = 1.0
     no_weather: bool = False
     per_quadrant: bool = False
+    images: str = ""
+    revisits: int = 1
 
     def check(self):
         """Raise ValueError for parameters that cannot make a night."""
@@ -194,9 +217,10 @@ class NightParameters:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not 1 <= self.exposures <= 1000:
             raise ValueError(f"exposures must be between 1 and 1000, got {self.exposures}")
-        if not 0 <= self.failures <= self.exposures * N_QUADRANTS:
+        if not 0 <= self.failures <= self.exposures * self.revisits * N_QUADRANTS:
             raise ValueError(
-                f"failures must be between 0 and {N_QUADRANTS} × exposures, got {self.failures}"
+                f"failures must be between 0 and {N_QUADRANTS} × exposures × revisits, "
+                f"got {self.failures}"
             )
         if not 10 <= self.density <= 1e5:
             raise ValueError(f"density must be 10–100000 stars per deg², got {self.density}")
@@ -274,9 +298,19 @@ _OPTION_RULES = {
     "centroid_noise": (_within(10.0, 0.1), "a factor from 0.1 to 10"),
     "no_weather": (lambda value: isinstance(value, bool | np.bool_), "True or False"),
     "per_quadrant": (lambda value: isinstance(value, bool | np.bool_), "True or False"),
+    "images": (
+        lambda value: images_rule(value) is None,
+        "'', 'all' or rcids 0-63 separated by commas",
+    ),
+    "revisits": (
+        lambda value: (
+            isinstance(value, int | np.integer) and not isinstance(value, bool) and 1 <= value <= 10
+        ),
+        "a whole number from 1 to 10",
+    ),
 }
 #: Options that change how the night is written, not what it holds.
-_LAYOUT_OPTIONS = ("per_quadrant",)
+_LAYOUT_OPTIONS = ("per_quadrant", "images")
 
 
 def option_rule(name, value):
@@ -395,6 +429,9 @@ def simulate_night(out, parameters, overwrite=False, log=None):
     with atomic_directory(out, overwrite=overwrite) as folder:
         rng = np.random.default_rng(parameters.seed)
         plan = plan_night(parameters.exposures, rng, date=parameters.date)
+        centres = [(e.target.ra.deg, e.target.dec.deg) for e in plan]
+        # revisits draw from their own streams: the planned night stays as it was
+        plan, field_of = revisit(plan, parameters.revisits, parameters.seed, _REVISIT_STREAM)
         camera = true_camera(mirrored=parameters.mirrored)
         half_size = FIELD_HALF_SIZE
         if parameters.field_rotation or parameters.field_rotation_scatter:
@@ -407,7 +444,7 @@ def simulate_night(out, parameters, overwrite=False, log=None):
         # the stars on disk, read back a few fields at a time: memory does not grow with the night
         scratch = Path(tempfile.mkdtemp(prefix=".stars.", dir=folder))
         stars = write_star_field(
-            [(e.target.ra.deg, e.target.dec.deg) for e in plan],
+            centres,
             parameters.density * u.deg**-2,
             rng,
             scratch,
@@ -424,13 +461,14 @@ def simulate_night(out, parameters, overwrite=False, log=None):
                 _write_exposure(
                     folder,
                     exposure,
-                    stars.around(index),
+                    stars.around(field_of[index]),
                     own_failures,
                     exposure_rng,
                     parameters=parameters,
                     camera=camera,
                     half_size=half_size,
                     header_errors=quadrant_header_errors(parameters, index),
+                    index=index,
                 )
             )
             if log:
@@ -555,6 +593,7 @@ def _write_exposure(
     camera,
     half_size=FIELD_HALF_SIZE,
     header_errors=None,
+    index=0,
 ):
     projection = ExposureProjection.for_exposure(exposure, camera=camera)
     target = (exposure.target.ra.deg, exposure.target.dec.deg)
@@ -599,11 +638,23 @@ def _write_exposure(
         write_ldac(folder / f"{exposure.name}.ldac", extensions)
     detections = vstack(truth_rows) if truth_rows else Table()
     detections = detections[["rcid", "NUMBER", "source_id", "kind", "x_true", "y_true"]]
+    grid = truth_grid(projection, kept)
+    imaged = [r for r in image_rcids(parameters.images) if r in kept]
+    if imaged:
+        star_flux = (source_id, model.flux(magnitude))
+        _write_images(
+            folder, exposure.name, imaged, kept, extensions, truth_rows, star_flux,
+            parameters.seed, index,
+        )  # fmt: skip
+        mapping = TrueMapping(grid, projection.boresight)
+        write_header_blocks(
+            folder / "truth" / f"{exposure.name}.head", truth_heads(mapping, imaged)
+        )
     write_truth(
         folder / "truth" / f"{exposure.name}.fits",
         exposure,
         projection,
-        truth_grid(projection, kept),
+        grid,
         detections,
         header_errors=None
         if header_errors is None
@@ -643,6 +694,29 @@ def _write_exposure(
         # a column only in nights made with options, so that others keep their bytes
         row["rotation"] = exposure.rotation
     return row
+
+
+def _write_images(folder, name, imaged, kept, extensions, truth_rows, star_flux, seed, index):
+    """Draw an exposure's asked-for quadrants, in rcid order, from its detections in memory.
+
+    Stars are drawn with their true flux (``star_flux``: Gaia source_id and
+    ADU), not the catalogue's measurement, which a saturated star's caps.
+    """
+    ids, flux = star_flux
+    order = np.argsort(ids)
+    ids, flux = ids[order], flux[order]
+    writer = ImageWriter(folder / "images", name)
+    for rcid in imaged:
+        position = kept.index(rcid)
+        objects, truth = extensions[position].objects, truth_rows[position]
+        drawn = np.asarray(objects["FLUX_AUTO"], float)
+        if ids.size:
+            wanted = np.asarray(truth["source_id"])
+            at = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
+            known = (wanted >= 0) & (ids[at] == wanted)  # galaxies and cosmic rays are -1
+            drawn = np.where(known, flux[at], drawn)
+        rng = np.random.default_rng([seed, index, IMAGE_STREAM, rcid])
+        writer.add(extensions[position].header, objects, truth, rng, flux=drawn)
 
 
 def _altaz(exposure):

@@ -4,9 +4,12 @@ Exposures are spread over the astronomical night (Sun below −18°) at Palomar
 and over airmass 1.0–2.2. With four exposures or more one field straddles
 RA = 0, with five or more one lies near the celestial pole, because both
 break naive code.
+
+`revisit` makes each planned field's visit a run of exposures in a row, as
+ZTF revisits its fields (and as a co-add needs).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import astropy.units as u
 import numpy as np
@@ -15,7 +18,10 @@ from astropy.time import Time
 
 from ztfnb.site import PALOMAR, Weather, airmass
 
-__all__ = ["PlannedExposure", "astronomical_night", "plan_night"]
+__all__ = ["REVISIT_GAP", "PlannedExposure", "astronomical_night", "plan_night", "revisit"]
+
+#: Time between the end of one visit of a field and the start of the next: ZTF's read-out.
+REVISIT_GAP = 15 * u.s
 
 _LATITUDE = PALOMAR.lat.rad
 _FILTERS = ("zg", "zr", "zr", "zi")  # r is ZTF's most used filter
@@ -236,3 +242,54 @@ def plan_night(n_exposures, rng, date="2023-10-17", exptime=30 * u.s):
             )
         )
     return exposures
+
+
+def revisit(plan, visits, seed, stream):
+    """Each planned exposure followed by ``visits − 1`` more of its field, in a row.
+
+    A revisit starts `REVISIT_GAP` after the previous visit ends and has the
+    same field, target, filter and weather, its own name and time (so its own
+    airmass), and its own pointing error, camera rotation and seeing, drawn as
+    `plan_night` draws them (the seeing at the revisit's airmass) from the
+    stream ``np.random.default_rng([seed, index, stream])`` of the planned
+    exposure ``index``.
+
+    Parameters
+    ----------
+    plan : list of `PlannedExposure`
+    visits : int
+        Exposures per field, ≥ 1 (1 returns the plan).
+    seed : int
+    stream : int
+
+    Returns
+    -------
+    exposures : list of `PlannedExposure`
+    fields : list of int
+        For each exposure, the index in ``plan`` of its field's first visit.
+    """
+    exposures, fields = [], []
+    for index, first in enumerate(plan):
+        exposures.append(first)
+        fields.append(index)
+        rng = np.random.default_rng([seed, index, stream]) if visits > 1 else None
+        for visit in range(1, visits):
+            start = first.start + visit * (first.exptime + REVISIT_GAP)
+            fwhm = (
+                2.0
+                * float(airmass(first.target, start)) ** 0.6
+                * float(np.exp(rng.normal(0, 0.1)))
+                * u.arcsec
+            )
+            exposures.append(
+                replace(
+                    first,
+                    name=_exposure_name(start, first.field_id, first.filter),
+                    start=start,
+                    pointing_error=tuple(rng.normal(0, 20.0 / np.sqrt(2), 2)),
+                    rotation=float(rng.normal(0, 0.003)),
+                    fwhm=fwhm,
+                )
+            )
+            fields.append(index)
+    return exposures, fields

@@ -13,6 +13,12 @@
   its rough header's CD was turned about CRPIX.
 
 `TrueMapping` reads the grid and evaluates the true pixel → sky mapping.
+
+``truth/<exposure>.head`` (only for nights simulated with ``--images``): the
+true solution of each imaged quadrant as SCAMP writes solutions and SWarp
+reads them (one header block per image extension, in its order, `truth_heads`):
+a TPV polynomial fitted to the grid, so that a co-add "from the truth" is
+``ztfnb coadd DIR/images/*.fits --heads DIR/truth``.
 """
 
 from functools import cached_property
@@ -29,8 +35,19 @@ from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError
 from ztfnb.tangent import gnomonic, gnomonic_inverse
+from ztfnb.tpv import fit_tpv, tpv_header
 
-__all__ = ["GRID_POINTS", "TrueMapping", "truth_grid", "write_truth"]
+__all__ = [
+    "GRID_POINTS",
+    "TRUTH_HEAD_DEGREE",
+    "TrueMapping",
+    "truth_grid",
+    "truth_heads",
+    "write_truth",
+]
+
+#: Degree of the TPV polynomial of ``truth/<exposure>.head``.
+TRUTH_HEAD_DEGREE = 4
 
 GRID_POINTS = 17
 
@@ -196,3 +213,46 @@ class TrueMapping:
         eta = spline_eta.ev(x, y)
         ra, dec = gnomonic_inverse(xi, eta, self.boresight.ra.deg, self.boresight.dec.deg)
         return SkyCoord(ra * u.deg, dec * u.deg)
+
+
+def truth_heads(mapping, rcids, degree=TRUTH_HEAD_DEGREE):
+    """The true solution of quadrants as TPV header blocks, SCAMP's ``.head`` for SWarp.
+
+    Each block is a TAN about the true sky position of the quadrant's central
+    pixel (``CRPIX`` there, so the polynomial's variables stay below half a
+    degree), with the CD of a linear fit to the grid and a TPV polynomial of
+    ``degree`` fitted by least squares (`ztfnb.tpv.fit_tpv`) to the true
+    tangent-plane positions of the 17 × 17 grid.
+
+    Parameters
+    ----------
+    mapping : `TrueMapping`
+    rcids : sequence of int
+        Quadrants, in the order of the blocks (the image's extensions).
+    degree : int
+
+    Returns
+    -------
+    list of `~astropy.io.fits.Header`
+        Each with ``RCID`` first, then the TPV WCS (`ztfnb.tpv.tpv_header`).
+    """
+    centre = np.array([(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2])
+    blocks = []
+    for rcid in rcids:
+        rows = mapping.grid[mapping.grid["rcid"] == rcid]
+        crval = mapping.pixel_to_sky(rcid, centre[0], centre[1])
+        crval = (float(crval.ra.deg), float(crval.dec.deg))
+        xi, eta = gnomonic(np.asarray(rows["ra"], float), np.asarray(rows["dec"], float), *crval)
+        offsets = np.column_stack([np.asarray(rows["x"]), np.asarray(rows["y"])]) - centre
+        # the linear part first, so that TPV's terms are small corrections about it
+        cd = np.linalg.lstsq(offsets, np.column_stack([xi, eta]), rcond=None)[0].T
+        xi_in, eta_in = cd @ offsets.T
+        pv1, pv2, _ = fit_tpv(xi_in, eta_in, xi, eta, degree)
+        block = tpv_header(
+            crval, centre, cd, pv1, pv2, extra=[("RCID", int(rcid), "readout channel id (0-63)")]
+        )
+        block["CRVAL1"] = (crval[0], "[deg] true position of the central pixel")
+        block["CRVAL2"] = (crval[1], "[deg] true position of the central pixel")
+        block["CRPIX1"] = (float(centre[0]), "[pix] the quadrant's central pixel")
+        blocks.append(block)
+    return blocks
