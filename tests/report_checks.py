@@ -9,7 +9,8 @@ from tests.browser import ARTIFACTS, CHROMIUM
 # columns that are numbers without a unit: counts, indices, ratios, airmass, dates as numbers
 DIMENSIONLESS = re.compile(
     r"^(n .*|rcid|ccdid|qid|source|corner|parity|airmass|telescope airmass|chi2|ndeg|snr|"
-    r"as contrast|xy contrast|badness|quadrants|flagged|speed vs .*|mjd|obsmjd|hjd tdb|bjd tdb)$"
+    r"as contrast|xy contrast|badness|quadrants|flagged|speed vs .*|mjd|obsmjd|hjd tdb|bjd tdb|"
+    r"median ellipticity)$"
 )
 DTYPE = re.compile(r"^(str\d+|bytes\d+|float\d+|int\d+|uint\d+|bool|object)$")
 NUMBER = re.compile(r"^[-+]?[\d\u2009]+(\.\d+)?([eE][-+]?\d+)?$")

@@ -183,29 +183,47 @@ def test_an_existing_coadd_is_kept_without_overwrite_and_replaced_with_it(tiny, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.fits", "c.weight.fits"]
 
 
-def test_a_weight_map_beside_an_image_is_staged_and_used(simulated, tmp_path, monkeypatch):
-    """SWarp is given the weight maps (MAP_WEIGHT, its default suffix), not as images of their own."""
+@pytest.mark.slow
+def test_a_weight_map_beside_an_image_is_used_by_swarp(simulated, tmp_path):
+    """The real SWarp honours the weight maps: where every exposure's weight is 0, so is the co-add's."""
+    import shutil
+
     import ztfnb.coadd
 
     night = simulated(images="2,1", revisits=2)  # shared with tests/test_simulate_images.py
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def run_tool(command, work, timeout):
-        seen["command"] = [str(c) for c in command]
-        seen["files"] = sorted(p.name for p in work.iterdir())
-        raise Stop
-
-    monkeypatch.setattr(ztfnb.coadd, "run_tool", run_tool)
-    monkeypatch.setattr(ztfnb.coadd, "find_tool", lambda name: "SWarp")
-    images = sorted((night / "images").glob("*.fits"))
-    with pytest.raises(Stop):
-        ztfnb.coadd.coadd_images(images, night / "truth", tmp_path / "coadd.fits")
-    names = [p.name for p in images if not p.name.endswith(".weight.fits")]
-    assert seen["command"][1 : 1 + len(names)] == names  # the images only
-    at = seen["command"].index("-WEIGHT_TYPE")
-    assert seen["command"][at + 1] == "MAP_WEIGHT"
-    stems = [n[: -len(".fits")] for n in names]
-    assert {f"{s}.weight.fits" for s in stems} <= set(seen["files"])
+    images = []
+    for image in sorted((night / "images").glob("*.fits")):
+        if image.name.endswith(".weight.fits"):
+            continue
+        copy = tmp_path / image.name
+        shutil.copyfile(image, copy)
+        weight = image.with_name(image.name.replace(".fits", ".weight.fits"))
+        with fits.open(weight) as hdul:
+            hdul["RC01"].data[:, : NAXIS1 // 2] = 0  # the left half of rcid 1, in every exposure
+            hdul.writeto(tmp_path / weight.name)
+        images.append(copy)
+    out = tmp_path / "coadd.fits"
+    run = ztfnb.coadd.coadd_images(
+        [*images, *tmp_path.glob("*.weight.fits")],  # weight maps given too are not images
+        night / "truth",
+        out,
+        # a coarse output grid: the weights are what is tested, and SWarp's time goes with pixels
+        options={"RESAMPLING_TYPE": "BILINEAR", "PIXELSCALE_TYPE": "MANUAL", "PIXEL_SCALE": "8.0"},
+    )
+    assert run.quadrants == 2 * len(images)
+    truth = TrueMapping.read(night / "truth" / f"{images[0].stem}.fits")
+    with fits.open(out.with_name("coadd.weight.fits")) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs, weight = WCS(hdul[0].header), hdul[0].data
+    # centres of the zeroed and the kept half of rcid 1, and of rcid 2
+    at = {
+        "rc1 left": truth.pixel_to_sky(1, [NAXIS1 * 0.25], [NAXIS2 / 2]),
+        "rc1 right": truth.pixel_to_sky(1, [NAXIS1 * 0.75], [NAXIS2 / 2]),
+        "rc2": truth.pixel_to_sky(2, [NAXIS1 / 2], [NAXIS2 / 2]),
+    }
+    values = {}
+    for name, sky in at.items():
+        x, y = (round(float(v[0])) for v in wcs.world_to_pixel(sky))
+        values[name] = float(weight[y, x])
+    assert values["rc1 left"] == 0, values
+    assert values["rc1 right"] > 0 and values["rc2"] > 0, values
