@@ -24,7 +24,7 @@ from astropy.table import QTable, Table
 from astropy.wcs import WCS, FITSFixedWarning
 
 from ztfnb.analyses.night import has_truth, night_catalogs, night_exposures
-from ztfnb.analyses.prior import choose_calibration
+from ztfnb.analyses.prior import ahead_accuracy, choose_calibration
 from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.coadd import coadd_images
 from ztfnb.doubling import corner_regions, measure_doubling
@@ -32,6 +32,7 @@ from ztfnb.exposure import read_exposure
 from ztfnb.extract import extract_images
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
+from ztfnb.io.headers import read_header_blocks
 from ztfnb.prior import fit_prior
 from ztfnb.prior.file import read_prior, write_prior
 from ztfnb.project import project_path
@@ -76,8 +77,10 @@ class CoaddReport:
     doubling : dict of str to `~ztfnb.doubling.Doubling`
         ``"all"`` and ``"flagged left out"``, against the truth's co-add.
     agreement : `~astropy.table.QTable`
-        Per exposure and quadrant: spoiled, flagged by the verdict, and
-        whether the corner regions of its quadrant double in each co-add.
+        Per exposure and quadrant: spoiled, ``worst_error`` (″: the final
+        solution's worst error against the true mapping, over the quadrant),
+        flagged by the verdict, and which corner regions of its quadrant
+        double in each co-add.
     footprints : dict of str to `~astropy.coordinates.SkyCoord`
         Each quadrant's corners (`quadrant_footprints`).
     """
@@ -355,7 +358,16 @@ def coadd_report(
             truth=_coadd_array(reference),
             min_median_smear=MIN_MEDIAN_SMEAR,
         )
-    agreement = _agreement(quadrants, spoiled, doubling)
+    accuracy = {
+        (name, int(row["rcid"])): row["worst"]
+        for name, catalog in zip(names, catalogs, strict=True)
+        for row in ahead_accuracy(
+            read_header_blocks(solved / f"{name}.head"),
+            read_exposure(catalog),
+            TrueMapping.read(night_dir / "truth" / f"{name}.fits"),
+        )
+    }
+    agreement = _agreement(quadrants, spoiled, doubling, accuracy)
     return CoaddReport(
         night_dir, output_dir, images, quadrants, spoiled, coadds, doubling, agreement, footprints
     )
@@ -369,8 +381,8 @@ def _epoch(catalog, obsmjd):
     return read_exposure(catalog).mid_time
 
 
-def _agreement(quadrants, spoiled, doubling):
-    """Per quadrant: spoiled, flagged, and its corner regions' verdicts in each co-add."""
+def _agreement(quadrants, spoiled, doubling, accuracy):
+    """Per quadrant: spoiled, its solution's worst error, flagged, its corners' verdicts in each co-add."""
     corner_of = {(str(r["exposure"]), int(r["rcid"])): int(r["corner"]) for r in spoiled}
     verdicts = {
         which: {str(r["region"]): bool(r["doubled"]) for r in d.regions}
@@ -390,20 +402,24 @@ def _agreement(quadrants, spoiled, doubling):
                 *key,
                 corner >= 0,
                 str(corner) if corner >= 0 else "-",
+                accuracy.get(key, np.nan * u.arcsec).to_value(u.arcsec),
                 bool(row["flag"]),
                 ",".join(map(str, doubled["all"])) or "-",
                 ",".join(map(str, doubled["flagged left out"])) or "-",
             )
         )
-    return QTable(
+    table = QTable(
         rows=rows,
         names=[
             "exposure",
             "rcid",
             "spoiled",
             "spoiled_corner",
+            "worst_error",
             "flagged",
             "doubled_corners_all",
             "doubled_corners_flagged_left_out",
         ],
     )
+    table["worst_error"].unit = u.arcsec
+    return table
