@@ -123,9 +123,17 @@ class CoaddReport:
         table["verdict"] = regions["verdict"]
         return table
 
-    def corner_sky(self, rcid, corner):
-        """Corner ``corner`` (0–3) of quadrant ``rcid`` on the sky, `~astropy.coordinates.SkyCoord`."""
-        return self.footprints[f"rc{int(rcid):02d}"][int(corner)]
+    def corner_sky(self, rcid, corner, inset=0.1):
+        """A point near corner ``corner`` (0–3) of quadrant ``rcid``, `~astropy.coordinates.SkyCoord`.
+
+        ``inset`` of the way along the diagonal towards the opposite corner:
+        inside the quadrant, where a take-off is still most of its size.
+        """
+        corners = self.footprints[f"rc{int(rcid):02d}"]
+        here, there = corners[int(corner)], corners[(int(corner) + 2) % 4]
+        return here.directional_offset_by(
+            here.position_angle(there), inset * here.separation(there)
+        )
 
 
 def _coadd_wcs(path):
