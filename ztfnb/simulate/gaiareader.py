@@ -7,9 +7,18 @@ This reader reads each chunk's rows with a plain read and hands them on through
 ``FitsReader``'s own conversion, so the catalogue is the same, byte for byte
 (tested), and memory holds a chunk.
 
+Each chunk passes through an astropy ``Table``, whose columns and table point
+at each other: the chunk's arrays are freed only by the cycle collector's
+full collection, which counts objects, not bytes, and so came once in many
+chunks; a night's memory grew with its Gaia file again (≈35 MB a chunk,
+measured). The reader collects them before it hands a chunk on (≈0.2 s of a
+chunk's seconds).
+
 Imported only by `ztfnb.simulate.gaiahats` when it writes a catalogue: it
 imports hats-import.
 """
+
+import gc
 
 import astropy.table
 import numpy as np
@@ -37,4 +46,7 @@ class ChunkedFitsReader(FitsReader):
             table = astropy.table.Table.read(
                 fits.BinTableHDU(data=data, header=header), **self.table_kwargs
             )
-            yield _astropy_to_pyarrow_table(table[names], flatten_tensors=self.flatten_tensors)
+            chunk = _astropy_to_pyarrow_table(table[names], flatten_tensors=self.flatten_tensors)
+            del data, table
+            gc.collect()  # the chunk's astropy table, in reference cycles (module docstring)
+            yield chunk
