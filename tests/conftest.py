@@ -220,12 +220,16 @@ _LONGEST_FIRST = (
     "test_browser_apps.py",
     "test_browser_jupyterlab.py",
     "test_notebooks.py",
+    "test_night_command.py",
+    "test_coadd_report.py",
     "test_verdict.py",
     "test_quality.py",
     "test_reports.py",
     "test_rough_headers.py",
     "test_prior.py",
     "test_webapp.py",
+    "test_coadd.py",
+    "test_extract.py",
 )
 
 
