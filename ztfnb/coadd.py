@@ -40,6 +40,7 @@ from ztfnb.imagefiles import (
     check_image_names,
     image_name,
     weight_beside,
+    weight_name,
     without_weight_maps,
 )
 from ztfnb.io.atomic import atomic_path
@@ -67,10 +68,8 @@ _OURS = ("IMAGEOUT_NAME", "WEIGHTOUT_NAME", "RESAMPLE_DIR", "VMEM_DIR", "HEADER_
 
 
 def weight_path(out):
-    """``COADD.fits`` → ``COADD.weight.fits``, the co-add's weight beside it."""
-    out = Path(out)
-    stem = out.name[: -len(".fits")] if out.name.lower().endswith(".fits") else out.name
-    return out.with_name(f"{stem}.weight.fits")
+    """``COADD.fits`` → ``COADD.weight.fits``, the co-add's weight beside it (`weight_name`)."""
+    return weight_name(out)
 
 
 def flagged_quadrants(path):

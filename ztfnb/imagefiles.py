@@ -37,6 +37,7 @@ __all__ = [
     "image_extensions",
     "image_name",
     "weight_beside",
+    "weight_name",
     "without_weight_maps",
 ]
 
@@ -174,11 +175,29 @@ def check_image_names(paths):
         seen[name] = path
 
 
+def weight_name(image):
+    """``<stem>.fits`` → ``<stem>.weight.fits``: where an image's weight map lies (SWarp's
+    default ``WEIGHT_SUFFIX``), for simulated images and co-adds alike.
+
+    Parameters
+    ----------
+    image : path-like
+
+    Returns
+    -------
+    `~pathlib.Path`
+    """
+    image = Path(image)
+    stem = image.name[: -len(".fits")] if image.name.lower().endswith(".fits") else image.name
+    return image.with_name(stem + WEIGHT_SUFFIX)
+
+
 def _weight_name(image):
+    """`weight_name` of an image argument; None for what cannot have one (a weight map itself)."""
     name = Path(image).name
     if not name.endswith(".fits") or name.endswith(WEIGHT_SUFFIX):
         return None
-    return Path(image).with_name(name[: -len(".fits")] + WEIGHT_SUFFIX)
+    return weight_name(image)
 
 
 def weight_beside(image):

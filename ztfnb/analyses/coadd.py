@@ -30,6 +30,7 @@ from ztfnb.coadd import coadd_images
 from ztfnb.doubling import corner_regions, measure_doubling
 from ztfnb.exposure import read_exposure
 from ztfnb.extract import extract_images
+from ztfnb.imagefiles import without_weight_maps
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.headers import read_header_blocks
@@ -37,6 +38,7 @@ from ztfnb.prior import fit_prior
 from ztfnb.prior.file import read_prior, write_prior
 from ztfnb.project import project_path
 from ztfnb.quality import QualityConfig, night_metrics
+from ztfnb.quantity import parse_quantity
 from ztfnb.reference import reference_at_epoch, select_cone
 from ztfnb.simulate import NightParameters, ensure_night
 from ztfnb.simulate.failures import inject_solution_failures
@@ -171,7 +173,7 @@ def pixel_night(night_dir, seed=3, exposures=1, revisits=4, images="0,1,2,3", de
     -------
     `~pathlib.Path`
     """
-    density = u.Quantity(density, u.deg**-2).to_value(u.deg**-2)
+    density = parse_quantity(density, u.deg**-2, name="density").to_value(u.deg**-2)
     parameters = NightParameters(
         seed=seed,
         exposures=exposures,
@@ -185,8 +187,7 @@ def pixel_night(night_dir, seed=3, exposures=1, revisits=4, images="0,1,2,3", de
 
 def image_paths(night_dir):
     """The exposures' images of a night folder (``images/<exposure>.fits``), weight maps left out."""
-    folder = Path(night_dir) / "images"
-    return sorted(p for p in folder.glob("*.fits") if not p.name.endswith(".weight.fits"))
+    return without_weight_maps(sorted((Path(night_dir) / "images").glob("*.fits")))
 
 
 def quadrant_footprints(truth, rcids):
@@ -315,9 +316,9 @@ def coadd_report(
         catalogs=dict(zip(names, catalogs, strict=True)),
         amplitude=amplitude.to_value(u.arcsec),
     )
-    quadrants, _, _ = night_metrics(
-        [read_exposure(c) for c in catalogs], gaia, solved, config or QualityConfig(), log=log
-    )
+    # a few imaged quadrants each: read once, for the verdict, the epoch and the accuracy
+    exposures = [read_exposure(c) for c in catalogs]
+    quadrants, _, _ = night_metrics(exposures, gaia, solved, config or QualityConfig(), log=log)
     # the metrics list the camera's 64 quadrants, those not imaged as absent: keep the imaged
     quadrants = quadrants[~np.asarray(quadrants["absent"], bool)]
     metrics = output_dir / "metrics.ecsv"
@@ -349,12 +350,12 @@ def coadd_report(
     }
 
     wcs, shape = _coadd_wcs(coadds["truth"].image)
-    mapping = TrueMapping.read(night_dir / "truth" / f"{names[0]}.fits")
+    truths = {name: TrueMapping.read(night_dir / "truth" / f"{name}.fits") for name in names}
+    mapping = truths[names[0]]
     rcids = sorted({int(r) for r in quadrants["rcid"]})
     footprints = quadrant_footprints(mapping, rcids)
     regions = corner_regions(footprints, wcs, size=CORNER_SIZE)
-    epoch = mapping.meta.get("OBSMJD")
-    stars, mags = _reference_stars(gaia, wcs, shape, _epoch(catalogs[0], epoch))
+    stars, mags = _reference_stars(gaia, wcs, shape, exposures[0].mid_time)
     doubling = {}
     for which, reference in references.items():
         doubling[which] = measure_doubling(
@@ -368,25 +369,15 @@ def coadd_report(
         )
     accuracy = {
         (name, int(row["rcid"])): row["worst"]
-        for name, catalog in zip(names, catalogs, strict=True)
+        for name, exposure in zip(names, exposures, strict=True)
         for row in ahead_accuracy(
-            read_header_blocks(solved / f"{name}.head"),
-            read_exposure(catalog),
-            TrueMapping.read(night_dir / "truth" / f"{name}.fits"),
+            read_header_blocks(solved / f"{name}.head"), exposure, truths[name]
         )
     }
     agreement = _agreement(quadrants, spoiled, doubling, accuracy)
     return CoaddReport(
         night_dir, output_dir, images, quadrants, spoiled, coadds, doubling, agreement, footprints
     )
-
-
-def _epoch(catalog, obsmjd):
-    from astropy.time import Time
-
-    if obsmjd is not None:
-        return Time(float(obsmjd), format="mjd", scale="utc")
-    return read_exposure(catalog).mid_time
 
 
 def _agreement(quadrants, spoiled, doubling, accuracy):

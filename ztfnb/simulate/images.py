@@ -29,6 +29,7 @@ from astropy.table import Table
 
 from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2
 from ztfnb.extract import SEXTRACTOR_PARAMETERS  # re-exported: the columns extract asks for
+from ztfnb.imagefiles import weight_name  # re-exported: the weight map beside an image
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac
 
@@ -179,13 +180,6 @@ def image_rcids(text):
             )
         rcids.add(int(item))
     return sorted(rcids)
-
-
-def weight_name(image):
-    """``<stem>.fits`` → ``<stem>.weight.fits``: the weight map beside an image."""
-    image = Path(image)
-    stem = image.name[: -len(".fits")] if image.name.endswith(".fits") else image.name
-    return image.with_name(f"{stem}.weight.fits")
 
 
 def render_quadrant(x, y, flux, sigma, rng, sky=600.0, saturation=None):
