@@ -25,6 +25,7 @@ from ztfnb.io.errors import InputError
 from ztfnb.io.sextractor import choose_columns
 from ztfnb.pose import Pose, PoseConfig, find_pose, pose_samples, region_sample
 from ztfnb.settings import Settings, setting
+from ztfnb.stellarlocus import stellar_radius
 from ztfnb.tangent import gnomonic
 
 __all__ = [
@@ -56,8 +57,8 @@ class MatchConfig(Settings):
         1, "has neighbours": blended 2, saturated 4, truncated 8, ...).
     max_elongation : float
     radius_range : tuple of float
-        FLUX_RADIUS kept, as fractions of the quadrant's stellar median
-        (drops cosmic rays and galaxies).
+        FLUX_RADIUS kept, as fractions of the quadrant's stellar locus
+        (`ztfnb.stellarlocus.stellar_radius`; drops cosmic rays and galaxies).
     search_radius : `~astropy.units.Quantity`
         Largest offset looked for.
     search_bin : `~astropy.units.Quantity`
@@ -134,7 +135,9 @@ def usable_detections(objects, config=None, columns=None):
     radius = columns.sizes(objects)
     if radius is not None and keep.sum() >= 10:
         bright = keep & (snr >= np.percentile(snr[keep], 50))
-        stellar = np.median(radius[bright])
+        stellar = stellar_radius(
+            radius[bright]
+        )  # the locus, not the median: galaxies may outnumber stars
         keep &= (radius >= config.radius_range[0] * stellar) & (
             radius <= config.radius_range[1] * stellar
         )
