@@ -407,6 +407,45 @@ def test_a_missing_solution_flags_its_exposure_and_the_night_goes_on(solved_nigh
     assert len(exposures) == len(names)
 
 
+def test_a_night_held_packed_and_stacked_by_blocks_gives_the_same_verdict(solved_night, tmp_path):
+    """Packed records, stacked a block at a time: the bytes of the tables stacked all at once.
+
+    An unsolved exposure sits among solved ones, and a table without some
+    columns, so the blocks join on different columns and some values are masked.
+    """
+    from astropy.table import vstack
+
+    from ztfnb.quality.night import ExposureQuality, _stack, judge_night, measure_exposure
+
+    _, report = solved_night
+    heads = tmp_path / "heads"
+    shutil.copytree(report.solved_dir, heads)
+    names = list(report.exposures["exposure"])
+    (heads / f"{names[1]}.head").unlink()
+    gaia = read_gaia(report.night.gaia.meta["path"]) if "path" in report.night.gaia.meta else None
+    gaia = report.night.gaia if gaia is None else gaia
+    measured = [
+        measure_exposure(read_exposure(next(report.solved_dir.glob(f"{n}.ldac"))), gaia, heads)
+        for n in names
+    ]
+    assert np.all(measured[1].metrics["unsolved"]) and not np.any(measured[0].metrics["unsolved"])
+    narrow = measured[0].metrics.copy()  # a table without some columns: the join masks them
+    narrow.remove_columns(["chi2", "reason"] if "reason" in narrow.colnames else ["chi2"])
+    tables = [m.metrics for m in measured[:2]] + [narrow] + [m.metrics for m in measured[2:]]
+    tables = [ExposureQuality.unpacked(m.packed()).metrics for m in measured[:1]] + tables[1:]
+
+    def ecsv(table, name):
+        table.write(tmp_path / name, format="ascii.ecsv")
+        return (tmp_path / name).read_bytes()
+
+    whole = ecsv(vstack(tables, metadata_conflicts="silent"), "all.ecsv")
+    assert b'""' in whole or b",," in whole  # masked values written
+    for size in (1, 2):
+        assert ecsv(_stack(iter(tables), size), f"by{size}.ecsv") == whole
+    verdicts = [judge_night(records)[0] for records in (measured, [m.packed() for m in measured])]
+    assert ecsv(verdicts[0], "objects.ecsv") == ecsv(verdicts[1], "packed.ecsv")
+
+
 def test_bad_solution_headers_are_named_by_file_block_and_keyword(tmp_path):
     from ztfnb.io import InputError
     from ztfnb.io.headers import check_wcs_keywords

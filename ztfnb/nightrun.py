@@ -224,7 +224,7 @@ class _Night:
             measured = ExposureQuality.read(record)
         except (OSError, InputError):
             return False  # absent or unreadable: measured again
-        self.measured[source.name] = measured
+        self.measured[source.name] = measured.packed()
         self.rows[source.name] = measured.solve or {"exposure": source.name, "status": "solved"}
         return True
 
@@ -234,7 +234,7 @@ class _Night:
         row.pop("traceback", None)
         self.rows[name] = row
         if measured is not None:
-            self.measured[name] = measured
+            self.measured[name] = measured.packed()  # held until the verdict: small
         else:
             self.failed[name] = file_time
         self.new += 1

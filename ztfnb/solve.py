@@ -57,7 +57,7 @@ from ztfnb.io.sextractor import scamp_extensions
 from ztfnb.lifetime import die_with_parent
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.prior.file import read_prior
-from ztfnb.quality.night import judge_night, measure_exposure
+from ztfnb.quality.night import ExposureQuality, judge_night, measure_exposure
 from ztfnb.qualityfiles import check_quality_paths, write_quality
 from ztfnb.reference import field_reference
 from ztfnb.scamp import check_settings, find_scamp, run_scamp
@@ -542,13 +542,13 @@ def solve_night(
     jobs = [_Job(c, Path(prior), Path(gaia), out, config, quality, metrics_config) for c in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
-        rows = [_run_job(job) for job in jobs]
+        rows = [_packed(_run_job(job)) for job in jobs]
     else:
         # the workers (and the SCAMP each runs) stop with this process, even killed by SIGKILL
         with ProcessPoolExecutor(
             max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
         ) as pool:
-            rows = list(pool.map(_run_job, jobs))
+            rows = list(map(_packed, pool.map(_run_job, jobs)))
     for row in rows:
         if log:
             log(f"{row['exposure']}: {row['status']} {row.get('reason', '')}".rstrip())
@@ -558,11 +558,18 @@ def solve_night(
     measured = [row["quality"] for row in rows if row.get("quality") is not None]
     if log:
         for one in measured:
-            for message in one.messages:
+            for message in ExposureQuality.unpacked(one).messages:
                 log(message)
     quadrants, exposures, _ = judge_night(measured, quality_config, metrics_config, log)
     write_quality(out / METRICS, quadrants, exposures)
     return summary, quadrants, exposures
+
+
+def _packed(row):
+    """The row with its exposure's quality packed: a night's rows are held until the verdict."""
+    if row.get("quality") is not None:
+        row["quality"] = row["quality"].packed()
+    return row
 
 
 def write_summary(out, rows, config):
