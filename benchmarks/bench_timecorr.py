@@ -227,7 +227,8 @@ def _limit(sources):
 
 
 def _threads(sources, times):
-    """The product alone, 1 BLAS thread against 2, at two sizes: why ztfnb uses 1."""
+    """The product alone, 1 BLAS thread against 2, at two sizes: why ztfnb uses 1; the
+    overlap of positions and writing; 1 writer thread against 2."""
     rows = []
     controller = ThreadpoolController()
     positions = observatory_positions(times[:100]).to_value(u.m) / _C
@@ -273,6 +274,29 @@ def _threads(sources, times):
             seconds[False],
             seconds[True],
             f"BLAS {BLAS} thread in a second Python thread",
+        )
+    )
+    # each block's rows cut among writer threads (ztfnb.timecorr._WRITERS), 1 BLAS thread each
+    epochs, large = _epochs(1000), np.zeros((1000, sources.size))
+
+    def written_by(count):
+        saved = timecorr._WRITERS
+        timecorr._WRITERS = count
+        try:
+            light_travel_time(Time(epochs), sources, out=large)
+        finally:
+            timecorr._WRITERS = saved
+
+    with ThreadpoolController().limit(limits=BLAS, user_api="blas"):
+        seconds = _interleaved({1: lambda: written_by(1), 2: lambda: written_by(2)}, rounds=3)
+    rows.append(
+        Comparison(
+            "heliocentric, 1e5 x 1000, out= buffer, cold",
+            "1 writer thread",
+            "2 writer threads",
+            seconds[1],
+            seconds[2],
+            f"each block's rows cut among the writers; BLAS {BLAS} thread in each",
         )
     )
     return rows

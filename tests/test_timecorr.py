@@ -78,13 +78,15 @@ def test_location_from_the_times_or_given_or_palomar():
     )
 
 
-def test_chunks_and_out_give_the_same_numbers(monkeypatch):
+@pytest.mark.parametrize("writers", [1, 2, 3])
+def test_chunks_and_out_give_the_same_numbers(monkeypatch, writers):
     import ztfnb.timecorr as timecorr
 
     coords = _sky()
     times = _times(PALOMAR)
     whole = light_travel_time(times, coords).to_value(u.s)
-    monkeypatch.setattr(timecorr, "_OVERLAP_FROM", 0)  # blocks written by a second thread
+    monkeypatch.setattr(timecorr, "_OVERLAP_FROM", 0)  # blocks written by other threads
+    monkeypatch.setattr(timecorr, "_WRITERS", writers)  # each block's rows cut among them
     monkeypatch.setattr(timecorr, "_BLOCKS", 3)
     monkeypatch.setattr(timecorr, "_cores", lambda: 2)  # even where this process has one CPU
     monkeypatch.setattr(timecorr, "_EPOCH_CHUNK", 3)

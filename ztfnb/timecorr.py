@@ -23,6 +23,7 @@ the unit vector to the source, divided by c. Called source by source it costs
 Palomar is a constant (`ztfnb.site.PALOMAR`); nothing downloads anything.
 """
 
+import itertools
 import os
 import re
 import threading
@@ -63,14 +64,15 @@ _C = const.c.to_value(u.m / u.s)
 _EPOCH_CHUNK = 5000  # epochs per astropy call
 _SOURCE_CHUNK = 20000  # sources per evaluation of the grid method's quadratic
 # The product (n_epochs, 3) @ (3, n_sources) does 3 multiply-adds per value written: it is
-# bound by writing memory, not by arithmetic, so a second BLAS thread has nothing to win,
-# OpenBLAS's threads spin-wait for each other on a shared machine, and the second core is
-# busy with the next block's positions (`_write_behind`). benchmarks/bench_timecorr.py
-# measures 1 thread against 2 at 10⁴ and 10⁵ sources × 100 epochs: at loads 6–10, 1 is
-# faster at 10⁵ (×1.1–×1.9) and at 10⁴ ×20–×60 in all runs but one; hence one thread at every
-# size (`ztfnb.threads.MEMORY_BOUND`). At a quieter moment (load 2.5) 2 threads were ×2 faster
-# at both sizes: one core does not saturate the memory there, still to be weighed on a quiet
-# machine against this overlap.
+# bound by writing memory, not by arithmetic. OpenBLAS's own second thread spin-waits for
+# the first on a shared machine (at loads 6–10, 1 BLAS thread was faster than 2 at 10⁵
+# sources, and ×20–×60 faster at 10⁴), so BLAS keeps one thread (`ztfnb.threads.MEMORY_BOUND`);
+# but one core does not write at the memory's full speed here (on a quiet machine 2 BLAS
+# threads wrote the same product ×1.6 faster). So each block's product is cut into
+# `_WRITERS` runs of rows, each a one-thread BLAS call in its own Python thread: they wait
+# on a future, not in a spin, while this thread computes the next block's positions
+# (`_write_behind`); benchmarks/bench_timecorr.py measures it against one writer.
+_WRITERS = 2
 # Below 10⁶ values (8 MB, ≈1 ms to write) there is little writing to hide, and the
 # positions (≈80 µs an epoch) set the time: no thread.
 _OVERLAP_FROM = 1_000_000
@@ -280,9 +282,9 @@ def _exact(positions, coords, result):
     """Fill ``result`` (m, n) with ``positions / c @ unit vectors``, a block of epochs at a time.
 
     The product goes straight into the output (which may be a memmap), so nothing of its
-    size is held twice. Large outputs are written by a second thread while this one
-    computes the next block's positions, so that one core writes memory while the other
-    evaluates ``epv00``. That overlap holds only if the writer never waits for the GIL
+    size is held twice. Large outputs are written by other threads while this one
+    computes the next block's positions, so that writing memory and evaluating ``epv00``
+    overlap. That overlap holds only if the writers never wait for the GIL
     (`_write_behind`).
     """
     m, n = result.shape
@@ -310,19 +312,21 @@ def _block_starts(m):
     return [0, *range(first, m, rest)]
 
 
-def _write_behind(positions, vectors, result, starts):
-    """The products in a second thread, the positions in this one, with no wait for the GIL.
+def _write_behind(positions, vectors, result, starts, writers=None):
+    """The products in other threads, the positions in this one, with no wait for the GIL.
 
     BLAS and numpy's ufuncs over more than 500 values release the GIL; erfa's ufuncs over
     the ≤ 500 epochs of a block and astropy's Python do not. A thread coming back from
     BLAS, or woken to start the next product, while this one computes positions would
     wait up to the interpreter's switch interval (5 ms; a block's product at 10⁵ sources
-    takes ≈1 ms) for the GIL. So the writer needs the GIL only while this thread waits:
-    this one waits for the previous product to end before handing over the next, and for
-    the writer to be at the product's door (`started`) before going on. It keeps ahead
-    when a block's positions take less time than the previous block's product (≈80 µs
-    an epoch against ≈1 ns a value written: from ≈10⁵ sources).
+    takes ≈1 ms) for the GIL. So the writers need the GIL only while this thread waits:
+    this one waits for the previous block's products to end before handing over the
+    next, and for every writer to be at its product's door (`started`) before going on.
+    It keeps ahead when a block's positions take less time than the previous block's
+    product (≈80 µs an epoch against ≈1 ns a value written: from ≈10⁵ sources). Each
+    block is cut into ``writers`` runs of rows (default `_WRITERS`), one per writer.
     """
+    writers = writers or _WRITERS
     started = threading.Semaphore(0)
 
     def product(block, out):
@@ -330,15 +334,21 @@ def _write_behind(positions, vectors, result, starts):
         np.matmul(block, vectors, out=out)
 
     ends = [*starts[1:], result.shape[0]]
-    with ThreadPoolExecutor(1) as writer:
-        pending = None
+    with ThreadPoolExecutor(writers) as pool:
+        pending = []
         for start, stop in zip(starts, ends, strict=True):
             block = positions(start, stop) / _C  # light seconds
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(product, block, result[start:stop])
-            started.acquire()
-        pending.result()
+            for future in pending:
+                future.result()
+            cuts = np.unique(np.linspace(0, stop - start, writers + 1).astype(int))
+            pending = [
+                pool.submit(product, block[a:b], result[start + a : start + b])
+                for a, b in itertools.pairwise(cuts)
+            ]
+            for _ in pending:
+                started.acquire()
+        for future in pending:
+            future.result()
 
 
 def _field_center(coords, center):
