@@ -2,10 +2,13 @@
 
 Each size is a fresh output folder for a simulated night (density 100 stars
 per deg², the prior fitted once on a 3-exposure night); the command runs in
-its own process on 2 local workers. Memory is reported twice: the largest
+its own process on 2 local workers. Memory is reported as the largest
 single process's peak (``RUSAGE_CHILDREN`` of a wrapper, which is a maximum
-over processes, not a sum) and the whole process tree's resident memory
-(the command, its workers, SCAMP), summed and sampled every 0.5 s by psutil. The
+over processes, not a sum) and the whole process tree's (the command, its
+workers, SCAMP), sampled every 0.5 s by psutil: its proportional set size
+summed (each page shared by the forked workers counted once: the memory the
+tree takes from the machine), and its resident sizes summed (shared pages
+counted in every process that maps them, an overestimate). The
 per-exposure time is the median worker time of ``latency.ecsv``; exposures
 per hour count the command's whole wall time (start-up, Gaia read, night
 step included). The smallest night also runs on a local Dask cluster of 2
@@ -35,18 +38,20 @@ _MEASURE = (
     "import json, resource, subprocess, sys, tempfile, time, psutil\n"
     "start, log = time.perf_counter(), tempfile.TemporaryFile('w+')\n"
     "done = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=log, text=True)\n"
-    "root, total = psutil.Process(done.pid), 0\n"
+    "root, total, proportional = psutil.Process(done.pid), 0, 0\n"
     "while done.poll() is None:\n"
     "    try:\n"
-    "        tree = [root, *root.children(recursive=True)]\n"
-    "        total = max(total, sum(p.memory_info().rss for p in tree if p.is_running()))\n"
+    "        tree = [m for p in [root, *root.children(recursive=True)] if p.is_running()\n"
+    "                for m in [p.memory_full_info()]]\n"
+    "        total = max(total, sum(m.rss for m in tree))\n"
+    "        proportional = max(proportional, sum(m.pss for m in tree))\n"
     "    except psutil.Error:\n"
     "        pass\n"
     "    time.sleep(0.5)\n"
     "log.seek(0)\n"
     "err = log.read()\n"
     "print(json.dumps({'status': done.returncode, 'err': err[-2000:], "
-    "'seconds': time.perf_counter() - start, 'total': total, "
+    "'seconds': time.perf_counter() - start, 'total': total, 'pss': proportional, "
     "'peak': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))\n"
 )
 
@@ -136,8 +141,9 @@ def run():
                 f"{size} exposures",
                 base["per_exposure"],
                 result["per_exposure"],
-                f"median s per exposure; all processes {result['total'] / 1e6:.0f} MB "
-                f"({base['total'] / 1e6:.0f} MB at {smallest}), largest one {result['peak'] / 1e6:.0f} MB; "
+                f"median s per exposure; all processes {result['pss'] / 1e6:.0f} MB "
+                f"({base['pss'] / 1e6:.0f} MB at {smallest}; resident summed {result['total'] / 1e6:.0f} MB), "
+                f"largest one {result['peak'] / 1e6:.0f} MB; "
                 f"{3600 * size / result['seconds']:.0f} exposures/hour ({result['seconds']:.0f} s)",
             )
         )
