@@ -205,7 +205,9 @@ def test_verdict_on_any_scamp_head_matches_the_truth(dense_exposure, tmp_path):
 @needs_scamp
 @needs_sextractor
 @pytest.mark.scamp
-def test_command_line_on_sextractor_catalogues(other_night, fitted_prior, tmp_path, capsys):
+def test_command_line_on_sextractor_catalogues(
+    other_night, fitted_prior, tmp_path, capsys, monkeypatch
+):
     """Catalogues made by the real SExtractor, solved by `ztfnb solve`, two solutions spoiled, judged by `ztfnb quality`."""
     _, fit = fitted_prior
     write_prior(tmp_path / "prior.fits", fit)
@@ -285,6 +287,17 @@ def test_command_line_on_sextractor_catalogues(other_night, fitted_prior, tmp_pa
     for reason in set(flagged["reason"]):
         assert html.escape(str(reason)) in page
     assert "http://" not in page and "https://" not in page
+    # a night of more flags than a person reads: the worst listed, the count said
+    from ztfnb.plots import nightpage
+
+    monkeypatch.setattr(nightpage, "WORST", 2)
+    short = nightpage.night_page(metrics, QTable.read(tmp_path / "metrics.exposures.ecsv"), "x")
+    assert f"(the 2 worst of {len(flagged)}; all are in the metrics table)" in short
+    listed = short.split("worst first")[1].split("<tbody>")[1].split("</tbody>")[0]
+    assert listed.count("<tr>") == 2
+    worst = flagged[np.argsort(-np.asarray(flagged["badness"], float), kind="stable")][:2]
+    for row in worst:
+        assert html.escape(str(row["reason"])) in listed
 
 
 def test_solve_without_scamp_says_how_to_install_it(tmp_path, monkeypatch, capsys, prior_night):

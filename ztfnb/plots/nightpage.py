@@ -19,7 +19,11 @@ from ztfnb.io.atomic import atomic_path
 from ztfnb.plots.camera import new_axes
 from ztfnb.plots.quality import plot_flags, plot_zenith_scale
 
-__all__ = ["night_page", "write_night_page"]
+__all__ = ["WORST", "night_page", "write_night_page"]
+
+#: Flagged quadrants listed on the page, worst first: a person reads a few hundred; a
+#: night's every flag (tens of thousands on a bad night) is in ``METRICS.ecsv``.
+WORST = 500
 
 _STYLE = (
     "body{font-family:sans-serif;margin:1em 2em;max-width:1300px}"
@@ -115,11 +119,16 @@ def night_page(quadrants, exposures, title="ztfnb quality"):
         parts.append(_png(plot_zenith_scale(exposures)))
     rows = quadrants[flagged]
     if len(rows):
-        rows = rows[np.argsort(-np.asarray(rows["badness"], float))]
+        worst = np.argsort(-np.asarray(rows["badness"], float), kind="stable")[:WORST]
+        heading = "Flagged quadrants, worst first"
+        if len(rows) > WORST:
+            heading += f" (the {WORST} worst of {len(rows)}; all are in the metrics table)"
         parts += [
-            "<h2>Flagged quadrants, worst first</h2>",
+            f"<h2>{heading}</h2>",
             '<div class="box">',
-            show(rows[["exposure", "rcid", "reason", "rms_ra", "rms_dec", "chi2"]])._repr_html_(),
+            show(
+                rows[worst][["exposure", "rcid", "reason", "rms_ra", "rms_dec", "chi2"]]
+            )._repr_html_(),
             "</div>",
         ]
     return (
