@@ -16,8 +16,9 @@ __all__ = ["MEMORY_BOUND", "SMALL_PRODUCTS", "blas_threads", "small_products"]
 
 #: BLAS threads for work made of many small products (the prior fit, matching).
 SMALL_PRODUCTS = 1
-#: BLAS threads for one large product whose time is writing its output (light-travel time):
-#: one thread already runs at the memory's speed; a second only spin-waits.
+#: BLAS threads for one large product whose time is writing its output (light-travel time).
+#: OpenBLAS's second thread spin-waits on a shared machine; where two cores write faster than
+#: one, ztfnb cuts the product among its own threads instead (`ztfnb.timecorr._WRITERS`).
 MEMORY_BOUND = 1
 
 _CONTROLLER = []
