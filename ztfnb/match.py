@@ -135,9 +135,8 @@ def usable_detections(objects, config=None, columns=None):
     radius = columns.sizes(objects)
     if radius is not None and keep.sum() >= 10:
         bright = keep & (snr >= np.percentile(snr[keep], 50))
-        stellar = stellar_radius(
-            radius[bright]
-        )  # the locus, not the median: galaxies may outnumber stars
+        # the stellar locus, not the median size: galaxies may outnumber stars
+        stellar = stellar_radius(radius[bright])
         keep &= (radius >= config.radius_range[0] * stellar) & (
             radius <= config.radius_range[1] * stellar
         )

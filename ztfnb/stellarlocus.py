@@ -6,11 +6,11 @@ and cosmic rays smaller. Point sources are therefore the narrow range of
 radius that stands out from its neighbourhood among clean, bright
 detections, wherever it lies: a spike over a smooth spread, as PSFEx picks
 its PSF stars from the mode of the FWHM distribution (Bertin 2011, ASP Conf.
-Ser. 442, 435). The median radius is that value only while
-stars are most of the detections: at high Galactic latitude, or with a
-shallow reference, galaxies outnumber them (≈150 a quadrant at ZTF's depth
-against tens of Gaia stars in a sparse field) and the median lands among the
-galaxies, so that every star of the quadrant would be refused.
+Ser. 442, 435). The median radius is that value only while stars are most of
+the detections: at high Galactic latitude, or with a shallow reference,
+galaxies outnumber them (≈150 a quadrant at ZTF's depth against tens of Gaia
+stars in a sparse field) and the median lands among the galaxies, so that
+every star of the quadrant would be refused.
 
 Limit: choosing by size alone needs the stars to stand out. Tested (``tests/
 test_stellar_locus.py``) with 20–200 stars among up to 10 times as many
@@ -32,9 +32,9 @@ def stellar_radius(radius, width=LOCUS_WIDTH):
 
     Each range ``[r, r·width)`` starting at a detection's radius is scored by
     its count less the larger count of the two ranges of the same width one
-    range away on either side: a spike of equal sizes (stars) scores its whole count, a
-    spread of sizes (galaxies, cosmic rays) little, however many, its edges
-    included.
+    range away on either side: a spike of equal sizes (stars) scores its
+    whole count, a spread of sizes (galaxies, cosmic rays) little, however
+    many, its edges included.
 
     Parameters
     ----------
