@@ -14,7 +14,13 @@ from ztfnb.cli import build_parser
 ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name, where they differ
 CONDA_NAMES = {}
-NOT_PYTHON = {"python", "pip", "astromatic-scamp", "astromatic-source-extractor"}
+NOT_PYTHON = {
+    "python",
+    "pip",
+    "astromatic-scamp",
+    "astromatic-source-extractor",
+    "astromatic-swarp",
+}
 
 
 def _split(requirement):
