@@ -54,9 +54,9 @@ def write_ecsv(table, path, rows=ROWS):
     path = Path(path)
     with atomic_path(path) as temporary:
         if len(table) <= rows:
-            temporary.write_text(_ecsv(table), newline="")
+            temporary.write_text(_ecsv(table), encoding="utf-8", newline="")
             return path
-        with open(temporary, "w", newline="") as out:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:  # ECSV is UTF-8
             header, data = _split(_ecsv(table[:rows]))
             out.write(header + data)
             for start in range(rows, len(table), rows):
@@ -66,5 +66,5 @@ def write_ecsv(table, path, rows=ROWS):
                 out.write(data)
             else:
                 return path
-        temporary.write_text(_ecsv(table), newline="")
+        temporary.write_text(_ecsv(table), encoding="utf-8", newline="")
     return path
