@@ -173,3 +173,79 @@ def test_extract_uses_the_weight_map_beside_the_image(simulated, tmp_path, capsy
         x = np.asarray(extension.objects["XWIN_IMAGE"])
         assert len(x) > 20 and x.min() > 1490  # nothing measured on zero weight
     capsys.readouterr()
+
+
+# ---------------------------------------------------------------- INHERIT = T
+# Multi-extension cameras keep the exposure's keywords in the primary header and say
+# INHERIT = T in each extension (the FITS inheritance convention). The oracle: the same
+# pixels with every keyword in its extension, measured by the same source-extractor.
+_EXPOSURE_KEYS = ("DATE-OBS", "OBSJD", "OBSMJD", "MJD-OBS", "EXPTIME", "FILTER", "FIELDID",
+                  "TELRAD", "TELDECD", "AIRMASS", "PRESSURE", "TEMPTURE", "HUMIDITY", "GAIN",
+                  "SATURATE")  # fmt: skip
+_SPLITS = {
+    "exposure keywords": _EXPOSURE_KEYS,
+    "and the WCS's axis types": (*_EXPOSURE_KEYS, "CTYPE1", "CTYPE2", "RADESYS", "EQUINOX"),
+}
+
+
+def _moved_to_primary(source, target, keys, inherit=True, own=None):
+    """``source`` rewritten with ``keys`` in the primary header only; ``own`` keeps a keyword
+    (with another value) in the first extension, which must win over the primary's."""
+    with fits.open(source) as hdul:
+        primary = fits.PrimaryHDU()
+        for key in keys:
+            primary.header[key] = (hdul[1].header[key], hdul[1].header.comments[key])
+        hdus = [primary]
+        for index, hdu in enumerate(hdul[1:]):
+            header = hdu.header.copy()
+            for key in keys:
+                del header[key]
+            if inherit:
+                header["INHERIT"] = True
+            if own and index == 0:
+                header[own[0]] = own[1]
+            hdus.append(fits.ImageHDU(hdu.data, header))
+        fits.HDUList(hdus).writeto(target)
+    return target
+
+
+@pytest.mark.parametrize("split", _SPLITS)
+def test_extensions_inherit_the_primary_keywords_that_say_inherit(
+    simulated, tmp_path, capsys, split
+):
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    mef = _moved_to_primary(plain, tmp_path / "mef.fits", _SPLITS[split], own=("GAIN", 3.1))
+    (tmp_path / "mef.weight.fits").symlink_to(plain.with_name(f"{plain.stem}.weight.fits"))
+    # the oracle: every keyword in its extension, the first extension's own gain included
+    with fits.open(plain) as hdul:
+        hdul[1].header["GAIN"] = 3.1
+        (tmp_path / "ref").mkdir()
+        hdul.writeto(tmp_path / "ref" / "ref.fits")
+    (tmp_path / "ref" / "ref.weight.fits").symlink_to(plain.with_name(f"{plain.stem}.weight.fits"))
+    for image in (mef, tmp_path / "ref" / "ref.fits"):
+        assert main(["extract", str(image), "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    ours, theirs = read_ldac(tmp_path / "c" / "mef.ldac"), read_ldac(tmp_path / "c" / "ref.ldac")
+    assert len(ours) == len(theirs) == 2
+    for chip, oracle in zip(ours, theirs, strict=True):
+        for key in (*_SPLITS[split], "RCID", "CD1_1", "CRPIX1"):
+            assert chip.header[key] == oracle.header[key], key
+        assert chip.header["SEXGAIN"] == pytest.approx(oracle.header["SEXGAIN"], rel=1e-7)
+        assert chip.header["SEXSATLV"] == oracle.header["SEXSATLV"]
+        assert len(chip.objects) == len(oracle.objects) > 20
+        for column in oracle.objects.colnames:  # SExtractor reads a gain given as a float
+            np.testing.assert_allclose(chip.objects[column], oracle.objects[column], rtol=3e-7)
+    assert ours[0].header["SEXGAIN"] == pytest.approx(3.1) and ours[1].header["SEXGAIN"] != 3.1
+    assert read_exposure(tmp_path / "c" / "mef.ldac").rcids == [1, 2]
+    capsys.readouterr()
+
+
+def test_a_keyword_only_in_the_primary_without_inherit_is_named_so(simulated, tmp_path, capsys):
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    mef = _moved_to_primary(plain, tmp_path / "mef.fits", _EXPOSURE_KEYS, inherit=False)
+    assert main(["extract", str(mef), "--out", str(tmp_path / "c")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"ztfnb extract: error: {mef}: extension 1 (RC01): ")
+    assert "TELRAD" in line and "INHERIT = T" in line and "\n" not in line
+    assert not (tmp_path / "c").exists()

@@ -159,7 +159,9 @@ def _stage(image, heads, work, flagged):
             if source is None:
                 continue
             with fits.open(source, memmap=True) as hdul:
-                hdus = [fits.PrimaryHDU()]
+                # an empty primary's keywords stay: extensions may inherit them (INHERIT = T)
+                empty = hdul[0].header.get("NAXIS", 0) == 0
+                hdus = [fits.PrimaryHDU(header=hdul[0].header.copy() if empty else None)]
                 for i in kept:  # a weight map's extensions are its image's, in order
                     extension = hdul[extensions[i].hdu]
                     hdus.append(fits.ImageHDU(extension.data, header=extension.header))

@@ -17,6 +17,9 @@ whatever ``default.sex`` lies in the working folder. Every image's headers
 are checked before the first run (`ztfnb.imagefiles.check_image`), so a
 refusal leaves nothing written; each catalogue is written under a temporary
 name and renamed once read back as an exposure (`ztfnb.exposure.read_exposure`).
+An extension that inherits the primary header's keywords (``INHERIT = T``)
+gets them in its ``LDAC_IMHEAD`` too: SExtractor copies only the extension's
+own header, and SCAMP and ztfnb read the exposure's keywords there.
 Images are measured in parallel, one SExtractor (one thread) each: the
 Python side only waits. A weight map beside an image (``<stem>.weight.fits``,
 `ztfnb.imagefiles.weight_beside`) is used (``WEIGHT_TYPE MAP_WEIGHT``: its
@@ -41,6 +44,7 @@ from ztfnb.imagefiles import (
     without_weight_maps,
 )
 from ztfnb.io.atomic import atomic_path
+from ztfnb.io.ldac import read_ldac, write_ldac
 from ztfnb.tools import find_tool, run_tool
 
 __all__ = ["DEFAULT_OPTIONS", "SEXTRACTOR_PARAMETERS", "catalog_path", "extract_images"]
@@ -126,7 +130,7 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
     executable = find_tool("sextractor")
     images = without_weight_maps(images)
     check_image_names(images)
-    counts = [len(check_image(image)) for image in images]
+    checked = [check_image(image) for image in images]
     weights = [weight_beside(image) for image in images]
     settings = {**DEFAULT_OPTIONS, **(options or {})}
     out = Path(out)
@@ -136,11 +140,12 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
         parameters = Path(work) / "ztfnb.param"
         parameters.write_text("\n".join(SEXTRACTOR_PARAMETERS) + "\n")
 
-        def one(image, count, weight):
+        def one(image, extensions, weight):
+            count = len(extensions)
             target = catalog_path(out, image)
-            weighting = {}
+            weighting = _inherited_levels(extensions, settings)
             if weight is not None and "WEIGHT_TYPE" not in (options or {}):
-                weighting = {"WEIGHT_TYPE": "MAP_WEIGHT", "WEIGHT_IMAGE": weight.resolve()}
+                weighting |= {"WEIGHT_TYPE": "MAP_WEIGHT", "WEIGHT_IMAGE": weight.resolve()}
             with atomic_path(target) as temporary:
                 command = [executable, image.resolve(), "-c", "/dev/null"]
                 for key, value in {
@@ -158,6 +163,8 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
                     ) from None
                 if run.returncode:
                     raise RuntimeError(f"{image}: {run.failure('SExtractor')}")
+                if any(e.inherited for e in extensions):
+                    _carry_inherited(temporary, extensions)
                 catalog = read_exposure(temporary)  # what solve will read, checked now
                 if len(catalog.extensions) != count:
                     raise RuntimeError(
@@ -170,5 +177,40 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
             return str(image), str(target), count, detections, run.elapsed
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(one, images, counts, weights))
+            rows = list(pool.map(one, images, checked, weights))
     return QTable(rows=rows, names=["image", "catalog", "quadrants", "detections", "seconds"])
+
+
+def _inherited_levels(extensions, settings):
+    """SExtractor's ``GAIN`` and ``SATUR_LEVEL`` from the primary header, for extensions that
+    inherit them: SExtractor reads ``GAIN_KEY``/``SATUR_KEY`` in the extension's own header
+    only, and uses these values where the keyword is not there (an extension's own
+    keyword still wins, as inheritance asks)."""
+    levels = {}
+    for key, level in (("GAIN_KEY", "GAIN"), ("SATUR_KEY", "SATUR_LEVEL")):
+        keyword = str(settings.get(key, "")).upper()
+        for extension in extensions:
+            if keyword in extension.inherited:
+                levels[level] = extension.header[keyword]
+                break
+    return levels
+
+
+def _carry_inherited(catalog, extensions):
+    """Add to each ``LDAC_IMHEAD`` the keywords its image extension inherits from the primary.
+
+    A catalogue of another number of extensions is left for the caller to refuse.
+    """
+    chips = read_ldac(catalog)
+    if len(chips) != len(extensions):
+        return
+    pairs = []
+    for chip, extension in zip(chips, extensions, strict=True):
+        header = chip.header.copy()
+        for key in ("XTENSION", "PCOUNT", "GCOUNT"):  # an image extension's, not a header's
+            header.remove(key, ignore_missing=True)
+        for key in extension.inherited:
+            if key not in header:
+                header.append(extension.header.cards[key], end=True)
+        pairs.append((header, chip.objects))
+    write_ldac(catalog, pairs)

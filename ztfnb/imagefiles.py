@@ -12,6 +12,14 @@ and ``solve`` read (`ztfnb.exposure.quadrant_identity`: ``RCID`` or
 ``CCDID``/``QID``, ``TELRAD``/``TELDECD``, ``OBSMJD``/``MJD-OBS``/``DATE-OBS``,
 ``EXPTIME``), in one line naming the file, the extension and the keyword.
 
+Keywords of the exposure often live in the primary header of a multi-extension
+file, each extension saying ``INHERIT = T`` (the FITS inheritance convention,
+registered with the IAU FITS Working Group): an extension that says so gets
+the primary's keywords it lacks (`inherit_primary`), as the convention asks,
+for the checks here and in the catalogue ``extract`` writes (SExtractor copies
+only the extension's own header into ``LDAC_IMHEAD``). Without ``INHERIT = T``
+nothing is inherited, and a keyword found only in the primary is named as such.
+
 A weight map lies beside its image as ``<stem>.weight.fits`` (``ztfnb
 simulate --images`` writes them so; SWarp's default ``WEIGHT_SUFFIX``): 1 or
 more where a pixel is good, 0 where it is bad (``MAP_WEIGHT``), with the
@@ -36,6 +44,7 @@ __all__ = [
     "check_image_names",
     "image_extensions",
     "image_name",
+    "inherit_primary",
     "weight_beside",
     "weight_name",
     "without_weight_maps",
@@ -43,6 +52,14 @@ __all__ = [
 
 #: How a weight map's name ends, its image's being ``.fits``.
 WEIGHT_SUFFIX = ".weight.fits"
+
+#: Primary-header cards an extension never inherits: the mandatory and data-describing ones,
+#: checksums and commentary (the FITS inheritance convention), and the extension's own names.
+_NOT_INHERITED = {
+    "SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NEXTEND", "BSCALE", "BZERO", "BLANK", "BUNIT",
+    "DATAMIN", "DATAMAX", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", "", "INHERIT",
+    "EXTNAME", "EXTVER", "EXTLEVEL", "XTENSION", "PCOUNT", "GCOUNT",
+}  # fmt: skip
 
 #: Endings of an image file's name that are not part of the exposure's name.
 _SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".gz")
@@ -70,11 +87,57 @@ class ImageExtension:
     label : str
         How messages name it: its number and its ``EXTNAME``.
     header : `~astropy.io.fits.Header`
+        Its header, with the primary's keywords when it says ``INHERIT = T``.
+    inherited : tuple of str
+        The keywords taken from the primary header.
+    primary : `~astropy.io.fits.Header` or None
+        The primary header of a multi-extension file (None for an image in the primary).
     """
 
     hdu: int
     label: str
     header: fits.Header
+    inherited: tuple = ()
+    primary: fits.Header | None = None
+
+
+def inherit_primary(primary, header, force=False):
+    """An extension's header with the primary header's keywords it lacks, if it says ``INHERIT = T``.
+
+    Parameters
+    ----------
+    primary, header : `~astropy.io.fits.Header`
+        The file's primary header and the extension's.
+    force : bool
+        Inherit whatever ``INHERIT`` says (to tell a user that the keyword
+        they miss is in the primary).
+
+    Returns
+    -------
+    header : `~astropy.io.fits.Header`
+        A copy; the inherited cards follow the extension's own, with their comments.
+    inherited : tuple of str
+        The keywords added.
+
+    Notes
+    -----
+    The FITS inheritance convention (W. Pence, FITS Support Office, registered
+    with the IAU FITS Working Group): with ``INHERIT = T`` in an extension, the
+    primary's keywords apply to it unless it has its own; the mandatory
+    keywords, checksums, ``COMMENT``/``HISTORY`` and blank cards are not
+    inherited (`_NOT_INHERITED` adds the data-describing ones).
+    """
+    header = header.copy()
+    if not (force or header.get("INHERIT") is True):
+        return header, ()
+    added = []
+    for card in primary.cards:
+        key = card.keyword
+        if key in _NOT_INHERITED or key.startswith("NAXIS") or key in header:
+            continue
+        header.append(card, end=True)
+        added.append(key)
+    return header, tuple(added)
 
 
 def image_extensions(path):
@@ -103,12 +166,17 @@ def image_extensions(path):
                 "ignore"
             )  # astropy's fixes of non-standard cards: the tools read them
             with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+                primary = hdul[0].header.copy()
                 for index, hdu in enumerate(hdul):
                     header = hdu.header
                     if hdu.is_image and header.get("NAXIS", 0) == 2:
                         name = str(header.get("EXTNAME", "")).strip()
                         label = f"{index} ({name})" if name else str(index)
-                        found.append(ImageExtension(index, label, header.copy()))
+                        if index == 0:
+                            found.append(ImageExtension(index, label, header.copy()))
+                            continue
+                        merged, inherited = inherit_primary(primary, header)
+                        found.append(ImageExtension(index, label, merged, inherited, primary))
     except (OSError, ValueError, TypeError) as error:
         raise InputError(f"cannot read as a FITS image ({error})", path=path) from error
     if not found:
@@ -138,8 +206,7 @@ def check_image(path):
     extensions = image_extensions(path)
     seen, pointings = {}, set()
     for extension in extensions:
-        check_wcs_keywords([extension.header], path, labels=[extension.label])
-        rcid, _, pointing, _ = quadrant_identity(extension.header, path, extension.label)
+        rcid, pointing = _checked(extension, path)
         if rcid in seen:
             raise InputError(
                 f"RCID {rcid} appears twice (also in extension {seen[rcid]})",
@@ -151,6 +218,30 @@ def check_image(path):
     if len(pointings) > 1:
         raise InputError("extensions disagree on TELRAD/TELDECD: one exposure per file", path=path)
     return extensions
+
+
+def _checked(extension, path):
+    """An extension's rcid and pointing; a keyword missing there but in the primary header
+    is named as such (the extension does not say ``INHERIT = T``)."""
+    try:
+        check_wcs_keywords([extension.header], path, labels=[extension.label])
+        rcid, _, pointing, _ = quadrant_identity(extension.header, path, extension.label)
+    except InputError as error:
+        if extension.primary is None or extension.header.get("INHERIT") is True:
+            raise
+        forced, _ = inherit_primary(extension.primary, extension.header, force=True)
+        try:
+            check_wcs_keywords([forced], path, labels=[extension.label])
+            quadrant_identity(forced, path, extension.label)
+        except InputError:
+            raise error from None
+        hinted = InputError(
+            f"{error}; the primary header has it, but the extension does not say "
+            "INHERIT = T (the FITS inheritance convention)"
+        )
+        hinted.path, hinted.extension, hinted.keyword = error.path, error.extension, error.keyword
+        raise hinted from None
+    return rcid, pointing
 
 
 def check_image_names(paths):
