@@ -227,3 +227,49 @@ def test_a_weight_map_beside_an_image_is_used_by_swarp(simulated, tmp_path):
         values[name] = float(weight[y, x])
     assert values["rc1 left"] == 0, values
     assert values["rc1 right"] > 0 and values["rc2"] > 0, values
+
+
+# ----------------------------------------------------------------- the canvas
+def _moved(tiny, folder, name, d_ra, d_dec):
+    """A copy of the tiny image whose solution is moved by (d_ra, d_dec) degrees."""
+    source, image = tiny
+    target = folder / f"{name}.fits"
+    target.write_bytes(image.read_bytes())
+    (folder / "heads").mkdir(exist_ok=True)
+    block = read_header_blocks(source / "heads" / "ztf_x.head")[0]
+    block["CRVAL1"] = (block["CRVAL1"] + d_ra) % 360
+    block["CRVAL2"] = block["CRVAL2"] + d_dec
+    (folder / "heads" / f"{name}.head").write_text(block.tostring(sep="\n", padding=False) + "\n")
+    return target
+
+
+@pytest.mark.parametrize(("d_ra", "d_dec"), [(0.8, 0.0), (0.0, 0.3), (-0.5, 0.2)])
+def test_the_canvas_expected_is_the_one_swarp_makes(tiny, tmp_path, d_ra, d_dec):
+    """Oracle: SWarp's own automatic canvas (centre, size and scale from the inputs)."""
+    from ztfnb.coadd import coadd_images
+
+    images = [_moved(tiny, tmp_path, "ztf_a", 0, 0), _moved(tiny, tmp_path, "ztf_b", d_ra, d_dec)]
+    run = coadd_images(images, tmp_path / "heads", tmp_path / "c.fits")
+    ny, nx = fits.getdata(run.image).shape
+    assert min(nx, ny) > 16 and max(nx, ny) > 300  # the two tiles far apart on it
+    assert run.canvas.nx == pytest.approx(nx, rel=0.01, abs=3)
+    assert run.canvas.ny == pytest.approx(ny, rel=0.01, abs=3)
+
+
+@pytest.mark.parametrize(("d_ra", "d_dec", "said"), [
+    (100.0, -55.0, "GB with its weight), more than the"),  # a canvas of terabytes
+    (180.0, -130.0, "no tangent-plane co-add holds these images"),  # opposite sides of the sky
+])  # fmt: skip
+def test_fields_far_apart_are_refused_before_swarp_runs(tiny, tmp_path, capsys, d_ra, d_dec, said):
+    import shutil
+
+    images = [_moved(tiny, tmp_path, "ztf_a", 0, 0), _moved(tiny, tmp_path, "ztf_b", d_ra, d_dec)]
+    (tmp_path / "out").mkdir()
+    command = ["coadd", *map(str, images), "--heads", str(tmp_path / "heads")]
+    assert main([*command, "--out", str(tmp_path / "out" / "c.fits")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert said in line and "ztf_a and ztf_b lie" in line and "\n" not in line
+    assert list((tmp_path / "out").iterdir()) == []
+    if "GB" in line:  # the refusal is the disk's: the canvas is larger than the whole disk
+        size = float(line.split("pixels at")[1].split("(")[1].split(" GB")[0].replace(",", ""))
+        assert size * 1e9 > shutil.disk_usage(tmp_path).total

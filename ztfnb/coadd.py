@@ -26,13 +26,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
+from astropy.wcs import WCS
 
+from ztfnb.canvas import Canvas, check_canvas, quadrant_corners
 from ztfnb.exposure import quadrant_identity
 from ztfnb.imagefiles import (
     WEIGHT_SUFFIX,
@@ -119,6 +122,8 @@ class CoaddRun:
         The (exposure, rcid) quadrants left out.
     elapsed : float
         SWarp's wall time, seconds.
+    canvas : `~ztfnb.canvas.Canvas` or None
+        The canvas ztfnb expected SWarp to make (None when the SWarp settings chose it).
     """
 
     image: Path
@@ -126,6 +131,7 @@ class CoaddRun:
     quadrants: int
     excluded: list
     elapsed: float
+    canvas: Canvas | None = None
 
 
 def _stage(image, heads, work, flagged):
@@ -148,6 +154,7 @@ def _stage(image, heads, work, flagged):
     rcids = [quadrant_identity(e.header, image, e.label)[0] for e in extensions]
     weight = weight_beside(image)
     kept = [i for i, rcid in enumerate(rcids) if (name, rcid) not in flagged]
+    footprint = [_footprint(blocks[i], extensions[i].header, head) for i in kept]
     excluded = [(name, rcids[i]) for i in range(len(rcids)) if i not in kept]
     if len(kept) == len(extensions):
         (work / f"{name}.fits").symlink_to(image.resolve())
@@ -168,7 +175,24 @@ def _stage(image, heads, work, flagged):
                 fits.HDUList(hdus).writeto(work / f"{name}{target}")
         write_header_blocks(work / f"{name}.head", [blocks[i] for i in kept])
     path = work / f"{name}.fits" if kept else None
-    return path, len(kept), excluded, weight is not None
+    return path, len(kept), excluded, weight is not None, footprint
+
+
+def _footprint(block, header, head):
+    """A quadrant's corners and pixel scale (″) through its solution, for `check_canvas`.
+
+    The linear part of any WCS convention (CD, or PC with CDELT), read by astropy.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TPV's PV cards, SCAMP's non-standard ones
+        wcs = WCS(block, naxis=2)
+    cd = wcs.pixel_scale_matrix
+    (crpix1, crpix2), (crval1, crval2) = wcs.wcs.crpix, wcs.wcs.crval
+    linear = {"CRVAL1": crval1, "CRVAL2": crval2, "CRPIX1": crpix1, "CRPIX2": crpix2}
+    linear |= {"CD1_1": cd[0, 0], "CD1_2": cd[0, 1], "CD2_1": cd[1, 0], "CD2_2": cd[1, 1]}
+    sizes = int(header["NAXIS1"]), int(header["NAXIS2"])
+    scale = 3600 * np.sqrt(abs(np.linalg.det(cd)))
+    return quadrant_corners(linear, *sizes), scale
 
 
 def _weighting(weighted):
@@ -213,7 +237,8 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
     InputError
         A missing ``.head`` (naming the image), one whose blocks do not match
         the image's extensions, an image without a WCS or the camera keywords,
-        every quadrant excluded: before SWarp runs, nothing written.
+        every quadrant excluded, a canvas that no tangent plane or no disk holds
+        (`ztfnb.canvas.check_canvas`): before SWarp runs, nothing written.
     RuntimeError
         SWarp stopped with an error (its last lines quoted), or wrote nothing.
     """
@@ -228,17 +253,19 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
     weight = weight_path(out)
     with tempfile.TemporaryDirectory(prefix="ztfnb-coadd-") as work:
         work = Path(work)
-        staged, quadrants, excluded, weighted = [], 0, [], []
+        staged, quadrants, excluded, weighted, footprints = [], 0, [], [], []
         for image in images:
-            path, count, left_out, has_weight = _stage(image, heads, work, flagged)
+            path, count, left_out, has_weight, footprint = _stage(image, heads, work, flagged)
             staged += [path] if path else []
             weighted += [has_weight] if path else []
+            footprints += [(image_name(image), footprint)] if path else []
             quadrants += count
             excluded += left_out
         if not staged:
             raise InputError(
                 f"every quadrant of the images is flagged in {exclude}: nothing to co-add"
             )
+        canvas = check_canvas(footprints, out.parent, options)
         with atomic_path(out) as image_temporary, atomic_path(weight) as weight_temporary:
             settings = {
                 **DEFAULT_OPTIONS,
@@ -262,4 +289,4 @@ def coadd_images(images, heads, out, exclude=None, options=None, timeout=3600):
                 raise RuntimeError(run.failure("SWarp"))
             if image_temporary.stat().st_size == 0:
                 raise RuntimeError("SWarp wrote no co-add")
-    return CoaddRun(out, weight, quadrants, excluded, run.elapsed)
+    return CoaddRun(out, weight, quadrants, excluded, run.elapsed, canvas)
