@@ -107,18 +107,22 @@ def test_a_night_runs_in_bounded_memory(night_run):
 
 
 @pytest.mark.timeout(900)
-def test_solve_quality_writes_what_quality_writes(night_run, prior, tmp_path):
+def test_solve_quality_writes_what_quality_writes(night_run, prior, tmp_path, capsys):
     night, _, _ = night_run
     catalogs = [str(path) for path in sorted(night.glob("*.ldac"))[:2]]
     gaia = str(night / "gaia.fits")
     both = tmp_path / "both"
-    common = ["--gaia", gaia, "--prior", str(prior), "--workers", "2", "--quiet"]
+    common = ["--gaia", gaia, "--prior", str(prior), "--workers", "2"]
     assert main(["solve", *catalogs, "--out", str(both), "--quality", *common]) in (0, 1)
+    solved = "".join(capsys.readouterr()).splitlines()
     metrics = tmp_path / "apart" / "metrics.ecsv"
-    args = ["--heads", str(both), "--gaia", gaia, "--out", str(metrics), "--quiet"]
+    args = ["--heads", str(both), "--gaia", gaia, "--out", str(metrics)]
     assert main(["quality", *catalogs, *args]) == 0
     for name in ("metrics.ecsv", "metrics.exposures.ecsv", "metrics.html"):
         assert (both / name).read_bytes() == (metrics.parent / name).read_bytes(), name
+    # and the same messages, each exposure's logged from its record
+    measured = [line for line in "".join(capsys.readouterr()).splitlines() if "measured" in line]
+    assert len(measured) == 2 and measured == [line for line in solved if "measured" in line]
 
 
 @pytest.mark.timeout(900)

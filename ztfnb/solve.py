@@ -57,7 +57,7 @@ from ztfnb.io.sextractor import scamp_extensions
 from ztfnb.lifetime import die_with_parent
 from ztfnb.prior import ahead_headers, refine_pointing
 from ztfnb.prior.file import read_prior
-from ztfnb.quality.night import ExposureQuality, judge_night, measure_exposure
+from ztfnb.quality.night import judge_night, measure_exposure
 from ztfnb.qualityfiles import check_quality_paths, write_quality
 from ztfnb.reference import field_reference
 from ztfnb.scamp import check_settings, find_scamp, run_scamp
@@ -557,8 +557,8 @@ def solve_night(
         return summary
     measured = [row["quality"] for row in rows if row.get("quality") is not None]
     if log:
-        for one in measured:
-            for message in ExposureQuality.unpacked(one).messages:
+        for row in rows:
+            for message in row.get("quality_messages", ()):
                 log(message)
     quadrants, exposures, _ = judge_night(measured, quality_config, metrics_config, log)
     write_quality(out / METRICS, quadrants, exposures)
@@ -566,8 +566,10 @@ def solve_night(
 
 
 def _packed(row):
-    """The row with its exposure's quality packed: a night's rows are held until the verdict."""
+    """The row with its exposure's quality packed: a night's rows are held until the verdict.
+    Its messages are kept apart, to be logged without unpacking it again."""
     if row.get("quality") is not None:
+        row["quality_messages"] = tuple(row["quality"].messages)
         row["quality"] = row["quality"].packed()
     return row
 
