@@ -618,3 +618,50 @@ def test_merging_follows_the_blocks_matrix_convention(tmp_path):
     )
     with pytest.raises(InputError, match="2 header blocks for 1 catalogue extensions"):
         merge_header_blocks([block, block], [catalogue], tmp_path / "x.ahead")
+
+
+@needs_scamp
+@pytest.mark.scamp
+@pytest.mark.parametrize("shift", [0.15, 0.3])  # pixels
+def test_bright_stars_with_errors_far_below_their_real_ones_flag_no_corner(
+    solved_night, tmp_path, shift
+):
+    """The kind: SExtractor's photon-limited errors of bright stars (0.001 px) far below their
+    real centroid errors (near saturation, a neighbour: 0.1-0.3 px), which on extracted
+    catalogues made good quadrants' corners "off". Three such stars near the corners of every
+    quadrant of an exposure with a corner that truly took off: that one still flagged, no other.
+    """
+    from ztfnb.io.ldac import read_ldac, write_ldac
+
+    _, report = solved_night
+    takeoffs = report.failures[report.failures["kind"] == "corner_takeoff"]
+    name = str(takeoffs["exposure"][0])
+    wrong = {int(r["rcid"]) for r in report.failures if str(r["exposure"]) == name}
+    rng = np.random.default_rng(7)
+    chips = []
+    for chip in read_ldac(report.solved_dir / f"{name}.ldac"):
+        objects = chip.objects.copy()
+        if chip.header["RCID"] % 4:  # one quadrant in four, as such stars come
+            chips.append((chip.header, objects))
+            continue
+        x, y = np.asarray(objects["XWIN_IMAGE"]), np.asarray(objects["YWIN_IMAGE"])
+        outer = (np.abs(x / 3072 - 0.5) > 0.35) & (np.abs(y / 3080 - 0.5) > 0.35)
+        outer &= np.asarray(objects["FLAGS"]) == 0
+        brightest = np.flatnonzero(outer)[np.argsort(-np.asarray(objects["FLUX_AUTO"])[outer])][:3]
+        turn = rng.uniform(0, 2 * np.pi, brightest.size)
+        objects["XWIN_IMAGE"][brightest] += shift * np.cos(turn)
+        objects["YWIN_IMAGE"][brightest] += shift * np.sin(turn)
+        for column in ("ERRAWIN_IMAGE", "ERRBWIN_IMAGE"):
+            objects[column][brightest] = 0.001
+        chips.append((chip.header, objects))
+    (tmp_path / "heads").mkdir()
+    for path in report.solved_dir.glob(f"{name}.*"):
+        if path.suffix in (".head", ".ahead", ".xml"):
+            shutil.copy(path, tmp_path / "heads" / path.name)
+    write_ldac(tmp_path / f"{name}.ldac", chips)
+    quadrants, _, _ = night_metrics(
+        [read_exposure(tmp_path / f"{name}.ldac")], report.night.gaia, tmp_path / "heads"
+    )
+    flagged = {int(r["rcid"]) for r in quadrants if r["flag"]}
+    assert wrong <= flagged, quadrants[[r["rcid"] in wrong for r in quadrants]]["reason"]
+    assert flagged <= wrong, quadrants[[bool(r["flag"]) for r in quadrants]]["reason"]

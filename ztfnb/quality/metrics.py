@@ -213,14 +213,24 @@ def pixel_scale_change(prior, solution, grid=SCALE_GRID):
     return 100 * (np.sqrt(after) - np.sqrt(before)) / np.sqrt(before)
 
 
-def _corner_fit(x, y, dra, ddec, variance=None, degree=3):
+def _corner_fit(x, y, dra, ddec, variance, degree=3, huber=3.0, rounds=5):
     """A smooth fit of the residual field, evaluated at the four corners.
 
     A polynomial of ``degree`` in x and y per axis, by least squares weighted
-    by the stars' variances when given. On simulated nights a weighted cubic
-    tells a corner that takes off from noise better than the unweighted
-    quadratic (ZTF's "smooth fit"): it follows a bump confined to a corner, and
-    its errors there are known.
+    by the stars' variances. On simulated nights a weighted cubic tells a
+    corner that takes off from noise better than the unweighted quadratic
+    (ZTF's "smooth fit"): it follows a bump confined to a corner, and its
+    errors there are known.
+
+    The weights are made robust (Huber's, iteratively reweighted): a star whose
+    residual from the fitted field is more than ``huber`` times its error
+    counts as if its error were that much larger. Without it one bright star
+    whose stated error (SExtractor's, photon-limited: 0.001″) is far below its
+    real centroid error (0.1–0.2″: near saturation, a neighbour) sets the
+    field at a corner by itself: on an extracted catalogue one such star made a
+    good quadrant's corner "0.23″ off" (tests/test_quality.py). The stars of a
+    corner that truly takes off agree with each other and with the field the
+    fit follows, so they keep their weight.
 
     Parameters
     ----------
@@ -228,16 +238,21 @@ def _corner_fit(x, y, dra, ddec, variance=None, degree=3):
         Pixels.
     dra, ddec : `~numpy.ndarray`
         Residuals, arcsec.
-    variance : `~numpy.ndarray`, optional
+    variance : `~numpy.ndarray`
         Each star's variance per axis (arcsec²): the weights, and the errors.
     degree : int
+    huber : float
+        Huber's threshold, in units of each star's error (on the length of its
+        2-D residual from the fit).
+    rounds : int
+        Reweighting rounds.
 
     Returns
     -------
     size : `~numpy.ndarray`
         Length of the fitted residual at each corner (arcsec), shape (4,).
     error : `~numpy.ndarray`
-        Its 1σ uncertainty per axis at each corner (NaN without ``variance``).
+        Its 1σ uncertainty per axis at each corner, shape (4,).
     """
 
     def terms(px, py):
@@ -249,13 +264,20 @@ def _corner_fit(x, y, dra, ddec, variance=None, degree=3):
     at = terms(
         (_CORNERS[:, 0] - (NAXIS1 + 1) / 2) / NAXIS1, (_CORNERS[:, 1] - (NAXIS2 + 1) / 2) / NAXIS2
     )
-    weight = np.ones_like(x) if variance is None else 1 / variance
-    weighted = design * weight[:, None]
+    residual = np.column_stack([dra, ddec])
+    robust = np.ones_like(x)
+    for _ in range(rounds):
+        weighted = design * (robust / variance)[:, None]
+        solve = np.linalg.pinv(weighted.T @ design) @ weighted.T  # (terms, n)
+        off = np.hypot(*(residual - design @ (solve @ residual)).T) / np.sqrt(variance)
+        updated = np.minimum(1.0, huber / np.maximum(off, 1e-12))
+        if np.allclose(updated, robust, rtol=1e-3, atol=1e-6):
+            break
+        robust = updated
+    weighted = design * (robust / variance)[:, None]
     # the fitted value at a corner is a weighted sum of the residuals (one row per star)
     rows = weighted @ np.linalg.pinv(weighted.T @ design) @ at.T  # (n, 4)
     size = np.hypot(dra @ rows, ddec @ rows)
-    if variance is None:
-        return size, np.full(4, np.nan)
     return size, np.sqrt(variance @ rows**2)
 
 
