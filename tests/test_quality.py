@@ -665,3 +665,15 @@ def test_bright_stars_with_errors_far_below_their_real_ones_flag_no_corner(
     flagged = {int(r["rcid"]) for r in quadrants if r["flag"]}
     assert wrong <= flagged, quadrants[[r["rcid"] in wrong for r in quadrants]]["reason"]
     assert flagged <= wrong, quadrants[[bool(r["flag"]) for r in quadrants]]["reason"]
+
+
+def test_rows_by_exposure_are_the_rows_a_comparison_finds():
+    from ztfnb.quality.night import rows_by_exposure
+
+    rng = np.random.default_rng(2)
+    names = np.array([f"ztf_{n:03d}" for n in rng.integers(0, 40, 3000)])
+    table = QTable({"exposure": names, "rcid": np.arange(3000) % 64})
+    rows_of = rows_by_exposure(table)
+    assert sorted(rows_of) == sorted(set(names))
+    for name, rows in rows_of.items():
+        np.testing.assert_array_equal(rows, np.flatnonzero(names == name))

@@ -18,6 +18,7 @@ from ztfnb.display import PPM, show
 from ztfnb.io.atomic import atomic_path
 from ztfnb.plots.camera import new_axes
 from ztfnb.plots.quality import plot_flags, plot_zenith_scale
+from ztfnb.quality.night import rows_by_exposure
 
 __all__ = ["WORST", "night_page", "write_night_page"]
 
@@ -40,11 +41,18 @@ def _png(figure):
     )
 
 
-def _median(quadrants, name, column):
-    rows = (np.asarray(quadrants["exposure"]) == name) & ~np.asarray(quadrants["absent"])
-    values = u.Quantity(quadrants[column][rows]).value if len(quadrants) else np.array([])
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else np.nan
+def _medians(quadrants, names, column):
+    """The median of a column over each exposure's present quadrants (NaN where none)."""
+    rows_of = rows_by_exposure(quadrants)
+    present = ~np.asarray(quadrants["absent"], bool)
+    every = u.Quantity(quadrants[column]).value if len(quadrants) else np.array([])
+    medians = []
+    for name in names:
+        rows = rows_of.get(name, np.array([], int))
+        values = every[rows[present[rows]]]
+        values = values[np.isfinite(values)]
+        medians.append(float(np.median(values)) if values.size else np.nan)
+    return medians
 
 
 def exposure_summary(quadrants, exposures):
@@ -53,9 +61,9 @@ def exposure_summary(quadrants, exposures):
     names = [str(n) for n in exposures["exposure"]]
     table["exposure"] = names
     table["airmass"] = np.asarray(exposures["airmass"], float)
-    table["scamp_sigma"] = [_median(quadrants, n, "scamp_sigma") for n in names] * u.arcsec
-    table["scamp_chi2"] = [_median(quadrants, n, "scamp_chi2") for n in names]
-    table["rms_ra"] = [_median(quadrants, n, "rms_ra") for n in names] * u.arcsec
+    table["scamp_sigma"] = _medians(quadrants, names, "scamp_sigma") * u.arcsec
+    table["scamp_chi2"] = _medians(quadrants, names, "scamp_chi2")
+    table["rms_ra"] = _medians(quadrants, names, "rms_ra") * u.arcsec
     table["n_matched"] = np.asarray(exposures["n_matched"], int)
     table["n_flagged"] = np.asarray(exposures["n_flagged"], int)
     table["zenith_scale"] = u.Quantity(exposures["zenith_scale"]).value * PPM

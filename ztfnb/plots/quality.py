@@ -7,6 +7,7 @@ import numpy as np
 
 from ztfnb.camera import FocalPlane
 from ztfnb.plots.camera import draw_focal_plane, draw_pixel_vectors, new_axes
+from ztfnb.quality.night import rows_by_exposure
 from ztfnb.quality.refraction import zenith_curve
 from ztfnb.settings import PPM
 
@@ -222,8 +223,9 @@ def plot_scale_airmass(exposures, coefficients=None, highlight=None):
 def plot_flags(quadrants):
     """Flagged quadrants per exposure."""
     figure, ax = new_axes(7, 3.2)
-    names = list(dict.fromkeys(np.asarray(quadrants["exposure"])))
-    counts = [int(np.sum(quadrants["flag"][quadrants["exposure"] == name])) for name in names]
+    names = list(dict.fromkeys(np.asarray(quadrants["exposure"]).astype(str)))
+    rows_of, flags = rows_by_exposure(quadrants), np.asarray(quadrants["flag"], bool)
+    counts = [int(flags[rows_of[name]].sum()) for name in names]
     ax.bar(range(len(names)), counts, color="C3")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels([name[-17:] for name in names], rotation=60, ha="right", fontsize=7)
