@@ -228,7 +228,7 @@ def test_ltt_refuses_a_column_with_infinities(tmp_path, capsys, bad):
 def test_ltt_api_refuses_a_position_that_is_not_finite(lightcurve):
     from astropy.coordinates import SkyCoord
 
-    from ztfnb.timecorr import add_corrected_times
+    from ztfnb.lightcurve import add_corrected_times
 
     with pytest.raises(ValueError, match="finite"):
         add_corrected_times(Table.read(lightcurve), position=SkyCoord(np.nan * u.deg, 0 * u.deg))

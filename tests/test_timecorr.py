@@ -9,14 +9,10 @@ from astropy.time import Time, TimeDelta
 
 from ztfnb.cli import main
 from ztfnb.io import InputError
+from ztfnb.lightcurve import add_corrected_times
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic_inverse
-from ztfnb.timecorr import (
-    add_corrected_times,
-    grid_error,
-    light_travel_time,
-    observatory_positions,
-)
+from ztfnb.timecorr import grid_error, light_travel_time, observatory_positions
 
 NS = 1e-9
 
@@ -359,3 +355,13 @@ def test_positions_in_degrees_and_sexagesimal_are_told_apart_column_by_column():
         assert np.max(np.abs(table["ltt_bary"].to_value(u.s) - expected)) < NS, (ra, dec)
     with pytest.raises(InputError, match="column 'ra': cannot read angles"):
         add_corrected_times(Table({"mjd": mjd, "ra": ["10:01:00", "150.25"], "dec": [12.5, 12.5]}))
+
+
+def test_the_light_curve_functions_still_import_from_timecorr():
+    import ztfnb.lightcurve
+    import ztfnb.timecorr
+
+    for name in ztfnb.lightcurve.__all__:
+        assert getattr(ztfnb.timecorr, name) is getattr(ztfnb.lightcurve, name)
+    with pytest.raises(AttributeError):
+        ztfnb.timecorr.no_such_name  # noqa: B018

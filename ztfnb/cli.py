@@ -1206,7 +1206,7 @@ def _ltt(args):
     from astropy.coordinates import SkyCoord
 
     from ztfnb.io.tables import read_table, write_table
-    from ztfnb.timecorr import add_corrected_times
+    from ztfnb.lightcurve import add_corrected_times
 
     if (args.ra is None) != (args.dec is None):
         raise ValueError("give both --ra and --dec, or neither")

@@ -15,9 +15,10 @@ from astropy.time import Time
 
 from ztfnb.io.summary import write_summary
 from ztfnb.io.tables import write_table
+from ztfnb.lightcurve import add_corrected_times
 from ztfnb.site import PALOMAR
 from ztfnb.tangent import gnomonic_inverse
-from ztfnb.timecorr import add_corrected_times, grid_error, light_travel_time
+from ztfnb.timecorr import grid_error, light_travel_time
 
 __all__ = ["TimingReport", "simulate_field", "time_methods", "timing_report"]
 
@@ -196,7 +197,7 @@ def timing_report(
         For the error maps and timings.
     light_curve_sources : int
         Sources (variables first) written as a light-curve table and corrected
-        with `ztfnb.timecorr.add_corrected_times`.
+        with `ztfnb.lightcurve.add_corrected_times`.
     output_dir : path-like
         ``light_curves.ecsv`` and ``timings.ecsv`` go there when given.
 
