@@ -31,6 +31,11 @@ Nothing here depends on the verdict's thresholds (`ztfnb.quality.verdict`):
 exposure-wide references (the extra error, the exposure's scale change) are
 what most of its quadrants agree on (`ztfnb.quality.robust.consensus`).
 `SolvedNight` gives star-level matches of any exposure of a solved night.
+
+Parts: `ztfnb.quality.residuals` (a quadrant's residual statistics and its
+corner field), `ztfnb.quality.priorshape` (scale change and corner
+displacement, prior → solution); this module matches, measures an exposure
+and tabulates.
 """
 
 from dataclasses import dataclass, field
@@ -50,13 +55,14 @@ from ztfnb.io.headers import (
     merge_header_blocks,
     read_header_blocks,
 )
-from ztfnb.match import MatchConfig, affine_fit, match_catalog, usable_detections
-from ztfnb.quality.robust import MAD_SIGMA, consensus, robust_sigma
+from ztfnb.match import MatchConfig, match_catalog, usable_detections
+from ztfnb.quality.priorshape import _PROBES, SCALE_GRID, _corner_displacements, pixel_scale_change
+from ztfnb.quality.residuals import _clipped, _extra_error, _residual_statistics
+from ztfnb.quality.robust import consensus
 from ztfnb.reference import field_reference
 from ztfnb.scamp import read_scamp_xml
 from ztfnb.settings import PPM
 from ztfnb.site import PALOMAR
-from ztfnb.tangent import gnomonic
 
 __all__ = [
     "PPM",
@@ -69,18 +75,6 @@ __all__ = [
     "exposure_scale_change",
     "pixel_scale_change",
 ]
-
-#: ZTF's pixel-scale grid: x every 128 px (25 points), y every 140 px (23 points),
-#: edge to edge of the 3072 × 3080 quadrant.
-SCALE_GRID = (0.5 + 128 * np.arange(25), 0.5 + 140 * np.arange(23))
-_CORNERS = np.array(
-    [[0.5, 0.5], [NAXIS1 + 0.5, 0.5], [NAXIS1 + 0.5, NAXIS2 + 0.5], [0.5, NAXIS2 + 0.5]]
-)
-_PROBES = np.vstack([_CORNERS, [[(NAXIS1 + 1) / 2, (NAXIS2 + 1) / 2]]])
-#: Median of a χ² with two degrees of freedom (a star's normalised residual in 2-D).
-_CHI2_2_MEDIAN = 2 * np.log(2)
-#: Efficiency of the median: its error is this × σ/√n for normal data.
-_MEDIAN_ERROR = np.sqrt(np.pi / 2)
 
 
 def _quality_match():
@@ -182,205 +176,6 @@ def _wcs(header):
         return WCS(header)
 
 
-def pixel_scale_change(prior, solution, grid=SCALE_GRID):
-    """Percent change of the pixel scale from one WCS to another, on ZTF's grid.
-
-    For each grid point the pixel's area is half the product of the sky
-    lengths of its two diagonals, (x, y)–(x+1, y+1) and (x+1, y)–(x, y+1);
-    the change is ``100 (√A_solution − √A_prior) / √A_prior``.
-
-    Parameters
-    ----------
-    prior, solution : `~astropy.wcs.WCS`
-    grid : tuple of arrays
-        x and y (1-based) of the grid.
-
-    Returns
-    -------
-    `~numpy.ndarray`
-        Percent, shape (len(y), len(x)).
-    """
-    gx, gy = np.meshgrid(*grid)
-
-    def area(wcs):
-        corners = [
-            wcs.all_pix2world(gx + dx, gy + dy, 1) for dx, dy in ((0, 0), (1, 1), (1, 0), (0, 1))
-        ]
-        sky = [SkyCoord(ra * u.deg, dec * u.deg) for ra, dec in corners]
-        return 0.5 * sky[0].separation(sky[1]).arcsec * sky[2].separation(sky[3]).arcsec
-
-    before, after = area(prior), area(solution)
-    return 100 * (np.sqrt(after) - np.sqrt(before)) / np.sqrt(before)
-
-
-def _corner_fit(x, y, dra, ddec, variance, degree=3, huber=3.0, rounds=5):
-    """A smooth fit of the residual field, evaluated at the four corners.
-
-    A polynomial of ``degree`` in x and y per axis, by least squares weighted
-    by the stars' variances. On simulated nights a weighted cubic tells a
-    corner that takes off from noise better than the unweighted quadratic
-    (ZTF's "smooth fit"): it follows a bump confined to a corner, and its
-    errors there are known.
-
-    The weights are made robust (Huber's, iteratively reweighted): a star whose
-    residual from the fitted field is more than ``huber`` times its error
-    counts as if its error were that much larger. Without it one bright star
-    whose stated error (SExtractor's, photon-limited: 0.001″) is far below its
-    real centroid error (0.1–0.2″: near saturation, a neighbour) sets the
-    field at a corner by itself: on an extracted catalogue one such star made a
-    good quadrant's corner "0.23″ off" (tests/test_quality.py). The stars of a
-    corner that truly takes off agree with each other and with the field the
-    fit follows, so they keep their weight.
-
-    Parameters
-    ----------
-    x, y : `~numpy.ndarray`
-        Pixels.
-    dra, ddec : `~numpy.ndarray`
-        Residuals, arcsec.
-    variance : `~numpy.ndarray`
-        Each star's variance per axis (arcsec²): the weights, and the errors.
-    degree : int
-    huber : float
-        Huber's threshold, in units of each star's error (on the length of its
-        2-D residual from the fit).
-    rounds : int
-        Reweighting rounds.
-
-    Returns
-    -------
-    size : `~numpy.ndarray`
-        Length of the fitted residual at each corner (arcsec), shape (4,).
-    error : `~numpy.ndarray`
-        Its 1σ uncertainty per axis at each corner, shape (4,).
-    """
-
-    def terms(px, py):
-        return np.column_stack(
-            [px**i * py**j for i in range(degree + 1) for j in range(degree + 1 - i)]
-        )
-
-    design = terms((x - (NAXIS1 + 1) / 2) / NAXIS1, (y - (NAXIS2 + 1) / 2) / NAXIS2)
-    at = terms(
-        (_CORNERS[:, 0] - (NAXIS1 + 1) / 2) / NAXIS1, (_CORNERS[:, 1] - (NAXIS2 + 1) / 2) / NAXIS2
-    )
-    residual = np.column_stack([dra, ddec])
-    robust = np.ones_like(x)
-    for _ in range(rounds):
-        weighted = design * (robust / variance)[:, None]
-        solve = np.linalg.pinv(weighted.T @ design) @ weighted.T  # (terms, n)
-        off = np.hypot(*(residual - design @ (solve @ residual)).T) / np.sqrt(variance)
-        updated = np.minimum(1.0, huber / np.maximum(off, 1e-12))
-        if np.allclose(updated, robust, rtol=1e-3, atol=1e-6):
-            break
-        robust = updated
-    weighted = design * (robust / variance)[:, None]
-    # the fitted value at a corner is a weighted sum of the residuals (one row per star)
-    rows = weighted @ np.linalg.pinv(weighted.T @ design) @ at.T  # (n, 4)
-    size = np.hypot(dra @ rows, ddec @ rows)
-    return size, np.sqrt(variance @ rows**2)
-
-
-def _corner_displacements(corners_moved, pointing, tolerance=1.0, clip=5.0):
-    """How far each quadrant's corners moved from the prior to the solution (arcsec).
-
-    Returns the plain displacement at the four corners, the displacement left
-    once the exposure's own affine map from prior to solution is taken out, and
-    whether that map describes the exposure. The map is the pointing,
-    rotation, scale and refraction the solution corrected over the whole field
-    (a prior whose pointing was not refined is ≈20″ off there, and that is no
-    fault of the solution); what remains is a quadrant whose shape changed: a
-    corner that took off. It is found by consensus, as the map of one quadrant
-    that most others agree with to ``tolerance``, then refitted to the majority
-    of those it fits best (least trimmed squares) and to all within a few robust
-    sigmas of them, so that neither a majority of failed quadrants nor a shifted
-    one among a few can bend it. A prior that lacks the
-    focal-plane distortion (the telescope's linear WCS) finds little consensus
-    and is not comparable: its displacements say nothing of the solution. With
-    fewer than three quadrants no map can be told apart from a take-off, and
-    the plain displacement is what is measured.
-
-    Parameters
-    ----------
-    corners_moved : list of (array, array)
-        Per quadrant, RA/Dec (degrees) of the probe points (corners, then
-        centre) through the prior and through the solution.
-    pointing : `~astropy.coordinates.SkyCoord`
-    tolerance : float
-        Arcsec.
-
-    Returns
-    -------
-    raw, shape : `~numpy.ndarray`
-        (n_quadrants, 4) arcsec.
-    comparable : bool
-    """
-    center = pointing.icrs.ra.deg, pointing.icrs.dec.deg
-    before = np.array([gnomonic(*b.T, *center) for b, _ in corners_moved]) * 3600  # (n, 2, 5)
-    after = np.array([gnomonic(*a.T, *center) for _, a in corners_moved]) * 3600
-    n, _, probes = before.shape
-    raw = np.hypot(*(after - before)[:, :, :4].transpose(1, 0, 2))
-
-    def left_after(members):
-        points = np.repeat(members, probes)
-        bx, by = before[:, 0].ravel(), before[:, 1].ravel()
-        ax, ay = after[:, 0].ravel(), after[:, 1].ravel()
-        cx, cy = affine_fit(bx[points], by[points], ax[points], ay[points])
-        left = np.hypot(
-            ax - (cx[0] + cx[1] * bx + cx[2] * by), ay - (cy[0] + cy[1] * bx + cy[2] * by)
-        )
-        # a prior and its solution differ by a few percent at most: a map far from a rotation
-        # (a collapsed solution, CD ≈ 0) is no candidate
-        stretch = np.linalg.svd([cx[1:], cy[1:]], compute_uv=False)
-        plausible = bool(np.all(np.abs(stretch - 1) < 0.05))
-        return left.reshape(n, probes), plausible
-
-    def agreeing(candidate):
-        left, plausible = left_after(np.arange(n) == candidate)
-        return (left.max(axis=1) <= tolerance) & plausible
-
-    if n < 3:
-        # too few quadrants to tell an exposure-wide correction from a take-off: as it is
-        return raw, raw, True
-    agree = [agreeing(q) for q in range(n)]
-    keep = max(agree, key=np.sum)
-    if keep.sum() < 3:
-        return raw, np.full((n, 4), np.nan), False
-    # the map that fits a majority of the agreeing quadrants best (least trimmed squares started
-    # from agreeing quadrants' own maps, three concentration steps): a shifted quadrant among a
-    # few must not bend it, as a least-squares fit to all of them would
-    size = max(3, int(keep.sum()) // 2 + 1)
-    best, subset = np.inf, None
-    candidates = np.flatnonzero(keep)
-    for candidate in candidates[:: max(1, candidates.size // 16)]:  # 16 starts are plenty
-        members = np.arange(n) == candidate
-        for _ in range(4):
-            worst = left_after(members)[0].max(axis=1)
-            chosen = np.argsort(worst)[:size]
-            members = np.isin(np.arange(n), chosen)
-        cost = float(np.sum(np.sort(worst)[:size] ** 2))
-        if cost < best:
-            best, subset = cost, members
-    worst = left_after(subset)[0].max(axis=1)
-    spread = MAD_SIGMA * np.median(np.abs(worst[subset] - np.median(worst[subset])))
-    keep = worst <= np.median(worst[subset]) + max(clip * spread, 0.05)
-    left = left_after(keep)[0]
-    worst = left.max(axis=1)
-    comparable = keep.sum() >= max(3, n // 4) and np.median(worst[keep]) <= tolerance / 4
-    return raw, left[:, :4], bool(comparable)
-
-
-def _clipped(values, clip=5.0):
-    """Rows of 2-D residuals that are not mismatches (``clip`` robust sigmas beyond the median distance)."""
-    keep = np.ones(values.shape[0], bool)
-    for _ in range(3):
-        centre = np.median(values[keep], axis=0)
-        distance = np.hypot(*(values - centre).T)
-        scale = MAD_SIGMA * np.median(distance[keep]) + 1e-9
-        keep = distance <= clip * scale + np.median(distance[keep])
-    return keep
-
-
 def _pixel_scale_arcsec(header):
     """The mean linear pixel scale of a header's linear part (√|det CD|), arcsec per pixel."""
     if "CD1_1" in header:
@@ -433,102 +228,6 @@ def exposure_matches(catalog, gaia, headers, config=None):
     pairs["error_detection"] = detection * u.arcsec
     pairs["error_gaia"] = gaia_error * u.arcsec
     return pairs
-
-
-def _extra_error(groups, min_stars):
-    """The error every star of an exposure has beyond its own and Gaia's (arcsec).
-
-    Per quadrant, the extra term τ that makes the median of the stars'
-    normalised squared residuals ``|r − median|² / (σ² + τ²)`` that of a χ²
-    with two degrees of freedom (0 when the errors already explain them);
-    then what most quadrants agree on, so that failed ones do not set it.
-
-    Parameters
-    ----------
-    groups : list of (residual, variance)
-        Per quadrant: residuals about its median, shape (n, 2), arcsec, and
-        each star's own variance per axis.
-    min_stars : int
-
-    Returns
-    -------
-    float
-    """
-    values = []
-    for residual, variance in groups:
-        if residual.shape[0] < min_stars:
-            continue
-        squared = np.sum(residual**2, axis=1)
-
-        def excess(tau, squared=squared, variance=variance):
-            return np.median(squared / (variance + tau**2)) - _CHI2_2_MEDIAN
-
-        if excess(0.0) <= 0:
-            values.append(0.0)
-            continue
-        low, high = 0.0, np.sqrt(np.median(squared) / _CHI2_2_MEDIAN) * 2 + 1e-6
-        for _ in range(24):  # to 10⁻⁷ of the bracket
-            middle = (low + high) / 2
-            low, high = (middle, high) if excess(middle) > 0 else (low, middle)
-        values.append((low + high) / 2)
-    if not values:
-        return 0.0
-    return float(consensus(values)[0])
-
-
-def _residual_statistics(x, y, residual, variance, corner_fraction):
-    """Per quadrant: rms, offsets, corners and the noise-aware statistics of clipped residuals.
-
-    ``residual`` (n, 2) arcsec, ``variance`` (n,) each star's expected
-    variance per axis including the exposure's extra error.
-    """
-    n = residual.shape[0]
-    median = np.median(residual, axis=0)
-    about = residual - median
-    squared = np.sum(about**2, axis=1) / variance
-    chi2 = float(np.sum(squared) / max(2 * n - 2, 1))
-    # offset: the median's uncertainty from the actual scatter (it holds what the errors miss)
-    spread = np.array([robust_sigma(about[:, 0]), robust_sigma(about[:, 1])])
-    offset_error = float(_MEDIAN_ERROR * np.sqrt(np.mean(spread**2) / n))
-    # the corner errors grow with the scatter the errors miss, as most stars show it (a median:
-    # a corner that took off must not widen its own error)
-    scatter = float(np.median(squared) / _CHI2_2_MEDIAN)
-    corner_error, corner_errors = _corner_fit(
-        x, y, residual[:, 0], residual[:, 1], variance * max(scatter, 1.0)
-    )
-    worst = int(np.argmax(corner_error / corner_errors))  # the corner the stars say is off
-    in_corner = [
-        ((x < corner_fraction * NAXIS1) if cx < 1000 else (x > (1 - corner_fraction) * NAXIS1))
-        & ((y < corner_fraction * NAXIS2) if cy < 1000 else (y > (1 - corner_fraction) * NAXIS2))
-        for cx, cy in _CORNERS
-    ]
-    corner_offsets = [
-        np.hypot(*np.median(residual[c], axis=0)) if c.sum() >= 5 else np.nan for c in in_corner
-    ]
-    centre = (np.abs(x - NAXIS1 / 2) < NAXIS1 / 4) & (np.abs(y - NAXIS2 / 2) < NAXIS2 / 4)
-    return {
-        "rms_ra": float(np.sqrt(np.mean(about[:, 0] ** 2))),
-        "rms_dec": float(np.sqrt(np.mean(about[:, 1] ** 2))),
-        "offset_ra": float(median[0]),
-        "offset_dec": float(median[1]),
-        "offset": float(np.hypot(*median)),
-        "offset_err": offset_error,
-        "centre_offset": float(np.hypot(*np.median(residual[centre], axis=0)))
-        if centre.sum() >= 5
-        else np.nan,
-        "corner_offset": float(np.nanmax(corner_offsets))
-        if np.isfinite(corner_offsets).any()
-        else np.nan,
-        "corner_error": float(corner_error[worst]),
-        "corner_err": float(corner_errors[worst]),
-        "worst_corner": worst,
-        "star_error": float(np.sqrt(np.median(variance))),
-        "chi2": chi2,
-        # for normal errors (the null hypothesis): a failed quadrant's own scatter of χ² would
-        # hide it; tails heavier than normal show as a wider spread across the exposure
-        "chi2_err": float(1 / np.sqrt(n - 1)) if n > 1 else np.nan,
-        "excess_rms": float(np.sqrt(max(np.mean(about**2) - np.mean(variance), 0.0))),
-    }
 
 
 def _scamp_statistics(xml):
@@ -756,6 +455,8 @@ _FLOAT_COLUMNS = {
     "scamp_sigma": u.arcsec,
     "scamp_chi2": None,
 }
+
+
 _INT_COLUMNS = ("rcid", "n_usable", "n_matched", "scamp_ndeg", "worst_corner")
 
 
