@@ -18,7 +18,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from tests.conftest import needs_swarp
 from ztfnb.camera import NAXIS1, NAXIS2
 from ztfnb.cli import main
-from ztfnb.io import read_header_blocks
+from ztfnb.io import read_header_blocks, write_header_blocks
 from ztfnb.io.ldac import read_ldac
 from ztfnb.simulate import TrueMapping
 
@@ -273,3 +273,52 @@ def test_fields_far_apart_are_refused_before_swarp_runs(tiny, tmp_path, capsys, 
     if "GB" in line:  # the refusal is the disk's: the canvas is larger than the whole disk
         size = float(line.split("pixels at")[1].split("(")[1].split(" GB")[0].replace(",", ""))
         assert size * 1e9 > shutil.disk_usage(tmp_path).total
+
+
+# ----------------------------------------------- images as archives deliver them
+def test_a_one_quadrant_archive_image_takes_its_block_of_the_exposures_solution(tiny, tmp_path):
+    """``ztfnb solve`` on per-quadrant files writes one ``<exposure>.head`` (and ``.ahead``
+    naming each block's RCID); the co-add of the quadrant's own file through it is the
+    co-add of the same pixels as a multi-extension image with its own ``.head``."""
+    from ztfnb.coadd import coadd_images
+
+    folder, image = tiny
+    block = read_header_blocks(folder / "heads" / "ztf_x.head")[0]
+    other = block.copy()
+    other["CRVAL1"] += 1.0  # another quadrant's block, listed first: the RCID must choose
+    with fits.open(image) as hdul:
+        header, data = hdul[1].header.copy(), hdul[1].data
+    rcid = header["RCID"]
+    exposure = "ztf_20231017320622_000336_zg"
+    header.remove("EXTNAME", ignore_missing=True)
+    quadrant = tmp_path / f"{exposure}_c{header['CCDID']:02d}_o_q{header['QID']}_sciimg.fits"
+    fits.PrimaryHDU(data, header).writeto(quadrant)
+    (tmp_path / "heads").mkdir()
+    write_header_blocks(tmp_path / "heads" / f"{exposure}.head", [other, block])
+    ahead = [fits.Header([("RCID", (rcid + 1) % 64)]), fits.Header([("RCID", rcid)])]
+    write_header_blocks(tmp_path / "heads" / f"{exposure}.ahead", ahead)
+    ours = coadd_images([quadrant], tmp_path / "heads", tmp_path / "ours.fits")
+    theirs = coadd_images([image], folder / "heads", tmp_path / "theirs.fits")
+    assert ours.quadrants == 1
+    np.testing.assert_array_equal(fits.getdata(ours.image), fits.getdata(theirs.image))
+    assert fits.getheader(ours.image)["CRVAL1"] == fits.getheader(theirs.image)["CRVAL1"]
+
+
+@pytest.mark.parametrize("ending", [".fits.fz", ".fits.gz"])
+def test_a_compressed_image_is_coadded_as_the_plain_one(tiny, tmp_path, ending):
+    import gzip
+
+    from ztfnb.coadd import coadd_images
+
+    folder, image = tiny
+    compressed = tmp_path / f"ztf_x{ending}"
+    if ending == ".fits.gz":
+        compressed.write_bytes(gzip.compress(image.read_bytes()))
+    else:
+        with fits.open(image) as hdul:
+            fits.HDUList([fits.PrimaryHDU(header=hdul[0].header), fits.CompImageHDU(
+                hdul[1].data, hdul[1].header, compression_type="GZIP_2", quantize_level=0.0
+            )]).writeto(compressed)  # fmt: skip
+    ours = coadd_images([compressed], folder / "heads", tmp_path / "ours.fits")
+    theirs = coadd_images([image], folder / "heads", tmp_path / "theirs.fits")
+    np.testing.assert_array_equal(fits.getdata(ours.image), fits.getdata(theirs.image))

@@ -249,3 +249,94 @@ def test_a_keyword_only_in_the_primary_without_inherit_is_named_so(simulated, tm
     assert line.startswith(f"ztfnb extract: error: {mef}: extension 1 (RC01): ")
     assert "TELRAD" in line and "INHERIT = T" in line and "\n" not in line
     assert not (tmp_path / "c").exists()
+
+
+# ------------------------------------------- images as archives deliver them
+def _as(source, target):
+    """``source`` as ``target`` names it: gzipped (``.gz``), tile-compressed losslessly (``.fz``:
+    GZIP_2, no quantisation, as fpack -q 0 writes floats), or linked (``.fits``)."""
+    import gzip
+
+    if target.name.endswith(".gz"):
+        target.write_bytes(gzip.compress(source.read_bytes()))
+    elif target.name.endswith(".fz"):
+        with fits.open(source) as hdul:
+            hdus = [fits.PrimaryHDU(header=hdul[0].header)]
+            hdus += [fits.CompImageHDU(h.data, h.header, compression_type="GZIP_2",
+                                       quantize_level=0.0) for h in hdul[1:]]  # fmt: skip
+            fits.HDUList(hdus).writeto(target)
+    else:
+        target.symlink_to(source)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("image", "weight"),
+    [
+        ("x.fits.fz", "x.weight.fits.fz"),
+        ("x.fits.gz", "x.weight.fits"),
+        ("x.fits", "x.weight.fits.fz"),
+    ],
+)
+def test_compressed_images_and_weight_maps_give_the_plain_images_catalogue(
+    simulated, tmp_path, capsys, image, weight
+):
+    """Oracle: the same source-extractor on the uncompressed image beside its weight map."""
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "x.fits").symlink_to(plain)
+    (tmp_path / "ref" / "x.weight.fits").symlink_to(plain.with_name(f"{plain.stem}.weight.fits"))
+    _as(plain, tmp_path / image)
+    _as(plain.with_name(f"{plain.stem}.weight.fits"), tmp_path / weight)
+    command = ["extract", str(tmp_path / image), str(tmp_path / weight), "--quiet"]
+    assert main([*command, "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(["extract", str(tmp_path / "ref" / "x.fits"), "--out", str(tmp_path / "r"), "--quiet"])
+        == 0
+    )
+    ours, theirs = read_ldac(tmp_path / "c" / "x.ldac"), read_ldac(tmp_path / "r" / "x.ldac")
+    assert [c.header["RCID"] for c in ours] == [c.header["RCID"] for c in theirs] == [1, 2]
+    for chip, oracle in zip(ours, theirs, strict=True):
+        assert len(chip.objects) == len(oracle.objects) > 20
+        for column in oracle.objects.colnames:  # the weight map's zeros flag the same objects
+            np.testing.assert_array_equal(chip.objects[column], oracle.objects[column])
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["x.ldac"]
+    capsys.readouterr()
+
+
+def test_a_weight_map_in_another_order_than_its_image_is_refused(simulated, tmp_path, capsys):
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    (tmp_path / "x.fits").symlink_to(plain)
+    with fits.open(plain.with_name(f"{plain.stem}.weight.fits")) as hdul:
+        fits.HDUList([hdul[0].copy(), hdul[2].copy(), hdul[1].copy()]).writeto(
+            tmp_path / "x.weight.fits"
+        )
+    assert main(["extract", str(tmp_path / "x.fits"), "--out", str(tmp_path / "c")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"ztfnb extract: error: {tmp_path / 'x.weight.fits'}: extension 1")
+    assert "RCID 2 where" in line and "RCID 1" in line and "\n" not in line
+    assert not (tmp_path / "c").exists()
+
+
+def test_telra_teldec_in_sexagesimal_are_read_as_for_catalogues(simulated, tmp_path, capsys):
+    """Oracle: astropy's Angle of the sexagesimal strings; the catalogue's pointing is the plain one's."""
+    from astropy.coordinates import Angle
+
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    with fits.open(plain) as hdul:
+        ra, dec = hdul[1].header["TELRAD"], hdul[1].header["TELDECD"]
+        text = (Angle(ra, u.deg).to_string(u.hourangle, sep=":", precision=4),
+                Angle(dec, u.deg).to_string(u.deg, sep=":", precision=3))  # fmt: skip
+        for hdu in hdul[1:]:
+            del hdu.header["TELRAD"], hdu.header["TELDECD"]
+            hdu.header["TELRA"], hdu.header["TELDEC"] = text
+        hdul.writeto(tmp_path / "x.fits")
+    assert main(["extract", str(tmp_path / "x.fits"), "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    for chip in read_ldac(tmp_path / "c" / "x.ldac"):
+        assert chip.header["TELRAD"] == pytest.approx(Angle(text[0], u.hourangle).deg, abs=1e-9)
+        assert chip.header["TELDECD"] == pytest.approx(Angle(text[1], u.deg).deg, abs=1e-9)
+        assert chip.header["TELRAD"] == pytest.approx(ra, abs=1e-5)
+    capsys.readouterr()

@@ -23,7 +23,6 @@ has finished (`ztfnb.io.atomic`).
 """
 
 import os
-import shutil
 import subprocess
 import tempfile
 import warnings
@@ -46,9 +45,11 @@ from ztfnb.imagefiles import (
     weight_name,
     without_weight_maps,
 )
+from ztfnb.io.archive import QUADRANT_NAME, archive_exposure_name, field_of, file_stem, filter_of
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import check_wcs_keywords, read_header_blocks, write_header_blocks
+from ztfnb.plainfits import plain_copy
 from ztfnb.tools import find_tool, run_tool
 
 __all__ = ["DEFAULT_OPTIONS", "CoaddRun", "coadd_images", "flagged_quadrants", "weight_path"]
@@ -135,32 +136,25 @@ class CoaddRun:
 
 
 def _stage(image, heads, work, flagged):
-    """Put an image and its solution side by side in ``work``; the (exposure, rcid) left out."""
+    """Put an image and its solution side by side in ``work``; the (exposure, rcid) left out.
+
+    A compressed image (or weight map), which SWarp cannot read, is written there
+    uncompressed (`ztfnb.plainfits`); a plain one is linked.
+    """
     name = image_name(image)
-    head = Path(heads) / f"{name}.head"
-    if not head.is_file():
-        raise InputError(
-            f"no solution for this image: {head} is missing ('ztfnb solve --out {heads}' writes it)",
-            path=image,
-        )
     extensions = check_image(image)
-    blocks = read_header_blocks(head)
-    if len(blocks) != len(extensions):
-        raise InputError(
-            f"{len(blocks)} header block(s) for the {len(extensions)} image extension(s) of {image}",
-            path=head,
-        )
+    blocks, head, exposure = _solution(image, Path(heads), extensions)
     check_wcs_keywords(blocks, head)
     rcids = [quadrant_identity(e.header, image, e.label)[0] for e in extensions]
     weight = weight_beside(image)
-    kept = [i for i, rcid in enumerate(rcids) if (name, rcid) not in flagged]
+    kept = [i for i, rcid in enumerate(rcids) if (exposure, rcid) not in flagged]
     footprint = [_footprint(blocks[i], extensions[i].header, head) for i in kept]
-    excluded = [(name, rcids[i]) for i in range(len(rcids)) if i not in kept]
+    excluded = [(exposure, rcids[i]) for i in range(len(rcids)) if i not in kept]
     if len(kept) == len(extensions):
-        (work / f"{name}.fits").symlink_to(image.resolve())
-        if weight is not None:
-            (work / f"{name}{WEIGHT_SUFFIX}").symlink_to(weight.resolve())
-        shutil.copyfile(head, work / f"{name}.head")
+        for source, ending in ((image, ".fits"), (weight, WEIGHT_SUFFIX)):
+            if source is not None and plain_copy(source, work, f"{name}{ending}") == source:
+                (work / f"{name}{ending}").symlink_to(source.resolve())
+        write_header_blocks(work / f"{name}.head", blocks)
     elif kept:
         for source, target in ((image, ".fits"), (weight, WEIGHT_SUFFIX)):
             if source is None:
@@ -176,6 +170,50 @@ def _stage(image, heads, work, flagged):
         write_header_blocks(work / f"{name}.head", [blocks[i] for i in kept])
     path = work / f"{name}.fits" if kept else None
     return path, len(kept), excluded, weight is not None, footprint
+
+
+def _solution(image, heads, extensions):
+    """The solution's blocks for an image's extensions, the file holding them, the exposure's name.
+
+    ``<image name>.head``; or, for one quadrant in its own file as ZTF's archive
+    delivers it (``…_c<CCD>_o_q<Q>_sciimg.fits``), its block of its exposure's
+    solution: ``ztfnb solve`` names an exposure of per-quadrant files after their
+    common prefix (or the archive's name from its time, field and filter), and
+    the ``.ahead`` beside the ``.head`` says which block is which ``RCID``.
+    """
+    name = image_name(image)
+    head = heads / f"{name}.head"
+    if head.is_file():
+        blocks = read_header_blocks(head)
+        if len(blocks) != len(extensions):
+            raise InputError(
+                f"{len(blocks)} header block(s) for the {len(extensions)} image extension(s) "
+                f"of {image}",
+                path=head,
+            )
+        return blocks, head, name
+    if len(extensions) == 1:
+        header = extensions[0].header
+        rcid, start, _, _ = quadrant_identity(header, image, extensions[0].label)
+        match = QUADRANT_NAME.match(file_stem(image))
+        names = [match["exposure"]] if match else []
+        names.append(archive_exposure_name(start.mjd, field_of(header), filter_of(header)))
+        for exposure in dict.fromkeys(names):
+            head, ahead = heads / f"{exposure}.head", heads / f"{exposure}.ahead"
+            if not (head.is_file() and ahead.is_file()):
+                continue
+            blocks = read_header_blocks(head)
+            said = [block.get("RCID") for block in read_header_blocks(ahead)]
+            if len(said) != len(blocks) or rcid not in said:
+                raise InputError(
+                    f"no block for RCID {rcid} in {head} (its .ahead lists RCIDs {said})",
+                    path=image,
+                )
+            return [blocks[said.index(rcid)]], head, exposure
+    raise InputError(
+        f"no solution for this image: {head} is missing ('ztfnb solve --out {heads}' writes it)",
+        path=image,
+    )
 
 
 def _footprint(block, header, head):

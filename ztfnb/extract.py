@@ -19,7 +19,11 @@ refusal leaves nothing written; each catalogue is written under a temporary
 name and renamed once read back as an exposure (`ztfnb.exposure.read_exposure`).
 An extension that inherits the primary header's keywords (``INHERIT = T``)
 gets them in its ``LDAC_IMHEAD`` too: SExtractor copies only the extension's
-own header, and SCAMP and ztfnb read the exposure's keywords there.
+own header, and SCAMP and ztfnb read the exposure's keywords there; so do
+keywords completed as the archive's catalogues are (``TELRAD`` from ``TELRA``...).
+Tile-compressed (``.fits.fz``) and gzipped images and weight maps, which
+SExtractor cannot read, are measured from an uncompressed copy in a private
+temporary folder (`ztfnb.plainfits`).
 Images are measured in parallel, one SExtractor (one thread) each: the
 Python side only waits. A weight map beside an image (``<stem>.weight.fits``,
 `ztfnb.imagefiles.weight_beside`) is used (``WEIGHT_TYPE MAP_WEIGHT``: its
@@ -45,6 +49,7 @@ from ztfnb.imagefiles import (
 )
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.ldac import read_ldac, write_ldac
+from ztfnb.plainfits import plain_copy
 from ztfnb.tools import find_tool, run_tool
 
 __all__ = ["DEFAULT_OPTIONS", "SEXTRACTOR_PARAMETERS", "catalog_path", "extract_images"]
@@ -144,10 +149,16 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
             count = len(extensions)
             target = catalog_path(out, image)
             weighting = _inherited_levels(extensions, settings)
+            name = image_name(image)
+            copies = []  # uncompressed copies (SExtractor reads no .fz/.gz), each an exposure's size
             if weight is not None and "WEIGHT_TYPE" not in (options or {}):
-                weighting |= {"WEIGHT_TYPE": "MAP_WEIGHT", "WEIGHT_IMAGE": weight.resolve()}
+                plain = plain_copy(weight, work, f"{name}.weight.fits")
+                copies += [plain] if plain != weight else []
+                weighting |= {"WEIGHT_TYPE": "MAP_WEIGHT", "WEIGHT_IMAGE": plain.resolve()}
             with atomic_path(target) as temporary:
-                command = [executable, image.resolve(), "-c", "/dev/null"]
+                measured = plain_copy(image, work, f"{name}.fits")
+                copies += [measured] if measured != image else []
+                command = [executable, measured.resolve(), "-c", "/dev/null"]
                 for key, value in {
                     **settings,
                     **weighting,
@@ -161,6 +172,9 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
                     raise RuntimeError(
                         f"{image}: SExtractor ran longer than {timeout:g} s"
                     ) from None
+                finally:
+                    for copy in copies:
+                        copy.unlink(missing_ok=True)
                 if run.returncode:
                     raise RuntimeError(f"{image}: {run.failure('SExtractor')}")
                 if any(e.inherited for e in extensions):

@@ -9,8 +9,11 @@ they skip it). Only headers are read here: a full exposure is 2.4 GB of pixels.
 `check_image` refuses, before any program runs and anything is written, an
 extension without a celestial WCS or without the camera keywords the prior
 and ``solve`` read (`ztfnb.exposure.quadrant_identity`: ``RCID`` or
-``CCDID``/``QID``, ``TELRAD``/``TELDECD``, ``OBSMJD``/``MJD-OBS``/``DATE-OBS``,
-``EXPTIME``), in one line naming the file, the extension and the keyword.
+``CCDID``/``QID``, ``TELRAD``/``TELDECD``, ``OBSMJD``/``MJD-OBS``/``DATE-OBS``; ``EXPTIME``
+checked when there), in one line naming the file, the extension and the keyword;
+missing ones are first completed from the others the archive writes
+(``TELRA``/``TELDEC``, ``OBSJD``, the CCD and quadrant in an archive file name),
+as catalogue headers are (`ztfnb.io.archive.completed_header`).
 
 Keywords of the exposure often live in the primary header of a multi-extension
 file, each extension saying ``INHERIT = T`` (the FITS inheritance convention,
@@ -21,9 +24,10 @@ only the extension's own header into ``LDAC_IMHEAD``). Without ``INHERIT = T``
 nothing is inherited, and a keyword found only in the primary is named as such.
 
 A weight map lies beside its image as ``<stem>.weight.fits`` (``ztfnb
-simulate --images`` writes them so; SWarp's default ``WEIGHT_SUFFIX``): 1 or
-more where a pixel is good, 0 where it is bad (``MAP_WEIGHT``), with the
-image's extensions. `weight_beside` finds it, `without_weight_maps` drops it
+simulate --images`` writes them so; SWarp's default ``WEIGHT_SUFFIX``), or
+``.weight.fits.fz``/``.weight.fits.gz``: 1 or more where a pixel is good, 0
+where it is bad (``MAP_WEIGHT``), with the image's extensions in the image's
+order (those that say their quadrant must say the same one). `weight_beside` finds it, `without_weight_maps` drops it
 from a list of arguments that also names its image (``images/*.fits``).
 """
 
@@ -33,7 +37,9 @@ from pathlib import Path
 
 from astropy.io import fits
 
+from ztfnb.camera import rcid_of
 from ztfnb.exposure import quadrant_identity
+from ztfnb.io.archive import completed_header
 from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import check_wcs_keywords
 
@@ -60,6 +66,9 @@ _NOT_INHERITED = {
     "DATAMIN", "DATAMAX", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", "", "INHERIT",
     "EXTNAME", "EXTVER", "EXTLEVEL", "XTENSION", "PCOUNT", "GCOUNT",
 }  # fmt: skip
+
+#: Endings of an image (or weight map) file's name: plain, tile-compressed (fpack), gzip.
+_IMAGE_ENDINGS = (".fits", ".fits.fz", ".fits.gz")
 
 #: Endings of an image file's name that are not part of the exposure's name.
 _SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".gz")
@@ -89,7 +98,9 @@ class ImageExtension:
     header : `~astropy.io.fits.Header`
         Its header, with the primary's keywords when it says ``INHERIT = T``.
     inherited : tuple of str
-        The keywords taken from the primary header.
+        The keywords not in the extension's own header: taken from the primary,
+        or completed from others (`ztfnb.io.archive.completed_header`:
+        ``TELRAD`` from ``TELRA``...).
     primary : `~astropy.io.fits.Header` or None
         The primary header of a multi-extension file (None for an image in the primary).
     """
@@ -173,10 +184,15 @@ def image_extensions(path):
                         name = str(header.get("EXTNAME", "")).strip()
                         label = f"{index} ({name})" if name else str(index)
                         if index == 0:
-                            found.append(ImageExtension(index, label, header.copy()))
-                            continue
-                        merged, inherited = inherit_primary(primary, header)
-                        found.append(ImageExtension(index, label, merged, inherited, primary))
+                            merged, inherited, primary_header = header.copy(), (), None
+                        else:
+                            merged, inherited = inherit_primary(primary, header)
+                            primary_header = primary
+                        # TELRAD/TELDECD from TELRA/TELDEC, OBSMJD from OBSJD, CCD and
+                        # quadrant from an archive file name: as catalogue headers are read
+                        completed = completed_header(merged, path)
+                        added = inherited + tuple(k for k in completed if k not in merged)
+                        found.append(ImageExtension(index, label, completed, added, primary_header))
     except (OSError, ValueError, TypeError) as error:
         raise InputError(f"cannot read as a FITS image ({error})", path=path) from error
     if not found:
@@ -283,12 +299,22 @@ def weight_name(image):
     return image.with_name(stem + WEIGHT_SUFFIX)
 
 
-def _weight_name(image):
-    """`weight_name` of an image argument; None for what cannot have one (a weight map itself)."""
+def _stem(image):
+    """The image's name without its FITS ending (``.fits``, ``.fits.fz``, ``.fits.gz``), or None."""
     name = Path(image).name
-    if not name.endswith(".fits") or name.endswith(WEIGHT_SUFFIX):
-        return None
-    return weight_name(image)
+    for ending in _IMAGE_ENDINGS:
+        if name.lower().endswith(ending):
+            return name[: -len(ending)]
+    return None
+
+
+def _weight_names(image):
+    """Where an image argument's weight map may lie (``<stem>.weight.fits``, compressed or
+    not); none for what cannot have one (a weight map itself)."""
+    stem = _stem(image)
+    if stem is None or stem.lower().endswith(".weight"):
+        return []
+    return [Path(image).with_name(f"{stem}.weight{ending}") for ending in _IMAGE_ENDINGS]
 
 
 def weight_beside(image):
@@ -307,19 +333,42 @@ def weight_beside(image):
     InputError
         The weight map's image extensions differ in number or shape from the image's.
     """
-    weight = _weight_name(image)
-    if weight is None or not weight.is_file():
+    weight = next((w for w in _weight_names(image) if w.is_file()), None)
+    if weight is None:
         return None
     ours = [e.header for e in image_extensions(image)]
-    theirs = [e.header for e in image_extensions(weight)]
+    theirs = image_extensions(weight)
     shape = [(h["NAXIS1"], h["NAXIS2"]) for h in ours]
-    if [(h["NAXIS1"], h["NAXIS2"]) for h in theirs] != shape:
+    if [(e.header["NAXIS1"], e.header["NAXIS2"]) for e in theirs] != shape:
         raise InputError(
-            f"its image extensions (sizes {[(h['NAXIS1'], h['NAXIS2']) for h in theirs]}) "
+            f"its image extensions (sizes {[(e.header['NAXIS1'], e.header['NAXIS2']) for e in theirs]}) "
             f"are not those of {image} ({shape})",
             path=weight,
         )
+    # SExtractor and SWarp pair them by position: a weight map in another order than its
+    # image would mask each quadrant with another's bad pixels
+    for mine, its in zip(ours, theirs, strict=True):
+        a, b = _quadrant_of(mine), _quadrant_of(its.header)
+        if a is not None and b is not None and a != b:
+            raise InputError(
+                f"it holds RCID {b} where {image} holds RCID {a}: write the weight map's "
+                "extensions in its image's order",
+                path=weight,
+                extension=its.label,
+            )
     return weight
+
+
+def _quadrant_of(header):
+    """A header's rcid when it says one (``RCID``, or ``CCDID`` and ``QID``), else None."""
+    try:
+        if "RCID" in header:
+            return int(header["RCID"])
+        if "CCDID" in header and "QID" in header:
+            return rcid_of(int(header["CCDID"]), int(header["QID"]))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None
 
 
 def without_weight_maps(paths):
@@ -335,5 +384,5 @@ def without_weight_maps(paths):
         In the given order.
     """
     paths = [Path(path) for path in paths]
-    weights = {_weight_name(path).resolve() for path in paths if _weight_name(path) is not None}
+    weights = {w.resolve() for path in paths for w in _weight_names(path)}
     return [path for path in paths if path.resolve() not in weights]
