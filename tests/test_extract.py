@@ -105,7 +105,7 @@ def quadrant_header(simulated):
 @pytest.mark.parametrize(
     ("removed", "named"),
     [(("CTYPE1",), "keyword CTYPE1"), (("RCID", "CCDID"), "RCID"), (("TELRAD",), "keyword TELRAD"),
-     (("OBSMJD", "MJD-OBS", "DATE-OBS"), "OBSMJD")],
+     (("OBSMJD", "MJD-OBS", "DATE-OBS", "OBSJD"), "OBSMJD")],
 )  # fmt: skip
 def test_an_image_without_wcs_or_camera_keywords_is_refused_before_anything_is_written(
     quadrant_header, tmp_path, capsys, removed, named

@@ -182,7 +182,7 @@ def _solution(image, heads, extensions):
     the ``.ahead`` beside the ``.head`` says which block is which ``RCID``.
     """
     name = image_name(image)
-    head = heads / f"{name}.head"
+    own = head = heads / f"{name}.head"
     if head.is_file():
         blocks = read_header_blocks(head)
         if len(blocks) != len(extensions):
@@ -200,8 +200,14 @@ def _solution(image, heads, extensions):
         names.append(archive_exposure_name(start.mjd, field_of(header), filter_of(header)))
         for exposure in dict.fromkeys(names):
             head, ahead = heads / f"{exposure}.head", heads / f"{exposure}.ahead"
-            if not (head.is_file() and ahead.is_file()):
+            if not head.is_file():
                 continue
+            if not ahead.is_file():
+                raise InputError(
+                    f"{head} is this quadrant's exposure's solution, but {ahead.name}, which "
+                    "says which of its blocks is which RCID, is not beside it",
+                    path=image,
+                )
             blocks = read_header_blocks(head)
             said = [block.get("RCID") for block in read_header_blocks(ahead)]
             if len(said) != len(blocks) or rcid not in said:
@@ -211,7 +217,7 @@ def _solution(image, heads, extensions):
                 )
             return [blocks[said.index(rcid)]], head, exposure
     raise InputError(
-        f"no solution for this image: {head} is missing ('ztfnb solve --out {heads}' writes it)",
+        f"no solution for this image: {own} is missing ('ztfnb solve --out {heads}' writes it)",
         path=image,
     )
 
