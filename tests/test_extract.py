@@ -258,7 +258,7 @@ def _as(source, target):
     import gzip
 
     if target.name.endswith(".gz"):
-        target.write_bytes(gzip.compress(source.read_bytes()))
+        target.write_bytes(gzip.compress(source.read_bytes(), compresslevel=1))
     elif target.name.endswith(".fz"):
         with fits.open(source) as hdul:
             hdus = [fits.PrimaryHDU(header=hdul[0].header)]
@@ -270,6 +270,18 @@ def _as(source, target):
     return target
 
 
+@pytest.fixture(scope="module")
+def plain_catalogue(simulated, tmp_path_factory):
+    """An imaged exposure (its weight map beside it) and its catalogue, extracted once."""
+    images = simulated(**IMAGED) / "images"
+    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "x.fits").symlink_to(plain)
+    (folder / "x.weight.fits").symlink_to(plain.with_name(f"{plain.stem}.weight.fits"))
+    assert main(["extract", str(folder / "x.fits"), "--out", str(folder), "--quiet"]) == 0
+    return plain, read_ldac(folder / "x.ldac")
+
+
 @pytest.mark.parametrize(
     ("image", "weight"),
     [
@@ -279,23 +291,15 @@ def _as(source, target):
     ],
 )
 def test_compressed_images_and_weight_maps_give_the_plain_images_catalogue(
-    simulated, tmp_path, capsys, image, weight
+    plain_catalogue, tmp_path, capsys, image, weight
 ):
     """Oracle: the same source-extractor on the uncompressed image beside its weight map."""
-    images = simulated(**IMAGED) / "images"
-    plain = sorted(p for p in images.glob("*.fits") if not p.name.endswith(".weight.fits"))[0]
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "ref" / "x.fits").symlink_to(plain)
-    (tmp_path / "ref" / "x.weight.fits").symlink_to(plain.with_name(f"{plain.stem}.weight.fits"))
+    plain, theirs = plain_catalogue
     _as(plain, tmp_path / image)
     _as(plain.with_name(f"{plain.stem}.weight.fits"), tmp_path / weight)
     command = ["extract", str(tmp_path / image), str(tmp_path / weight), "--quiet"]
     assert main([*command, "--out", str(tmp_path / "c")]) == 0
-    assert (
-        main(["extract", str(tmp_path / "ref" / "x.fits"), "--out", str(tmp_path / "r"), "--quiet"])
-        == 0
-    )
-    ours, theirs = read_ldac(tmp_path / "c" / "x.ldac"), read_ldac(tmp_path / "r" / "x.ldac")
+    ours = read_ldac(tmp_path / "c" / "x.ldac")
     assert [c.header["RCID"] for c in ours] == [c.header["RCID"] for c in theirs] == [1, 2]
     for chip, oracle in zip(ours, theirs, strict=True):
         assert len(chip.objects) == len(oracle.objects) > 20

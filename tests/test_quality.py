@@ -622,7 +622,7 @@ def test_merging_follows_the_blocks_matrix_convention(tmp_path):
 
 @needs_scamp
 @pytest.mark.scamp
-@pytest.mark.parametrize("shift", [0.15, 0.3])  # pixels
+@pytest.mark.parametrize("shift", [0.3])  # pixels (at 0.15 the former fit did not fail either)
 def test_bright_stars_with_errors_far_below_their_real_ones_flag_no_corner(
     solved_night, tmp_path, shift
 ):
