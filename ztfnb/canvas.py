@@ -8,9 +8,8 @@ far apart make a canvas of tens of gigapixels: SWarp then fails minutes later
 refuses such a co-add first, in one line giving the canvas's size, the free
 space, and the two images farthest apart.
 
-The estimate takes each quadrant's corners through its solution's linear part
-(``CRVAL``, ``CRPIX``, ``CD`` of the ``.head`` block; the distortion moves a
-corner by arcseconds, not by the degrees that matter here), centres a tangent
+The estimate takes each quadrant's corners through its solution (astropy's
+``calc_footprint`` of the ``.head`` block), centres a tangent
 plane on the mean of the corners' directions and measures their extent there,
 at the median of the quadrants' pixel scales.
 With SWarp's margin (`SWARP_MARGIN`) it is within 1 % of SWarp's own canvas
@@ -21,9 +20,10 @@ import shutil
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.wcs.utils import proj_plane_pixel_area
 
 from ztfnb.io.errors import InputError
-from ztfnb.tangent import gnomonic_inverse, tangent_basis, unit_vectors
+from ztfnb.tangent import tangent_basis, unit_vectors
 
 __all__ = ["Canvas", "check_canvas", "estimate_canvas", "quadrant_corners"]
 
@@ -66,27 +66,26 @@ class Canvas:
         return self.nx * self.ny * BYTES_PER_PIXEL
 
 
-def quadrant_corners(block, naxis1, naxis2):
-    """A quadrant's four corners on the sky through a solution's linear part.
+def quadrant_corners(wcs, naxis1, naxis2):
+    """A quadrant's four outer corners on the sky through its solution (astropy's
+    `~astropy.wcs.WCS.calc_footprint`, the pixels' outer edges), and its pixel scale.
 
     Parameters
     ----------
-    block : `~astropy.io.fits.Header`
-        A ``.head`` block (``CRVAL``, ``CRPIX``, ``CD``; TAN).
+    wcs : `~astropy.wcs.WCS`
+        The solution (celestial, two axes).
     naxis1, naxis2 : int
         The image's size, pixels.
 
     Returns
     -------
-    `~numpy.ndarray`
+    corners : `~numpy.ndarray`
         Shape (4, 3): unit vectors.
+    scale : float
+        Pixel scale at the reference point, arcseconds.
     """
-    x = np.array([0.5, naxis1 + 0.5, naxis1 + 0.5, 0.5]) - block["CRPIX1"]
-    y = np.array([0.5, 0.5, naxis2 + 0.5, naxis2 + 0.5]) - block["CRPIX2"]
-    xi = block["CD1_1"] * x + block["CD1_2"] * y
-    eta = block["CD2_1"] * x + block["CD2_2"] * y
-    ra, dec = gnomonic_inverse(xi, eta, block["CRVAL1"], block["CRVAL2"])
-    return unit_vectors(ra, dec)
+    ra, dec = wcs.calc_footprint(axes=(naxis1, naxis2), center=False).T
+    return unit_vectors(ra, dec), 3600 * float(np.sqrt(proj_plane_pixel_area(wcs)))
 
 
 def estimate_canvas(images):
@@ -95,8 +94,8 @@ def estimate_canvas(images):
     Parameters
     ----------
     images : list of (str, list of (`~numpy.ndarray`, float))
-        Per image: its name, and per quadrant its corners (`quadrant_corners`)
-        and pixel scale in arcseconds.
+        Per image: its name, and per quadrant its corners and pixel scale in
+        arcseconds (`quadrant_corners`).
 
     Returns
     -------

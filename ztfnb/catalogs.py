@@ -44,7 +44,7 @@ from ztfnb.io.archive import (
     PSFCAT,
     QUADRANT_NAME,
     SEXCAT,
-    archive_exposure_name,
+    exposure_name,
     field_of,
     file_stem,
     filter_of,
@@ -360,7 +360,7 @@ def _group_source(group):
         if quadrant.named != first.named:
             raise InputError(
                 f"named as exposure {quadrant.named}, but its header puts it in "
-                f"{first.named or archive_exposure_name(first.mjd, first.field, first.filter)} with {first.path.name}",
+                f"{_name_of([first])} with {first.path.name}",
                 path=quadrant.path,
             )
     name = _name_of(group)
@@ -368,4 +368,4 @@ def _group_source(group):
 
 
 def _name_of(group):
-    return group[0].named or archive_exposure_name(group[0].mjd, group[0].field, group[0].filter)
+    return exposure_name(group[0].named, group[0].mjd, group[0].field, group[0].filter)

@@ -45,7 +45,7 @@ from ztfnb.imagefiles import (
     weight_name,
     without_weight_maps,
 )
-from ztfnb.io.archive import QUADRANT_NAME, archive_exposure_name, field_of, file_stem, filter_of
+from ztfnb.io.archive import QUADRANT_NAME, exposure_name, field_of, file_stem, filter_of
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import check_wcs_keywords, read_header_blocks, write_header_blocks
@@ -146,9 +146,9 @@ def _stage(image, heads, work, flagged):
     blocks, head, exposure = _solution(image, Path(heads), extensions)
     check_wcs_keywords(blocks, head)
     rcids = [quadrant_identity(e.header, image, e.label)[0] for e in extensions]
-    weight = weight_beside(image)
+    weight = weight_beside(image, extensions)
     kept = [i for i, rcid in enumerate(rcids) if (exposure, rcid) not in flagged]
-    footprint = [_footprint(blocks[i], extensions[i].header, head) for i in kept]
+    footprint = [_footprint(blocks[i], extensions[i].header) for i in kept]
     excluded = [(exposure, rcids[i]) for i in range(len(rcids)) if i not in kept]
     if len(kept) == len(extensions):
         for source, ending in ((image, ".fits"), (weight, WEIGHT_SUFFIX)):
@@ -195,13 +195,12 @@ def _solution(image, heads, extensions):
     if len(extensions) == 1:
         header = extensions[0].header
         rcid, start, _, _ = quadrant_identity(header, image, extensions[0].label)
-        match = QUADRANT_NAME.match(file_stem(image))
-        names = [match["exposure"]] if match else []
-        names.append(archive_exposure_name(start.mjd, field_of(header), filter_of(header)))
-        for exposure in dict.fromkeys(names):
-            head, ahead = heads / f"{exposure}.head", heads / f"{exposure}.ahead"
-            if not head.is_file():
-                continue
+        match = QUADRANT_NAME.match(file_stem(image))  # named as `ztfnb solve` names it
+        exposure = exposure_name(
+            match["exposure"] if match else None, start.mjd, field_of(header), filter_of(header)
+        )
+        head, ahead = heads / f"{exposure}.head", heads / f"{exposure}.ahead"
+        if head.is_file():
             if not ahead.is_file():
                 raise InputError(
                     f"{head} is this quadrant's exposure's solution, but {ahead.name}, which "
@@ -222,21 +221,12 @@ def _solution(image, heads, extensions):
     )
 
 
-def _footprint(block, header, head):
-    """A quadrant's corners and pixel scale (″) through its solution, for `check_canvas`.
-
-    The linear part of any WCS convention (CD, or PC with CDELT), read by astropy.
-    """
+def _footprint(block, header):
+    """A quadrant's corners and pixel scale (″) through its solution, for `check_canvas`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TPV's PV cards, SCAMP's non-standard ones
         wcs = WCS(block, naxis=2)
-    cd = wcs.pixel_scale_matrix
-    (crpix1, crpix2), (crval1, crval2) = wcs.wcs.crpix, wcs.wcs.crval
-    linear = {"CRVAL1": crval1, "CRVAL2": crval2, "CRPIX1": crpix1, "CRPIX2": crpix2}
-    linear |= {"CD1_1": cd[0, 0], "CD1_2": cd[0, 1], "CD2_1": cd[1, 0], "CD2_2": cd[1, 1]}
-    sizes = int(header["NAXIS1"]), int(header["NAXIS2"])
-    scale = 3600 * np.sqrt(abs(np.linalg.det(cd)))
-    return quadrant_corners(linear, *sizes), scale
+    return quadrant_corners(wcs, int(header["NAXIS1"]), int(header["NAXIS2"]))
 
 
 def _weighting(weighted):

@@ -136,7 +136,7 @@ def extract_images(images, out, workers=None, options=None, timeout=600, log=Non
     images = without_weight_maps(images)
     check_image_names(images)
     checked = [check_image(image) for image in images]
-    weights = [weight_beside(image) for image in images]
+    weights = [weight_beside(image, e) for image, e in zip(images, checked, strict=True)]
     settings = {**DEFAULT_OPTIONS, **(options or {})}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -317,12 +317,14 @@ def _weight_names(image):
     return [Path(image).with_name(f"{stem}.weight{ending}") for ending in _IMAGE_ENDINGS]
 
 
-def weight_beside(image):
+def weight_beside(image, extensions=None):
     """The weight map beside an image (``<stem>.weight.fits``), or None if there is none.
 
     Parameters
     ----------
     image : path-like
+    extensions : list of `ImageExtension`, optional
+        The image's, when already read (`check_image`).
 
     Returns
     -------
@@ -336,7 +338,7 @@ def weight_beside(image):
     weight = next((w for w in _weight_names(image) if w.is_file()), None)
     if weight is None:
         return None
-    ours = [e.header for e in image_extensions(image)]
+    ours = [e.header for e in (extensions or image_extensions(image))]
     theirs = image_extensions(weight)
     shape = [(h["NAXIS1"], h["NAXIS2"]) for h in ours]
     if [(e.header["NAXIS1"], e.header["NAXIS2"]) for e in theirs] != shape:

@@ -9,6 +9,7 @@ every header as it was (the compressed table's image header, not the table's).
 """
 
 import gzip
+import shutil
 from pathlib import Path
 
 from astropy.io import fits
@@ -28,15 +29,7 @@ def is_compressed(path):
     InputError
         The file cannot be read as FITS.
     """
-    path = Path(path)
-    with open(path, "rb") as handle:
-        if handle.read(2) == _GZIP_MAGIC:
-            return True
-    try:
-        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
-            return any(isinstance(hdu, fits.CompImageHDU) for hdu in hdul)
-    except (OSError, ValueError, TypeError) as error:
-        raise InputError(f"cannot read as FITS ({error})", path=path) from error
+    return _gzipped(path) or _tiled(path)
 
 
 def plain_copy(path, folder, name):
@@ -53,30 +46,27 @@ def plain_copy(path, folder, name):
     Returns
     -------
     `~pathlib.Path`
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as FITS.
     """
     path = Path(path)
-    if not is_compressed(path):
+    gzipped = _gzipped(path)
+    if not (gzipped or _tiled(path)):
         return path
     target = Path(folder) / name
     # gzip: astropy would decompress the whole file in memory; a stream does not
-    source = target.with_name(f".{name}.gunzipped") if _gzipped(path) else path
-    if source != path:
+    source = target.with_name(f".{name}.gunzipped") if gzipped else path
+    if gzipped:
         with gzip.open(path, "rb") as packed, open(source, "wb") as plain:
-            while block := packed.read(1 << 24):
-                plain.write(block)
+            shutil.copyfileobj(packed, plain, 1 << 24)
     with fits.open(source, memmap=True) as hdul:
-        first = hdul[0]
-        primary = fits.PrimaryHDU(
-            None if isinstance(first, fits.CompImageHDU) else first.data, first.header
-        )
-        primary.writeto(target, overwrite=True)
-        for hdu in hdul[1:]:
-            if isinstance(hdu, fits.CompImageHDU):
-                fits.append(target, hdu.data, hdu.header)
-            else:
-                with fits.open(target, mode="append") as out:
-                    out.append(hdu.copy())
-    if source != path:
+        fits.PrimaryHDU(hdul[0].data, hdul[0].header).writeto(target, overwrite=True)
+        for hdu in hdul[1:]:  # one extension in memory at a time; a CompImageHDU's own header
+            fits.append(target, hdu.data, hdu.header)
+    if gzipped:
         source.unlink()
     return target
 
@@ -84,3 +74,11 @@ def plain_copy(path, folder, name):
 def _gzipped(path):
     with open(path, "rb") as handle:
         return handle.read(2) == _GZIP_MAGIC
+
+
+def _tiled(path):
+    try:
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            return any(isinstance(hdu, fits.CompImageHDU) for hdu in hdul)
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"cannot read as FITS ({error})", path=path) from error

@@ -333,3 +333,10 @@ def archive_exposure_name(mjd, field=None, filter_code=None):
     if field is not None:
         name += f"_{field:06d}"
     return name + (f"_{filter_code}" if filter_code else "")
+
+
+def exposure_name(named, mjd, field=None, filter_code=None):
+    """The name ``ztfnb`` gives an exposure of per-quadrant files: their common prefix
+    (``named``, from `QUADRANT_NAME`) when they have one, else the archive's name from
+    the time, field and filter (`archive_exposure_name`)."""
+    return named or archive_exposure_name(mjd, field, filter_code)

@@ -41,9 +41,8 @@ def _png(figure):
     )
 
 
-def _medians(quadrants, names, column):
+def _medians(quadrants, rows_of, names, column):
     """The median of a column over each exposure's present quadrants (NaN where none)."""
-    rows_of = rows_by_exposure(quadrants)
     present = ~np.asarray(quadrants["absent"], bool)
     every = u.Quantity(quadrants[column]).value if len(quadrants) else np.array([])
     medians = []
@@ -61,9 +60,10 @@ def exposure_summary(quadrants, exposures):
     names = [str(n) for n in exposures["exposure"]]
     table["exposure"] = names
     table["airmass"] = np.asarray(exposures["airmass"], float)
-    table["scamp_sigma"] = _medians(quadrants, names, "scamp_sigma") * u.arcsec
-    table["scamp_chi2"] = _medians(quadrants, names, "scamp_chi2")
-    table["rms_ra"] = _medians(quadrants, names, "rms_ra") * u.arcsec
+    rows_of = rows_by_exposure(quadrants)
+    table["scamp_sigma"] = _medians(quadrants, rows_of, names, "scamp_sigma") * u.arcsec
+    table["scamp_chi2"] = _medians(quadrants, rows_of, names, "scamp_chi2")
+    table["rms_ra"] = _medians(quadrants, rows_of, names, "rms_ra") * u.arcsec
     table["n_matched"] = np.asarray(exposures["n_matched"], int)
     table["n_flagged"] = np.asarray(exposures["n_flagged"], int)
     table["zenith_scale"] = u.Quantity(exposures["zenith_scale"]).value * PPM
