@@ -2,6 +2,7 @@
 
 import astropy.units as u
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -167,8 +168,9 @@ def plot_detectability(table):
             marker="|",
             ms=sizes[label],
             mew=1.6,
-            color="w",
-            markeredgecolor="k" if label == "1 h" else "w",
+            color="k",
+            # a white rim keeps the tick visible on the yellow (fast) and the dark (slow) cells
+            path_effects=[patheffects.withStroke(linewidth=3.2, foreground="w")],
             label=f"reaches {label}",
         )
     ax.set_yticks(np.arange(len(table)))
@@ -179,5 +181,7 @@ def plot_detectability(table):
         fontsize=9,
     )
     if any(line.get_xdata().size for line in ax.lines):
-        ax.legend(fontsize=7, loc="upper left", framealpha=0.8, facecolor="0.5")
+        # below the axes, inside the figure (constrained layout makes room): a key in the
+        # axes would cover the lines' rows
+        figure.legend(fontsize=7, loc="outside lower center", ncol=4, facecolor="0.85")
     return figure
