@@ -28,42 +28,26 @@ dask-jobqueue's ``SLURMCluster`` (see the README).
 """
 
 import contextlib
-import hashlib
-import itertools
-import json
 import os
-import re
 import shutil
 import signal
 import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table
 
-from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, new_owner, partial_name
-from ztfnb.io.atomic import atomic_path
+from ztfnb.batchindex import run_row, write_index
+from ztfnb.batchlock import BatchBusy, BatchLock, clean_partials, partial_name
+from ztfnb.batchplan import BatchRun, is_done, load_grid, plan_batch, run_name
 from ztfnb.lifetime import die_with_parent
-from ztfnb.manifest import Manifest
-from ztfnb.parameters import ParameterError, read_yaml
-from ztfnb.provenance import sha256
-from ztfnb.quantity import shown
-from ztfnb.reportindex import index_page, report_files, write_page, write_reports_index
+from ztfnb.reportindex import write_reports_index
 from ztfnb.runner import (
-    check_reserved,
-    checked_parameters,
     find_root,
-    notebook_defaults,
-    parameters_file_for,
-    parameters_file_sha256,
-    read_notebook,
     run_notebook,
     stop_kernels,
-    without_output_dir,
 )
 
 __all__ = [
@@ -76,9 +60,6 @@ __all__ = [
     "run_batch",
     "run_name",
 ]
-
-#: The batch's own columns of ``runs.ecsv``; parameters and key numbers come after, prefixed.
-COLUMNS = ("name", "status", "error", "duration_s")
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -93,206 +74,6 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, table):
         super().__init__("batch interrupted")
         self.table = table
-
-
-def load_grid(path):
-    """Parameter sets of a grid file.
-
-    Returns
-    -------
-    list of dict
-
-    Raises
-    ------
-    ParameterError
-        No such file, not YAML, not a grid, or no run in it.
-    """
-    path = Path(path)
-    content = read_yaml(path, what="grid file")
-    if not isinstance(content, dict) or not content:
-        raise ParameterError(f"{path}: expected a mapping of parameters to lists, or 'runs:'")
-    if "runs" not in content:
-        check_reserved(content, str(path))
-    if "runs" in content:
-        runs = content["runs"]
-        if (
-            set(content) != {"runs"}
-            or not isinstance(runs, list)
-            or not all(isinstance(r, dict) for r in runs)
-        ):
-            raise ParameterError(
-                f"{path}: 'runs' must be the only key and hold a list of parameter mappings"
-            )
-        if not runs:
-            raise ParameterError(f"{path}: 'runs' is an empty list: nothing to run")
-        for number, values in enumerate(runs, 1):
-            check_reserved(values, f"{path}, run {number}")
-        return [dict(r) for r in runs]
-    names = list(content)
-    values = [content[n] if isinstance(content[n], list) else [content[n]] for n in names]
-    if any(len(v) == 0 for v in values):
-        raise ParameterError(
-            f"{path}: empty list for {[n for n, v in zip(names, values, strict=True) if not v]}"
-        )
-    return [
-        dict(zip(names, combination, strict=True)) for combination in itertools.product(*values)
-    ]
-
-
-def _canonical(values):
-    """One text for equal parameter values: NaN equals NaN, a tuple its list, keys sorted."""
-    return json.dumps(values, sort_keys=True, default=str)
-
-
-def run_name(parameters):
-    """A folder name from parameters: readable, and unique through a short hash."""
-    canonical = json.dumps(parameters, sort_keys=True, default=str)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]
-    readable = "_".join(f"{k}={v}" for k, v in sorted(parameters.items()))
-    readable = re.sub(r"[^A-Za-z0-9=.+-]+", "-", readable).strip("-")[:80]
-    return f"{readable}-{digest}" if readable else digest
-
-
-@dataclass
-class BatchRun:
-    """One run of a batch.
-
-    Attributes
-    ----------
-    name : str
-        Its folder's name.
-    parameters : dict
-        The grid's values for it.
-    folder : `~pathlib.Path`
-    notebook : `~pathlib.Path`
-    parameters_file : `~pathlib.Path`, list of `~pathlib.Path` or None
-        The base values (the file(s) given, or the notebook's default file).
-    effective : dict
-        Every value it runs with but ``output_dir``: the notebook's defaults,
-        the base files', the command line's and the grid's.
-    reuse_kernels : bool
-    base : dict
-        Values given on the command line (``-y``, ``-p``, ``-r``), under the grid's.
-    owner : str
-        The batch's owner id (`ztfnb.batchlock.new_owner`): its temporary folders carry it.
-    """
-
-    name: str
-    parameters: dict
-    folder: Path
-    notebook: Path
-    parameters_file: Path | list | None
-    effective: dict = field(default_factory=dict)
-    reuse_kernels: bool = False
-    base: dict = field(default_factory=dict)
-    owner: str = field(default_factory=new_owner)
-
-
-def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None, grid=None):
-    """Check every parameter set against the notebook and name its folder.
-
-    Nothing is written.
-
-    Parameters
-    ----------
-    notebook : path-like
-    parameter_sets : list of dict
-    out : path-like
-    parameters_file : path-like or list of path-like, optional
-        Base values (default ``parameters/<notebook stem>.yaml``).
-    base : dict, optional
-        Values over the files' and under the grid's (the command line's ``-y``, ``-p``, ``-r``).
-    grid : path-like, optional
-        The grid file, named in messages about its runs.
-
-    Returns
-    -------
-    list of `BatchRun`
-
-    Raises
-    ------
-    InputError, ParameterError
-        A missing or unreadable notebook, no parameter set, an unknown
-        parameter, a bad value, two identical runs.
-    """
-    notebook = Path(notebook).resolve()
-    read_notebook(notebook)
-    if not parameter_sets:
-        raise ParameterError("no runs: the grid holds no parameter set")
-    parameters_file = parameters_file_for(notebook, parameters_file)
-    base = dict(base or {})
-    # a bad base file or command-line value is named as such
-    checked_parameters(notebook, parameters_file, base, overrides_source="the command line")
-    defaults = notebook_defaults(notebook)
-    runs, names = [], set()
-    for number, parameters in enumerate(parameter_sets, 1):
-        where = f"{grid or 'grid'}, run {number} ({shown(parameters, 60)})"
-        check_reserved(parameters, where)
-        values, _ = checked_parameters(
-            notebook, parameters_file, {**base, **parameters}, source=where
-        )
-        grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
-        name = run_name(grid)
-        if name in names:
-            raise ParameterError(
-                f"{grid or 'grid'}: runs with the same parameters: {shown(parameters)}"
-            )
-        names.add(name)
-        runs.append(
-            BatchRun(
-                name,
-                grid,
-                Path(out).resolve() / name,
-                notebook,
-                parameters_file,
-                effective=without_output_dir({**defaults, **values}),
-                base=base,
-            )
-        )
-    return runs
-
-
-def _sha256(path):
-    """sha256 of a file, None if it cannot be read."""
-    try:
-        return sha256(path)
-    except OSError:
-        return None
-
-
-def _recorded_path(name, root):
-    path = Path(name)
-    return (path if path.is_absolute() else Path(root) / path).resolve()
-
-
-def is_done(run):
-    """Whether the run's folder holds a complete report of this very run.
-
-    The same notebook (path and sha256), the same parameters file content,
-    the same values of every parameter (``output_dir`` aside; compared as
-    canonical JSON, so NaN equals NaN), and input files that still have the
-    recorded sha256.
-    """
-    manifest = Manifest.read(run.folder)
-    if manifest is None or not manifest.complete:
-        return False
-    root = find_root(run.notebook.parent)
-    if _canonical(without_output_dir(manifest.parameters)) != _canonical(run.effective):
-        return False
-    if _recorded_path(str(manifest.notebook), root) != run.notebook:
-        return False
-    if manifest.notebook_sha256 != _sha256(run.notebook):
-        return False
-    try:
-        expected = parameters_file_sha256(run.parameters_file)
-    except OSError:
-        return False
-    if manifest.parameters_file_sha256 != expected:
-        return False
-    for name, digest in manifest.inputs.items():
-        if _sha256(_recorded_path(name, root)) != digest:
-            return False
-    return True
 
 
 _KERNELS = {}
@@ -338,7 +119,7 @@ def execute_run(run):
             os.replace(run.folder, stale)
             shutil.rmtree(stale, ignore_errors=True)
         os.replace(partial, run.folder)
-        return _row(run, result.manifest)
+        return run_row(run, result.manifest)
     except Exception as error:  # a run that cannot even start is recorded, not raised
         shutil.rmtree(partial, ignore_errors=True)
         return {
@@ -348,115 +129,6 @@ def execute_run(run):
             "duration_s": np.nan,
             "parameters": run.parameters,
         }
-
-
-def _row(run, manifest):
-    return {
-        "name": run.name,
-        "status": manifest.status,
-        "error": manifest.error or "",
-        "duration_s": np.nan if manifest.duration_s is None else manifest.duration_s,
-        "parameters": run.parameters,
-    }
-
-
-def _pending(run):
-    return {"name": run.name, "status": "pending", "error": "", "duration_s": np.nan}
-
-
-def _summary(folder):
-    try:
-        values = json.loads((Path(folder) / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if not isinstance(values, dict):
-        return {}
-    return {k: v for k, v in values.items() if isinstance(v, int | float | str | bool)}
-
-
-def _record(run, row, parameter_names):
-    """One line of the index: the batch's columns, the run's parameters, then its key numbers.
-
-    A parameter or key keeps its own name (``redshift``, ``cii_snr``) unless it
-    would overwrite a column before it — a batch column, or for a key any
-    parameter of the batch (``parameter_names``, over all runs, so that one
-    column never holds parameters in one row and key numbers in another):
-    then it is ``param.<name>`` or ``summary.<key>``.
-    """
-    record = {column: row[column] for column in COLUMNS}
-    for key, value in run.parameters.items():
-        record[f"param.{key}" if key in COLUMNS else key] = value
-    taken = set(COLUMNS) | set(parameter_names)
-    for key, value in _summary(run.folder).items():
-        record[f"summary.{key}" if key in taken else key] = value
-    return record
-
-
-def write_index(out, runs, rows):
-    """``runs.ecsv`` and ``index.html`` for the runs so far.
-
-    Columns: ``name, status, error, duration_s`` (the batch's own), then each
-    grid parameter and each key of the runs' ``summary.json`` under its own
-    name (prefixed ``param.`` or ``summary.`` where it would overwrite one).
-    """
-    out = Path(out)
-    parameter_names = {name for run in runs for name in run.parameters}
-    records = []
-    for run in runs:
-        row = rows.get(run.name)
-        if row is None:
-            manifest = Manifest.read(run.folder)
-            row = _row(run, manifest) if manifest else _pending(run)
-        records.append(_record(run, row, parameter_names))
-    columns = list(dict.fromkeys(k for r in [dict.fromkeys(COLUMNS), *records] for k in r))
-    table = Table({c: _column([r.get(c) for r in records]) for c in columns})
-    with atomic_path(out / "runs.ecsv") as temporary:
-        table.write(temporary, format="ascii.ecsv", overwrite=True)
-    rows = []
-    for record in records:
-        cells = [{"class": str(record["status"])}]
-        for column in columns:
-            value = str(_cell(record.get(column)))
-            if column == "name" and (out / record["name"]).is_dir():
-                pages = sorted((out / record["name"]).glob("*.html"))
-                link = f"{record['name']}/{pages[0].name}" if pages else f"{record['name']}/"
-                value = [(value, link)]
-            cells.append(value)
-        folder = out / record["name"]
-        cells.append(report_files(folder, out) if folder.is_dir() else "")
-        rows.append(cells)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("complete", "failed", "pending")}
-    page = index_page(
-        "ztfnb batch",
-        f"{counts['complete']} complete, {counts['failed']} failed, {counts['pending']} pending",
-        [*columns, "files"],
-        rows,
-    )
-    write_page(out / "index.html", page)
-    return table
-
-
-def _column(values):
-    """Numbers stay numbers (missing ones masked); anything else becomes text."""
-    present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
-    if present and all(
-        isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in present
-    ):
-        missing = [v is None or (isinstance(v, float) and np.isnan(v)) for v in values]
-        return np.ma.array(
-            [0 if m else v for v, m in zip(values, missing, strict=True)], mask=missing
-        )
-    return [str(_cell(v)) for v in values]
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and np.isnan(value):
-        return ""
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return value
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 `index_page` builds either page and `write_page` writes it whole;
 `write_reports_index` lists every report under ``reports/`` from its
-`ztfnb.manifest.Manifest`; a batch builds its own rows (`ztfnb.batch.write_index`).
+`ztfnb.manifest.Manifest`; a batch builds its own rows (`ztfnb.batchindex.write_index`).
 
 Each report is a line with its status and time, its key numbers (the
 ``summary.json`` the notebook wrote) and links to the page, the manifest, the
