@@ -14,12 +14,12 @@ from pathlib import Path
 from ztfnb.batchlock import new_owner
 from ztfnb.manifest import Manifest
 from ztfnb.parameters import ParameterError, read_yaml
+from ztfnb.project import find_root
 from ztfnb.provenance import sha256
 from ztfnb.quantity import shown
-from ztfnb.runner import (
+from ztfnb.runparameters import (
     check_reserved,
     checked_parameters,
-    find_root,
     notebook_defaults,
     parameters_file_for,
     parameters_file_sha256,
