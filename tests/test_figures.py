@@ -1,4 +1,4 @@
-"""Keys of the report figures: drawn inside the figure, never over the data they explain (issue 13)."""
+"""Report figures read right (issue 13): keys inside the figure and off the data; colours that say what the verdict said."""
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -8,6 +8,7 @@ from matplotlib.transforms import Bbox
 from ztfnb.ost.simulator import detectability
 from ztfnb.plots.camera import draw_vectors, new_axes
 from ztfnb.plots.ost import plot_detectability
+from ztfnb.plots.quality import plot_metric_focal_plane
 
 
 def _drawn(figure):
@@ -41,3 +42,19 @@ def test_vector_key_is_inside_the_axes_whatever_the_data():
         label = key.text.get_window_extent(renderer)
         assert frame.x0 <= label.x0 and label.x1 <= frame.x1, spread
         assert frame.y0 <= label.y0 and label.y1 <= frame.y1, spread
+
+
+def test_badness_map_sets_flagged_quadrants_apart_from_good_ones():
+    # a good quadrant just under the verdict's bar must not look like a flagged one
+    badness = np.linspace(0.0, 0.99, 64)
+    badness[[7, 40]] = [1.01, 30.0]  # flagged, one barely, one far
+    badness[12] = np.nan  # absent
+    figure = plot_metric_focal_plane(badness, "badness", "exposure")
+    _drawn(figure)
+    collection = figure.axes[0].collections[0]
+    colours = collection.get_facecolors()
+    over = collection.get_cmap().get_over()
+    assert np.allclose(colours[7], over) and np.allclose(colours[40], over)
+    good = np.delete(np.arange(64), [7, 12, 40])
+    distance = np.abs(colours[good, :3] - np.asarray(over)[:3]).sum(axis=1)
+    assert distance.min() > 0.5, "a good quadrant is drawn in the flagged colour"

@@ -4,6 +4,8 @@ import textwrap
 
 import astropy.units as u
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
 
 from ztfnb.camera import FocalPlane
 from ztfnb.plots.camera import draw_focal_plane, draw_pixel_vectors, new_axes
@@ -40,15 +42,18 @@ _LABELS = {
 def plot_metric_focal_plane(values, metric, exposure, highlight=None):
     """One exposure's quadrants coloured by a metric; the selected quadrant outlined."""
     figure, ax = new_axes(6.5, 6)
-    draw_focal_plane(
-        ax,
-        values=values,
-        label=_LABELS.get(metric, metric),
-        cmap="magma_r" if metric == "badness" else "viridis",
-    )
+    if metric == "badness":
+        # the verdict's own scale, 0 to its bar at 1, and flagged quadrants in red beyond it:
+        # limits from the values would draw a good 0.9 as dark as a flagged 5
+        # (a map without reds, its darkest fifth cut so the rcid labels stay readable)
+        good = ListedColormap(colormaps["YlGnBu"](np.linspace(0.0, 0.8, 256)))
+        style = {"cmap": good.with_extremes(over="C3"), "vmin": 0.0, "vmax": 1.0}
+    else:
+        style = {"cmap": "viridis"}
+    draw_focal_plane(ax, values=values, label=_LABELS.get(metric, metric), **style)
     if highlight is not None:
         corners = FocalPlane.nominal()[int(highlight)].corners_focal()
-        ax.plot(*np.vstack([corners, corners[:1]]).T, color="C0", lw=2.5)
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="k", lw=2.5)
     ax.set_title(exposure, fontsize=9)
     return figure
 
