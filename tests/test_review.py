@@ -165,6 +165,9 @@ def test_widget_drives_the_session_without_a_browser(tmp_path):
         latest["reason"][0],
     ) == ("e1", 6, "reject", "double stars in the corner")
     assert "[reject]" in dict((v, k) for k, v in widget.queue.options)[("e1", 6)]
+    # the widget moves on to the worst flagged quadrant still undecided
+    assert session.selected == ("e2", 12) and widget.queue.value == ("e2", 12)
+    assert "rejected e1 rcid 6" in widget.status.value and "now e2 rcid 12" in widget.status.value
     widget.metric.value = "corner_error"
     assert session.metric == "corner_error"
     assert set(widget.figures) == {"focal_plane", "quadrant", "scale_airmass"}

@@ -181,8 +181,20 @@ class ReviewWidget:
     def _decide(self, verdict):
         entry = self.session.decide(verdict, self.reason.value.strip())
         self.reason.value = ""
+        # on to the worst quadrant still undecided, as a reviewer goes down the list
+        moved = self.session.next(only_flagged=self.only_flagged.value)
         self._refresh_queue()
-        self.status.value = f"{verdict}ed {html.escape(entry['exposure'])} rcid {entry['rcid']} — logged to {html.escape(str(self.session.log.path))}"
+        if moved is not None:
+            self._refresh_figures()
+        then = (
+            f"; now {html.escape(moved[0])} rcid {moved[1]}"
+            if moved is not None
+            else "; every quadrant in the list has a decision"
+        )
+        self.status.value = (
+            f"{verdict}ed {html.escape(entry['exposure'])} rcid {entry['rcid']} — logged to "
+            f"{html.escape(str(self.session.log.path))}{then}"
+        )
 
     def _on_next(self, button=None):
         if self.session.next(only_flagged=self.only_flagged.value) is None:
