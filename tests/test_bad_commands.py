@@ -196,6 +196,27 @@ def test_solve_refuses_a_bad_gaia_file_before_making_its_folder(night, tmp_path,
     )
 
 
+@pytest.mark.parametrize("command", ["solve", "quality"])
+def test_a_glob_that_catches_the_gaia_table_is_refused_before_any_work(
+    night, tmp_path, capsys, command
+):
+    # `ztfnb solve night/* --gaia night/gaia.fits`: before, SCAMP ran every exposure first
+    folder, catalog, gaia = night
+    given = [catalog, gaia]  # in the order a shell's glob gives them
+    options = {
+        "solve": ["--prior", gaia, "--out", tmp_path / "new"],
+        "quality": ["--heads", folder, "--out", tmp_path / "new" / "m.ecsv"],
+    }[command]
+    message = refused(
+        [command, *given, "--gaia", gaia, *options],
+        names=[gaia, "--gaia"],
+        watch=[tmp_path],
+        absent=[tmp_path / "new"],
+        capsys=capsys,
+    )
+    assert "Gaia table" in message
+
+
 # ---- values that are not values ---------------------------------------------------------------
 
 

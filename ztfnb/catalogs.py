@@ -55,6 +55,7 @@ from ztfnb.io.archive import (
 )
 from ztfnb.io.errors import InputError
 from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, check_layout, open_checked
+from ztfnb.io.ldac import check_ldac_layout
 
 __all__ = [
     "CatalogSource",
@@ -199,6 +200,8 @@ def checked_exposures(paths):
             if check_layout(path, "catalogue") is None:  # compressed: checked by reading it whole
                 with open_checked(path, "catalogue", allow=CATALOGUE_WARNINGS):
                     pass
+            if not source.per_quadrant:  # a Gaia table or an image caught up in a glob
+                check_ldac_layout(path)
     return sources
 
 

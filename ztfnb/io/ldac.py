@@ -79,6 +79,7 @@ from ztfnb.io.ldac_cards import LayoutError, cards_from_rows, header_from_cards
 __all__ = [
     "HEADER_COLUMN",
     "LdacExtension",
+    "check_ldac_layout",
     "header_to_ldac_text",
     "read_ldac",
     "require_columns",
@@ -336,6 +337,59 @@ def _roles(hdul, path):
     return headers, objects, others
 
 
+def _layout(hdul, path):
+    """Header and object tables of a FITS_LDAC file, or its refusal naming the layout found."""
+    headers, objects, others = _roles(hdul, path)
+    if headers:
+        return headers, objects
+    names = [hdu.name for hdu in hdul]
+    upper = {n.upper() for n in others + names}
+    columns = {
+        name.lower()
+        for hdu in hdul[1:]
+        if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)
+        for name in hdu.columns.names
+    }
+    if {"source_id", "ra", "dec"} <= columns:
+        raise InputError(
+            "a Gaia table (source_id, ra, dec), not a SExtractor catalogue: give it with --gaia",
+            path=path,
+        )
+    hint = ""
+    if "FIELDS" in upper:
+        hint = "; its OBJECTS/FIELDS tables (ldactools layout) carry no image header"
+    elif objects:
+        hint = (
+            "; its object tables carry no image header (the layout of SExtractor's "
+            "CATALOG_TYPE FITS_1.0)"
+        )
+    raise InputError(
+        f"no LDAC_IMHEAD extension (nor a table with a {HEADER_COLUMN!r} column): not a "
+        f"FITS_LDAC catalogue as SExtractor writes it (CATALOG_TYPE FITS_LDAC){hint}",
+        path=path,
+        value=names,
+    )
+
+
+def check_ldac_layout(path):
+    """Refuse, from its headers alone, a file that is no FITS_LDAC catalogue (see `read_ldac`).
+
+    Cheap (no table data is read), so a command can check every catalogue it
+    is given before any work: a Gaia table or an image caught up in a glob is
+    named at once, not when its turn comes.
+
+    Raises
+    ------
+    InputError
+        As `read_ldac` for a file without an image-header table.
+    """
+    # the caller has checked the file's structure (`ztfnb.io.fitscheck.check_layout`): here
+    # only the headers are parsed, through a memory map, no table read
+    with warnings.catch_warnings(), fits.open(path, memmap=True) as hdul:
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+        _layout(hdul, Path(path))
+
+
 def read_ldac(path):
     """Read every chip of a FITS_LDAC catalogue, whichever writer made it.
 
@@ -364,24 +418,7 @@ def read_ldac(path):
     hdul = checked.hdul
     with checked, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TDIM", category=fits.verify.VerifyWarning)
-        headers, objects, others = _roles(hdul, path)
-        if not headers:
-            names = [hdu.name for hdu in hdul]
-            upper = {n.upper() for n in others + names}
-            hint = ""
-            if "FIELDS" in upper:
-                hint = "; its OBJECTS/FIELDS tables (ldactools layout) carry no image header"
-            elif objects:
-                hint = (
-                    "; its object tables carry no image header (the layout of SExtractor's "
-                    "CATALOG_TYPE FITS_1.0)"
-                )
-            raise InputError(
-                f"no LDAC_IMHEAD extension (nor a table with a {HEADER_COLUMN!r} column): not a "
-                f"FITS_LDAC catalogue as SExtractor writes it (CATALOG_TYPE FITS_LDAC){hint}",
-                path=path,
-                value=names,
-            )
+        headers, objects = _layout(hdul, path)
         # every header is decoded first: a layout problem is named before a pairing problem
         decoded = [_read_header(checked, h[0], h[3], path, h[1]) for h in headers]
         heads = ", ".join(str(h[0]) for h in headers)
