@@ -216,6 +216,21 @@ def test_folders_named_by_parameters_are_hashed_only_when_small_inputs(tmp_path)
     assert set(manifest["inputs_not_hashed"]) == {str(tmp_path.resolve()), "/"}
 
 
+def test_a_night_in_the_archive_layout_is_hashed_as_an_input(tmp_path):
+    # two files per readout quadrant: 8 exposures make 1,024 files, a night a user names
+    from ztfnb.manifest import MAX_FOLDER_BYTES, input_paths
+
+    night = tmp_path / "night"
+    night.mkdir()
+    for exposure in range(8):
+        for rcid in range(64):
+            for kind in ("sexcat.fits", "sciimg.hdr"):
+                (night / f"e{exposure}_q{rcid}_{kind}").write_text("x")
+    paths, skipped = input_paths({"night_dir": str(night)}, tmp_path, tmp_path / "report")
+    assert paths == [night.resolve()] and not skipped
+    assert MAX_FOLDER_BYTES <= 2 * 1024**3  # what bounds the hashing time instead
+
+
 def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
     notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
     now = datetime.datetime.now()

@@ -19,8 +19,10 @@ __all__ = ["LOG", "MANIFEST", "MAX_FOLDER_BYTES", "MAX_FOLDER_FILES", "Manifest"
 MANIFEST = "manifest.json"
 LOG = "run.log"
 
-#: A folder named by a parameter is hashed as an input only when it is this small.
-MAX_FOLDER_FILES = 1000
+#: A folder named by a parameter is hashed as an input only when it is this small. The file
+#: count admits a night in ZTF's archive layout (two files per readout quadrant: 128 an
+#: exposure, ≈ 1,000 for 8 exposures) up to the byte limit, which bounds the hashing time.
+MAX_FOLDER_FILES = 20_000
 MAX_FOLDER_BYTES = 2 * 1024**3
 
 
