@@ -48,7 +48,7 @@ def _add_solve(commands):
         "--mode",
         choices=["fast", "ztf"],
         default="fast",
-        help="fast: MATCH N from the prior, PRE-DISTORTED (default); ztf: pattern matching, then MATCH N degree 4",
+        help="fast: MATCH N from the prior, PRE-DISTORTED - the prior's camera kept, the exposure adjusted as a whole (default); ztf: pattern matching, then MATCH N degree 4 - every quadrant refitted",
     )
     parser.add_argument(
         "--distort-degrees", type=_degree, default=3, help="DISTORT_DEGREES (default 3)"
