@@ -53,19 +53,26 @@ def report_files(folder, base):
     """Links to a report's files, relative to ``base``: (label, href) pairs.
 
     The manifest, the log and the summary by their role, then every other file
-    the report wrote (its tables and figures), the notebook and page excepted.
+    the report wrote at its top (tables, figures, pages such as ``night.html``;
+    the notebook and its own page excepted), then each folder it wrote as one
+    link saying how many files it holds (a solved night's ``solved/`` has
+    several per exposure).
     """
     folder, base = Path(folder), Path(base)
     links = []
     for name, label in _OWN.items():
         if (folder / name).is_file():
             links.append((label, (folder / name).relative_to(base).as_posix()))
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name not in _OWN and path.suffix not in (".ipynb", ".html"):
-            if not any(part.startswith(".") for part in path.relative_to(folder).parts):
-                links.append(
-                    (path.relative_to(folder).as_posix(), path.relative_to(base).as_posix())
-                )
+    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
+    notebooks = {p.stem for p in entries if p.suffix == ".ipynb"}
+    for path in entries:
+        if path.is_file() and path.name not in _OWN and path.suffix != ".ipynb":
+            if not (path.suffix == ".html" and path.stem in notebooks):
+                links.append((path.name, path.relative_to(base).as_posix()))
+    for path in entries:
+        if path.is_dir():
+            count = sum(1 for p in path.rglob("*") if p.is_file())
+            links.append((f"{path.name}/ ({count} files)", path.relative_to(base).as_posix() + "/"))
     return links
 
 
