@@ -44,7 +44,10 @@ PARAMETERS = 'exposure: str = "30 min"  # a time\ncount: int = 3  # how many\nla
 
 def test_unknown_parameters_are_named(tmp_path):
     notebook = _notebook(tmp_path / "n.ipynb", PARAMETERS, "print(count)")
-    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) cuont, extra"):
+    # a misspelling is named with the declared name it is closest to (difflib's ratio)
+    with pytest.raises(
+        ParameterError, match=r"unknown parameter\(s\) cuont \(did you mean count\?\), extra for"
+    ):
         check_parameters(notebook, {"cuont": 4, "extra": 1, "count": 2}, source="p.yaml")
 
 

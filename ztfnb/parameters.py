@@ -8,6 +8,7 @@ a quantity string of the wrong physical type, before any kernel starts.
 
 import ast
 import copy
+import difflib
 import math
 import numbers
 from functools import lru_cache
@@ -350,9 +351,22 @@ def check_parameters(notebook, values, source="parameters"):
         raise ParameterError(f"{source}: a parameter name must be a word, got {shown(odd[0])}")
     unknown = sorted(set(values) - set(declared))
     if unknown:
+        # a misspelling is named with its likely meaning; otherwise the declared names, cut
+        # at a name (not mid-word) when there are many
+        close = {name: difflib.get_close_matches(name, declared, n=1) for name in unknown}
+        named = [f"{n} (did you mean {close[n][0]}?)" if close[n] else n for n in unknown]
+        names = sorted(declared)
+        listed = ", ".join(names)
+        if len(listed) > 200:
+            kept = []
+            for name in names:
+                if len(", ".join([*kept, name])) > 190:
+                    break
+                kept.append(name)
+            listed = ", ".join(kept) + f" and {len(names) - len(kept)} more"
         raise ParameterError(
-            f"{source}: unknown parameter(s) {_cut(', '.join(unknown), 160)} for {Path(notebook).name} "
-            f"(it declares: {_cut(', '.join(sorted(declared)), 200) or 'none'})"
+            f"{source}: unknown parameter(s) {_cut(', '.join(named), 200)} for {Path(notebook).name}"
+            f" (it declares: {listed or 'none'})"
         )
     for name, value in values.items():
         info = declared[name]
