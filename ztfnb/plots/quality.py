@@ -6,6 +6,7 @@ import astropy.units as u
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 
 from ztfnb.camera import FocalPlane
 from ztfnb.plots.camera import draw_focal_plane, draw_pixel_vectors, new_axes
@@ -233,7 +234,9 @@ def plot_flags(quadrants):
     counts = [int(flags[rows_of[name]].sum()) for name in names]
     ax.bar(range(len(names)), counts, color="C3")
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([name[-17:] for name in names], rotation=60, ha="right", fontsize=7)
+    # the whole name: a cut one ("7120340_000804_zi") matches nothing a user types or greps
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of quadrants
     ax.set_ylabel("flagged quadrants")
     return figure
 
@@ -249,7 +252,5 @@ def plot_worst_quadrants(matches, rows, bin_pixels=384):
         ax = figure.add_subplot((count + 1) // 2, columns, index + 1)
         pairs = matches(str(row["exposure"]))
         _draw_residuals(ax, pairs[np.asarray(pairs["rcid"]) == row["rcid"]], bin_pixels)
-        ax.set_title(
-            f"{row['exposure'][-17:]} rcid {row['rcid']}\n{str(row['reason'])[:80]}", fontsize=8
-        )
+        ax.set_title(f"{row['exposure']} rcid {row['rcid']}\n{str(row['reason'])[:80]}", fontsize=8)
     return figure

@@ -11,6 +11,10 @@ from ztfnb.widgets.figures import figure_png, figure_view
 __all__ = ["ReviewWidget"]
 
 
+#: Text cells read from the left (Jupyter right-aligns table cells, made for numbers).
+_TEXT = " style='text-align:left'"
+
+
 class ReviewWidget:
     """Quadrants sorted by badness, the selected one's figures, Accept/Reject with a reason.
 
@@ -209,7 +213,7 @@ class ReviewWidget:
         queue = self.session.queue(only_flagged=False)[:rows]
         cells = "".join(
             f"<tr><td>{html.escape(str(r['exposure']))}</td><td>{r['rcid']}</td><td>{'yes' if r['flag'] else ''}</td>"
-            f"<td>{r['badness']:.2f}</td><td>{html.escape(str(r['reason']))}</td><td>{html.escape(str(r['decision']))}</td></tr>"
+            f"<td>{r['badness']:.2f}</td><td{_TEXT}>{html.escape(str(r['reason']))}</td><td{_TEXT}>{html.escape(str(r['decision']))}</td></tr>"
             for r in queue
         )
         image = figure_png(self.figures["focal_plane"]) if "focal_plane" in self.figures else ""
@@ -218,7 +222,7 @@ class ReviewWidget:
             "<div><p><i>Review widget (static view: the interactive one needs a live kernel).</i></p>"
             + self._skipped_html()
             + (f"<p>{zenith}</p>" if zenith else "")
-            + "<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th>reason</th><th>decision</th></tr>"
+            + f"<table><tr><th>exposure</th><th>rcid</th><th>flag</th><th>badness</th><th{_TEXT}>reason</th><th{_TEXT}>decision</th></tr>"
             f"{cells}</table>"
             + (f'<img src="data:image/png;base64,{image}"/>' if image else "")
             + "</div>"
