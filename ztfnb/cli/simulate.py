@@ -78,7 +78,7 @@ def _add_simulate(commands):
         type=image_quadrants,
         default="",
         help="also draw these readout quadrants of every exposure as images: rcids 0-63 "
-        "separated by commas, or 'all' (a full exposure is 2.4 GB); OUT/images/<exposure>.fits "
+        "separated by commas, or 'all' (a full exposure is 3.0 GB: 2.4 of images, 0.6 of weights); OUT/images/<exposure>.fits "
         "(one extension per quadrant, rcid order, the catalogue's header) and "
         "<exposure>.weight.fits (1 good, 0 saturated), and the true solutions "
         "OUT/truth/<exposure>.head for 'ztfnb coadd --heads'; the same catalogues otherwise",

@@ -153,7 +153,7 @@ def _add_quality(commands):
     parser = commands.add_parser(
         "quality",
         help="measure solved headers against Gaia and flag the bad quadrants",
-        description="For each exposure and quadrant, from DIR/<catalogue stem>.head (and .ahead, .xml when present): "
+        description="For each exposure and quadrant, from DIR/<exposure>.head (the catalogue's stem, or the exposure's name for per-quadrant files; and .ahead, .xml when present): "
         "matches to Gaia through the solution (rms, offsets, matched fraction, each star's expected error: "
         "SExtractor's, Gaia's at the epoch, and the exposure's extra error), corners against the centre, "
         "pixel-scale change prior -> solution on ZTF's 23 x 25 grid, corner displacement, the pixel scale "
