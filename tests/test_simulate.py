@@ -902,7 +902,7 @@ def test_centroid_noise_multiplies_every_centroid_error(simulated):
 
 def test_no_weather_headers_are_read_with_the_standard_atmosphere(simulated):
     from ztfnb.exposure import read_exposure
-    from ztfnb.site import Weather
+    from ztfnb.site import Weather, weather_note
 
     base, night = simulated(), simulated(no_weather=True)
     row, extensions, _ = _only(night)
@@ -917,6 +917,10 @@ def test_no_weather_headers_are_read_with_the_standard_atmosphere(simulated):
     assert catalog.weather.temperature == standard.temperature
     assert catalog.weather.relative_humidity == standard.relative_humidity
     assert read_exposure(base / f"{row['exposure']}.ldac").weather.pressure != standard.pressure
+    # and the commands say so: the refraction is then a standard atmosphere's, not the night's
+    note = weather_note(catalog.header)
+    assert "PRESSURE" in note and f"{standard.pressure.to_value('hPa'):.0f} hPa" in note
+    assert weather_note(read_exposure(base / f"{row['exposure']}.ldac").header) == ""
 
 
 COMBINATION = {

@@ -16,11 +16,13 @@ from astropy.coordinates import AltAz, EarthLocation, HADec, SkyCoord
 __all__ = [
     "FILTER_WAVELENGTH",
     "PALOMAR",
+    "WEATHER_KEYS",
     "Weather",
     "airmass",
     "filter_band",
     "observed_frame",
     "weather_from_header",
+    "weather_note",
 ]
 
 #: Palomar 48-inch (P48), geocentric, as the ZTF pipeline writes it.
@@ -74,6 +76,28 @@ class Weather:
         if band not in FILTER_WAVELENGTH:
             return self
         return replace(self, wavelength=FILTER_WAVELENGTH[band])
+
+
+#: The header keys `weather_from_header` reads the weather from (ZTF's names, then PTF's).
+WEATHER_KEYS = ("PRESSURE", "TEMPTURE", "OUTTEMP", "HUMIDITY", "OUTRELHU")
+
+
+def weather_note(header, default=None):
+    """What a log should say when a header carries no weather, or ``""`` when it does.
+
+    Refraction is then computed for ``default`` (Palomar's standard
+    atmosphere, `Weather`), which a user should know: 1 % in pressure is
+    1 % in the refraction constant (≈ 2 ppm of scale at the zenith).
+    """
+    if any(header.get(key) is not None for key in WEATHER_KEYS):
+        return ""
+    weather = default or Weather()
+    return (
+        "no weather in the header (PRESSURE, TEMPTURE, HUMIDITY): refraction for "
+        f"{weather.pressure.to_value(u.hPa):.0f} hPa, "
+        f"{weather.temperature.to_value(u.deg_C, equivalencies=u.temperature()):.0f} °C, "
+        f"{weather.relative_humidity:.0%} humidity"
+    )
 
 
 def weather_from_header(header, default=None):

@@ -141,6 +141,7 @@ def _prior_ahead(args):
     from ztfnb.observed import ObservedPlane
     from ztfnb.prior import ExposureTerms, ahead_headers, refine_pointing
     from ztfnb.prior.file import read_prior
+    from ztfnb.site import weather_note
 
     _refuse_existing(args, args.out)
     check_writable(args.out)
@@ -166,4 +167,7 @@ def _prior_ahead(args):
         f'rotation {terms.rotation_arcsec:+.2f}" at 1°, scale {terms.scale * 1e6:+.0f} ppm, '
         f'{terms.n_stars} stars, rms {terms.rms:.3f}"'
     )
+    note = weather_note(catalog.header)
+    if note:
+        print(f"{catalog.name}: {note}", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from ztfnb.match import robust_affine_fit
 from ztfnb.prior.calibration import _match_exposure, _Stars
 from ztfnb.prior.lsq import _group_medians, _poly_pair, _robust_sigma, _solve
 from ztfnb.prior.model import ExposureTerms, FocalPlaneModel, PriorFit, PriorFitConfig
+from ztfnb.site import weather_note
 from ztfnb.threads import small_products
 from ztfnb.tpv import term_powers
 
@@ -372,7 +373,8 @@ def _match_calibration(catalogs, gaia, config, say):
         stars, plane, found = _match_exposure(catalog, gaia, config, index)
         gathered.append(stars)
         planes.append(plane)
-        say(f"{catalog.name}: {_describe_match(stars, found, config)}")
+        note = weather_note(catalog.header)
+        say(f"{catalog.name}: {_describe_match(stars, found, config)}{f'; {note}' if note else ''}")
     stars = _Stars(**{key: np.concatenate([g[key] for g in gathered]) for key in gathered[0]})
     return stars, planes
 

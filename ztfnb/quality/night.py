@@ -37,10 +37,10 @@ from ztfnb.quality.refraction import (
     refraction_constants,
 )
 from ztfnb.quality.verdict import _config, verdict
+from ztfnb.site import WEATHER_KEYS
 
 __all__ = ["ExposureQuality", "judge_night", "measure_exposure", "night_metrics"]
 
-_WEATHER_KEYS = ("PRESSURE", "TEMPTURE", "OUTTEMP", "HUMIDITY", "OUTRELHU")
 #: ``meta`` keys of a written `ExposureQuality` (removed before the night's tables are stacked).
 _ROW_KEY = "ztfnb_exposure_row"
 _MESSAGES_KEY = "ztfnb_messages"
@@ -147,7 +147,7 @@ def measure_exposure(catalog, gaia, heads_dir, metrics_config=None):
         "telescope_airmass": float(catalog.header.get("AIRMASS", np.nan)),
         "a_predicted": a,
         "b_predicted": b,
-        "weather_in_header": any(key in catalog.header for key in _WEATHER_KEYS),
+        "weather_in_header": any(key in catalog.header for key in WEATHER_KEYS),
     }
     head = heads_dir / f"{catalog.name}.head"
     if not head.is_file():
