@@ -270,11 +270,10 @@ def quality_report(
     score = score_verdict(quadrants, failures)
     if not truth:
         score.update(n_good=np.nan, false_positives=np.nan, false_positive_rate=np.nan, false=[])
-    for name, table in (
-        ("metrics.ecsv", quadrants),
-        ("exposures.ecsv", exposure_table),
-        ("failures.ecsv", failures),
-    ):
+    written = [("metrics.ecsv", quadrants), ("exposures.ecsv", exposure_table)]
+    if truth or len(failures):  # on a real night with nothing spoiled on purpose there are none
+        written.append(("failures.ecsv", failures))
+    for name, table in written:
         with atomic_path(output_dir / name) as temporary:
             table.write(temporary, format="ascii.ecsv", overwrite=True)
         outputs.append(output_dir / name)
