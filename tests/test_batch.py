@@ -86,6 +86,26 @@ def test_unknown_parameters_stop_the_batch_before_it_starts(tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing is created before the grid is checked
 
 
+@pytest.mark.parametrize(
+    ("grid", "run", "says"),
+    [
+        ("scale: [1.0, .nan]\n", 2, "finite"),
+        ("scale: [1.0, 2.0, .inf]\n", 3, "finite"),
+        ("x: [1, 1]\n", 2, "the same parameters as an earlier run"),
+        ("runs:\n  - {x: 1}\n  - {x: 2}\n  - {x: 1}\n", 3, "the same parameters"),
+    ],
+)
+def test_a_bad_run_of_a_grid_is_named_by_the_grid_file_and_its_number(tmp_path, grid, run, says):
+    # before, the message named the previous run's values where the grid file should be
+    notebook = _notebook(tmp_path)
+    path = tmp_path / "g.yaml"
+    path.write_text(grid)
+    with pytest.raises(ParameterError) as refused:
+        plan_batch(notebook, load_grid(path), tmp_path / "out", grid=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}, run {run}") and says in message, message
+
+
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
     notebook = _notebook(tmp_path)
     runs = [{"x": 2}, {"x": 3, "fail": True}, {"x": 4}]

@@ -159,24 +159,25 @@ def plan_batch(notebook, parameter_sets, out, parameters_file=None, base=None, g
     # a bad base file or command-line value is named as such
     checked_parameters(notebook, parameters_file, base, overrides_source="the command line")
     defaults = notebook_defaults(notebook)
+    source = grid or "grid"  # the grid file, named in every message about one of its runs
     runs, names = [], set()
     for number, parameters in enumerate(parameter_sets, 1):
-        where = f"{grid or 'grid'}, run {number} ({shown(parameters, 60)})"
+        where = f"{source}, run {number} ({shown(parameters, 60)})"
         check_reserved(parameters, where)
         values, _ = checked_parameters(
             notebook, parameters_file, {**base, **parameters}, source=where
         )
-        grid = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
-        name = run_name(grid)
+        chosen = {k: values[k] for k in parameters}  # as read: '1e-3' for a float is 0.001
+        name = run_name(chosen)
         if name in names:
             raise ParameterError(
-                f"{grid or 'grid'}: runs with the same parameters: {shown(parameters)}"
+                f"{source}, run {number}: the same parameters as an earlier run: {shown(parameters)}"
             )
         names.add(name)
         runs.append(
             BatchRun(
                 name,
-                grid,
+                chosen,
                 Path(out).resolve() / name,
                 notebook,
                 parameters_file,
