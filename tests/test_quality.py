@@ -537,6 +537,74 @@ def test_solve_refuses_unknown_settings_and_a_missing_prior_before_any_work(
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+def _pc_form(block, rotation=False):
+    """The same TPV block with its matrix as CDELT and PC (or CDELT and CROTA2)."""
+    block = block.copy()
+    cd = np.array([[block["CD1_1"], block["CD1_2"]], [block["CD2_1"], block["CD2_2"]]])
+    cdelt = np.hypot(cd[0], cd[1]) * np.sign(np.diag(cd)) if not rotation else None
+    for key in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"):
+        del block[key]
+    if rotation:  # a rotation and two scales only describe a CD without skew: make one
+        scale = np.sqrt(abs(np.linalg.det(cd)))
+        rho = np.arctan2(cd[1, 0], cd[0, 0])
+        block["CDELT1"], block["CDELT2"] = scale, -scale
+        block["CROTA2"] = np.rad2deg(rho)
+        return block
+    block["CDELT1"], block["CDELT2"] = cdelt
+    for i in (1, 2):
+        for j in (1, 2):
+            block[f"PC{i}_{j}"] = cd[i - 1, j - 1] / cdelt[i - 1]
+    return block
+
+
+@needs_scamp
+@pytest.mark.scamp
+def test_a_tpv_prior_with_pc_and_cdelt_is_read_as_scamp_reads_it(solved_night, tmp_path):
+    # TPV acts on CD·(p − CRPIX); wcslib applies it before CDELT, so astropy read such a
+    # block arcminutes off and every quadrant was flagged (found by a probe with its own files)
+    from ztfnb.io.headers import tpv_in_cd_form
+
+    _, report = solved_night
+    name = report.exposures["exposure"][0]
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    for suffix in (".head", ".xml"):
+        shutil.copy(report.solved_dir / f"{name}{suffix}", heads)
+    blocks = read_header_blocks(report.solved_dir / f"{name}.ahead")
+    write_header_blocks(heads / f"{name}.ahead", [_pc_form(b) for b in blocks])
+    catalog = read_exposure(report.solved_dir / f"{name}.ldac")
+    quadrants, _, _ = night_metrics([catalog], report.night.gaia, heads)
+    full = report.quadrants[report.quadrants["exposure"] == name]
+    for column in ("prior_displacement", "scale_change", "rms_ra", "corner_offset"):
+        assert np.allclose(quadrants[column], full[column], equal_nan=True, atol=1e-9), column
+    assert list(quadrants["flag"]) == list(full["flag"])
+
+    # oracle: the real SCAMP reads the PC form (SOLVE_ASTROM N writes back what it read)
+    work = tmp_path / "scamp"
+    work.mkdir()
+    shutil.copy(report.solved_dir / f"{name}.ldac", work)
+    shutil.copy(heads / f"{name}.ahead", work)
+    run = run_scamp(
+        work / f"{name}.ldac",
+        report.solved_dir / f"{name}.gaia.ldac",
+        {"SOLVE_ASTROM": "N", "MATCH": "N"},
+    )
+    pixels = np.array([[1, 1], [3072, 1], [1, 3080], [3072, 3080], [1536, 1540]], float)
+    ours = [tpv_in_cd_form(b) for b in read_header_blocks(heads / f"{name}.ahead")]
+    for mine, scamps in zip(ours, read_header_blocks(run.head), strict=True):
+        a = WCS(mine).all_pix2world(pixels, 1)
+        b = WCS(scamps).all_pix2world(pixels, 1)
+        assert np.max(np.abs(a - b)) * 3600 < 1e-3  # arcsec
+    # and CDELT with CROTA2, the older convention, the same way (against the CD it encodes)
+    rotated = _pc_form(blocks[5], rotation=True)
+    cd_form = tpv_in_cd_form(rotated)
+    scale = rotated["CDELT1"]
+    rho = np.deg2rad(rotated["CROTA2"])
+    expected = scale * np.array([[np.cos(rho), np.sin(rho)], [np.sin(rho), -np.cos(rho)]])
+    got = np.array([[cd_form["CD1_1"], cd_form["CD1_2"]], [cd_form["CD2_1"], cd_form["CD2_2"]]])
+    assert np.allclose(got, expected, rtol=1e-12, atol=0)
+
+
 def _partial(blocks):
     """SCAMP's instrument-prior style: CRPIX and CD only per extension."""
     keep = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")

@@ -19,6 +19,7 @@ __all__ = [
     "is_partial",
     "merge_header_blocks",
     "read_header_blocks",
+    "tpv_in_cd_form",
     "write_header_blocks",
 ]
 
@@ -209,6 +210,60 @@ def is_partial(header):
     """
     has_matrix = any(all(k in header for k in keys) for keys in _WCS_MATRICES)
     return not (has_matrix and all(k in header for k in ("CTYPE1", "CTYPE2", *_WCS_NUMBERS)))
+
+
+def tpv_in_cd_form(header):
+    """A TPV header with its linear matrix as ``CD``, as SCAMP reads and writes it.
+
+    TPV's polynomial acts on the intermediate world coordinates in degrees,
+    ``CD · (p − CRPIX)`` (NOAO's definition; SCAMP converts ``PC``/``CDELT``
+    and ``CDELT``/``CROTA`` to ``CD`` on reading). wcslib applies it before
+    ``CDELT``, so the same block written with ``PC`` and ``CDELT`` ≠ 1 is read
+    by astropy as another, wrong mapping (arcminutes off). Headers that are
+    not TPV, or already use ``CD``, are returned unchanged.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+
+    Returns
+    -------
+    `~astropy.io.fits.Header`
+        A copy with ``CD1_1..CD2_2`` = diag(``CDELT``) · ``PC`` (or the
+        ``CROTA2`` rotation), the ``PC``/``CDELT``/``CROTA`` cards removed.
+    """
+    if not str(header.get("CTYPE1", "")).upper().endswith("-TPV"):
+        return header
+    if any(key in header for key in ("CD1_1", "CD1_2", "CD2_1", "CD2_2")):
+        return header
+    if not any(_MATRIX_FAMILIES["PC"].match(key) for key in header):
+        return header
+    cdelt = np.array([header.get("CDELT1", 1.0), header.get("CDELT2", 1.0)], float)
+    if any(f"PC{i}_{j}" in header for i in (1, 2) for j in (1, 2)):
+        pc = np.array(
+            [[header.get(f"PC{i}_{j}", float(i == j)) for j in (1, 2)] for i in (1, 2)], float
+        )
+    else:  # CDELTi with CROTA2, the older convention (Calabretta & Greisen 2002, sect. 6.1)
+        rho = np.deg2rad(float(header.get("CROTA2", 0.0)))
+        ratio = cdelt[1] / cdelt[0] if cdelt[0] else 0.0
+        pc = np.array(
+            [[np.cos(rho), -np.sin(rho) * ratio], [np.sin(rho) / ratio, np.cos(rho)]]
+            if ratio
+            else np.eye(2)
+        )
+    cd = cdelt[:, None] * pc
+    header = header.copy()
+    anchor = "CRPIX2" if "CRPIX2" in header else None
+    for key in [k for k in header if _MATRIX_FAMILIES["PC"].match(k)]:
+        del header[key]
+    for (i, j), value in zip([(1, 1), (1, 2), (2, 1), (2, 2)], cd.ravel(), strict=True):
+        card = (f"CD{i}_{j}", float(value), "linear projection matrix (from PC and CDELT)")
+        if anchor is None:
+            header.append(card)
+        else:
+            header.insert(anchor, card, after=True)
+            anchor = f"CD{i}_{j}"
+    return header
 
 
 def merge_header_blocks(blocks, base_headers, path):

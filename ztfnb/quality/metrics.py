@@ -54,6 +54,7 @@ from ztfnb.io.headers import (
     is_partial,
     merge_header_blocks,
     read_header_blocks,
+    tpv_in_cd_form,
 )
 from ztfnb.match import MatchConfig, match_catalog, usable_detections
 from ztfnb.quality.priorshape import _PROBES, SCALE_GRID, _corner_displacements, pixel_scale_change
@@ -273,7 +274,7 @@ def _solution_headers(catalog, path, notes):
             "the catalogue's headers, as SCAMP does"
         )
     check_wcs_keywords(blocks, path)
-    return blocks
+    return [tpv_in_cd_form(block) for block in blocks]  # read as SCAMP reads them
 
 
 def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
