@@ -17,6 +17,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.io.votable.tree import Resource, TableElement, VOTableFile
 from astropy.table import Table
@@ -358,6 +359,51 @@ def test_fits_tnull_source_id_is_minus_one_and_nan_proper_motion_allowed(tmp_pat
     gaia = read_gaia(tmp_path / "tnull.fits")
     assert gaia["source_id"].tolist() == [DR3_FIRST, 34361129088, NO_SOURCE_ID, 124244814720]
     assert np.isnan(gaia["pmra"][2])
+
+
+def _scaled_integer_gaia(path, n, rng):
+    """Proper motions stored as 32-bit integers in µas/yr, scaled to mas/yr, TNULL for none."""
+    pm = np.round(rng.normal(0, 5000, (2, n))).astype(np.int32)  # µas/yr
+    null = np.iinfo(np.int32).min
+    pm[:, ::5] = null  # two-parameter solutions
+    columns = [
+        fits.Column("source_id", "K", array=np.arange(n, dtype=np.int64) * 4096 + 1),
+        fits.Column("ra", "D", unit="deg", array=rng.uniform(10, 12, n)),
+        fits.Column("dec", "D", unit="deg", array=rng.uniform(-1, 1, n)),
+        fits.Column("ra_error", "E", unit="mas", array=np.full(n, 0.1)),
+        fits.Column("dec_error", "E", unit="mas", array=np.full(n, 0.1)),
+        fits.Column("pmra", "J", unit="mas.yr**-1", array=pm[0]),
+        fits.Column("pmdec", "J", unit="mas.yr**-1", array=pm[1]),
+        fits.Column("ref_epoch", "D", unit="yr", array=np.full(n, 2016.0)),
+        fits.Column("phot_g_mean_mag", "E", unit="mag", array=rng.uniform(12, 20, n)),
+    ]
+    hdu = fits.BinTableHDU.from_columns(columns)
+    for k in (6, 7):  # the stored integers are read as µas: scale them to mas, null kept raw
+        hdu.header[f"TSCAL{k}"], hdu.header[f"TZERO{k}"], hdu.header[f"TNULL{k}"] = 1e-3, 0.0, null
+    hdu.writeto(path)
+    expected = np.where(pm == null, np.nan, pm * 1e-3)
+    return expected
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_tnull_in_a_scaled_integer_column_is_a_missing_value(tmp_path, monkeypatch, lazy):
+    # astropy masks TNULL only in unscaled columns: the null was read as −2147.48 mas/yr
+    from ztfnb.io import gaiafits
+    from ztfnb.reference import select_cone
+
+    expected = _scaled_integer_gaia(tmp_path / "scaled.fits", 3000, np.random.default_rng(5))
+    if lazy:  # the block reader of large files, with its thresholds lowered
+        monkeypatch.setattr(gaiafits, "LAZY_ROWS", 1000)
+        monkeypatch.setattr(gaiafits, "BLOCK", 700)
+    gaia = read_gaia(tmp_path / "scaled.fits")
+    assert isinstance(gaia, gaiafits.GaiaFits) == lazy
+    rows = select_cone(gaia, SkyCoord(11 * u.deg, 0 * u.deg), 3 * u.deg)  # every row
+    order = np.argsort(np.asarray(rows["source_id"]))
+    assert len(rows) == 3000
+    for name, values in zip(("pmra", "pmdec"), expected, strict=True):
+        got = rows[name].to_value(u.mas / u.yr)[order]
+        assert np.array_equal(np.isnan(got), np.isnan(values)), name
+        assert np.allclose(got, values, rtol=1e-12, atol=0, equal_nan=True), name
 
 
 def test_refusals_are_one_line(tmp_path):

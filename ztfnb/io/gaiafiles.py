@@ -29,14 +29,22 @@ Gaia columns is used, so a query log or other table before it does no harm.
 import re
 
 import astropy.units as u
+import numpy as np
 from astropy.io import fits, votable
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astropy.utils.data import get_readable_fileobj
 
 from ztfnb.io.errors import InputError
 from ztfnb.io.fitscheck import open_fits
 
-__all__ = ["GAIA_COLUMNS", "VIZIER_NAMES", "column_names", "fits_gaia_table", "read_table"]
+__all__ = [
+    "GAIA_COLUMNS",
+    "VIZIER_NAMES",
+    "column_names",
+    "fits_gaia_table",
+    "read_table",
+    "table_of_hdu",
+]
 
 #: The columns read and the archive's units; all but ``source_id`` are required.
 GAIA_COLUMNS = {
@@ -131,12 +139,34 @@ def _read_fits_gaia_table(path):
         # checked whole, in memory: the table must outlive the open file
         with open_fits(path, "Gaia table") as hdul:
             chosen = fits_gaia_table(hdul, path)
-            table = Table.read(hdul[chosen], unit_parse_strict="silent")
+            table = table_of_hdu(hdul[chosen])
     except InputError:
         raise
     except Exception as error:
         raise InputError(f"cannot read a table ({_one_line(error)})", path=path) from error
     return chosen, table
+
+
+def table_of_hdu(hdu):
+    """A FITS table HDU as a `~astropy.table.Table`, every ``TNULL`` cell masked.
+
+    astropy masks ``TNULLn`` only in unscaled integer columns; in a scaled one
+    (``TSCALn``/``TZEROn``: the archive's proper motions in µas/yr as 32-bit
+    integers times 1e-3, say) the null is scaled like a value and read as a
+    number (−2147.48 mas/yr). Here the stored integers are compared with
+    ``TNULLn`` before scaling (FITS Standard 4.0, §7.3.2).
+    """
+    table = Table.read(hdu, unit_parse_strict="silent")
+    raw = hdu.data.view(np.ndarray) if hdu.data is not None else None
+    for k, name in enumerate(hdu.columns.names, 1):
+        null = hdu.header.get(f"TNULL{k}")
+        if raw is None or null is None or not np.issubdtype(raw.dtype[name], np.integer):
+            continue
+        nulls = raw[name] == null
+        if nulls.any():
+            column = table[name]
+            table[name] = MaskedColumn(column, mask=np.ma.getmaskarray(column) | nulls)
+    return table
 
 
 def fits_gaia_table(hdul, path):

@@ -47,7 +47,7 @@ from ztfnb.gaiaindex import N_CELLS, CellOrder, cells_of, inside_cone
 from ztfnb.io.errors import InputError
 from ztfnb.io.fitscheck import check_layout, read_header_only
 from ztfnb.io.gaia import checked_gaia, checked_positions, checked_rows, refuse_errorless_columns
-from ztfnb.io.gaiafiles import fits_gaia_table
+from ztfnb.io.gaiafiles import fits_gaia_table, table_of_hdu
 
 __all__ = ["BLOCK", "GATHER", "LAZY_ROWS", "GaiaFits", "large_fits_table"]
 
@@ -187,7 +187,7 @@ class GaiaFits:
                          names=self._names, units=self._units, copy=False)  # fmt: skip
         hdu, copy = self._hdu(len(raw))
         copy[:] = raw
-        return Table.read(fits.BinTableHDU.fromstring(bytes(hdu)), unit_parse_strict="silent")
+        return table_of_hdu(fits.BinTableHDU.fromstring(bytes(hdu)))
 
     def _plain_table_agrees(self, raw):
         """Whether `_table`'s plain table equals astropy's of these rows (then used); else None."""
