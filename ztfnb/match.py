@@ -134,7 +134,12 @@ def usable_detections(objects, config=None, columns=None):
         keep &= elongation <= config.max_elongation
     radius = columns.sizes(objects)
     if radius is not None and keep.sum() >= 10:
-        bright = keep & (snr >= np.percentile(snr[keep], 50))
+        # the stellar locus among the brightest: a quarter when there are enough (stars
+        # stand out most there; near the S/N cut a group of faint detections of one size,
+        # which SExtractor's radius for a fraction other than ½ makes, can outscore
+        # them), else half
+        level = 75 if keep.sum() >= 40 else 50
+        bright = keep & (snr >= np.percentile(snr[keep], level))
         # the stellar locus, not the median size: galaxies may outnumber stars
         stellar = stellar_radius(radius[bright])
         keep &= (radius >= config.radius_range[0] * stellar) & (
