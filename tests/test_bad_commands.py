@@ -240,7 +240,7 @@ def test_ltt_refuses_a_column_with_infinities(tmp_path, capsys, bad):
     Table({"mjd": [60000.1, 60000.2], "ra": [10.0, bad], "dec": [20.0, 20.0]}).write(path)
     refused(
         ["ltt", path, "--out", tmp_path / "o.ecsv"],
-        names=[path, "'ra'", "row 1"],
+        names=[path, "'ra'", "row 2 (counting from 1)"],
         watch=[tmp_path],
         capsys=capsys,
     )
@@ -322,7 +322,7 @@ def test_one_absurd_time_is_named_not_the_column_misread(tmp_path, capsys):
     Table({"mjd": [60234.1, 60234.2, 1e300], "ra": [10.0] * 3, "dec": [20.0] * 3}).write(path)
     refused(
         ["ltt", path, "--out", tmp_path / "o.ecsv"],
-        names=[path, "'mjd'", "row 2"],
+        names=[path, "'mjd'", "row 3 (counting from 1)"],
         watch=[tmp_path],
         capsys=capsys,
     )

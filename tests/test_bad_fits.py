@@ -304,10 +304,14 @@ def test_an_infinite_centroid_is_refused_like_nan(quadrants, inputs, value, tmp_
         extensions[2][1]["XWIN_IMAGE"][5] = value
 
     path = _edited_catalogue(quadrants, inputs, tmp_path, edit)
-    _one_line(read_exposure, path, "XWIN_IMAGE", "infinite", "row 5", "extension 3")
+    _one_line(
+        read_exposure, path, "XWIN_IMAGE", "infinite", "row 6 (counting from 1)", "extension 3"
+    )
     out = tmp_path / "prior.fits"
     argv = ["prior", "fit", path, "--gaia", inputs["gaia"], "--out", out]
-    refused(argv, names=[path, "XWIN_IMAGE", "row 5"], absent=[out], capsys=capsys)
+    refused(
+        argv, names=[path, "XWIN_IMAGE", "row 6 (counting from 1)"], absent=[out], capsys=capsys
+    )
 
 
 @pytest.mark.parametrize(
@@ -344,7 +348,13 @@ def _edited_gaia(inputs, tmp_path, column, row, value):
 def test_a_ref_epoch_in_days_is_refused_naming_the_unit(inputs, tmp_path, capsys):
     path = _edited_gaia(inputs, tmp_path, "ref_epoch", 3, 2455197.5)
     _one_line(
-        read_gaia, path, "ref_epoch", "row 3", "2455197.5", "Julian date, in days", "Julian years"
+        read_gaia,
+        path,
+        "ref_epoch",
+        "row 4 (counting from 1)",
+        "2455197.5",
+        "Julian date, in days",
+        "Julian years",
     )
     out = tmp_path / "prior.fits"
     argv = ["prior", "fit", inputs["catalog"], "--gaia", path, "--out", out]
@@ -353,7 +363,7 @@ def test_a_ref_epoch_in_days_is_refused_naming_the_unit(inputs, tmp_path, capsys
 
 def test_an_infinite_proper_motion_is_refused(inputs, tmp_path):
     path = _edited_gaia(inputs, tmp_path, "pmra", 7, np.inf)
-    _one_line(read_gaia, path, "pmra", "infinite", "row 7")
+    _one_line(read_gaia, path, "pmra", "infinite", "row 8 (counting from 1)")
 
 
 def test_a_long_value_is_echoed_short(quadrants, inputs, tmp_path):

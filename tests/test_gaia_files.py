@@ -339,7 +339,9 @@ def test_designation_that_is_not_gaias_is_refused(tmp_path):
     path = tmp_path / "result.csv"
     text = (DATA / "archive-edr3/1608303600001O-result.csv").read_text()
     path.write_text(text.replace("Gaia EDR3 34361129088", "2MASS J03000103+0001150"))
-    with pytest.raises(InputError, match=r"row 1: not a Gaia designation .*'2MASS J03"):
+    with pytest.raises(
+        InputError, match=r"row 2 \(counting from 1\): not a Gaia designation .*'2MASS J03"
+    ):
         read_gaia(path)
 
 
@@ -347,7 +349,10 @@ def test_values_that_are_not_numbers_are_named(tmp_path):
     path = tmp_path / "result.csv"
     text = (DATA / "archive-dr3/1716255000252O-result.csv").read_text()
     path.write_text(text.replace("0.014922398", "n/a"))
-    with pytest.raises(InputError, match=r"column 'ra_error': row 1: not a number \(got 'n/a'\)$"):
+    with pytest.raises(
+        InputError,
+        match=r"column 'ra_error': row 2 \(counting from 1\): not a number \(got 'n/a'\)$",
+    ):
         read_gaia(path)
 
 

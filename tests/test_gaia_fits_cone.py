@@ -147,7 +147,9 @@ def test_a_bad_row_is_refused_as_when_read_whole(
     with pytest.raises(InputError) as lazy:
         read_gaia(path)
     assert str(lazy.value) == str(whole.value)
-    assert lazy.value.column == column and (f"row {row}" in str(lazy.value) or column == "dec")
+    assert lazy.value.column == column and (
+        f"row {row + 1} (counting from 1)" in str(lazy.value) or column == "dec"
+    )
 
 
 def test_a_block_without_position_errors_is_dropped_not_refused(

@@ -193,7 +193,10 @@ def test_gaia_column_names_are_case_insensitive_and_units_converted(tmp_path):
     ("change", "message"),
     [
         (lambda t: t.remove_column("pmdec"), "column 'pmdec': missing Gaia column"),
-        (lambda t: t["ra"].__setitem__(2, np.nan * u.deg), "column 'ra': 1 row.*row 2"),
+        (
+            lambda t: t["ra"].__setitem__(2, np.nan * u.deg),
+            r"column 'ra': 1 row.*row 3 \(counting from 1\)",
+        ),
         (lambda t: t["dec"].__setitem__(0, 95 * u.deg), "column 'dec': declination outside"),
         (lambda t: t["ra_error"].__setitem__(slice(None), np.nan * u.mas), "column 'ra_error'"),
     ],
@@ -314,7 +317,9 @@ def test_empty_position_cell_is_refused_naming_column_and_row(tmp_path):
     table = Table(_gaia(), masked=True)
     table["dec"].mask = [False, False, False, True, False]
     table.write(tmp_path / "hole.csv", format="ascii.csv")
-    with pytest.raises(InputError, match=r"hole\.csv: column 'dec': 1 row.*first at row 3"):
+    with pytest.raises(
+        InputError, match=r"hole\.csv: column 'dec': 1 row.*first at row 4 \(counting from 1\)"
+    ):
         read_gaia(tmp_path / "hole.csv")
 
 

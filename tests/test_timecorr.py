@@ -208,10 +208,14 @@ def test_ltt_with_one_position(tmp_path):
         (
             lambda t: t["mjd"].__setitem__(4, np.nan),
             [],
-            r"column 'mjd': 1 empty, NaN or infinite value\(s\), first at row 4",
+            r"column 'mjd': 1 empty, NaN or infinite value\(s\), first at row 5 \(counting from 1\)",
         ),
         (lambda t: None, ["--time-scale", "gps2"], "unknown time scale"),
-        (lambda t: None, ["--time-format", "jd"], "row 0 falls in the year -4"),
+        (
+            lambda t: None,
+            ["--time-format", "jd"],
+            r"row 1 \(counting from 1\) falls in the year -4",
+        ),
         (lambda t: t.__setitem__("mjd", t["mjd"] * 10), [], "cannot tell JD from MJD"),
         (lambda t: t["dec"].__setitem__(0, 95.0), [], "declination outside"),
     ],
@@ -292,7 +296,7 @@ def test_empty_cells_are_refused_not_read_as_zero(tmp_path):
     (tmp_path / "lc2.csv").write_text("mjd,ra,dec\n60250.1,10,20\n60250.2,,20\n")
     with pytest.raises(
         InputError,
-        match=r"lc2.csv: column 'ra': 1 empty, NaN or infinite value\(s\), first at row 1",
+        match=r"lc2.csv: column 'ra': 1 empty, NaN or infinite value\(s\), first at row 2 \(counting from 1\)",
     ):
         add_corrected_times(Table.read(tmp_path / "lc2.csv"), source=str(tmp_path / "lc2.csv"))
     assert not list(tmp_path.glob("o*"))

@@ -86,7 +86,7 @@ def refuse_rows(bad, what, *, path=None, extension=None, column=None, values=Non
         item = np.asarray(values)[row]
         value = item.item() if hasattr(item, "item") else item
     raise InputError(
-        f"{int(bad.sum())} {what}, first at row {row}{why}",
+        f"{int(bad.sum())} {what}, first at row {row + 1} (counting from 1){why}",
         path=path,
         extension=extension,
         column=column,

@@ -284,8 +284,8 @@ def _find(table, name):
 
 
 def _row(rows, row):
-    """The file's number of the table's row ``row``."""
-    return row if rows is None else int(rows[row])
+    """The file's number of the table's row ``row``, counting from 1 as FITS and TOPCAT do."""
+    return (row if rows is None else int(rows[row])) + 1
 
 
 def _gaia_columns(table, naming, path, extension, rows):
@@ -342,7 +342,7 @@ def _source_ids(table, found, path, extension, rows):
         match = _DESIGNATION.match(str(text))
         if match is None:
             raise InputError(
-                f"row {_row(rows, row)}: not a Gaia designation ('Gaia DR3 <source_id>')",
+                f"row {_row(rows, row)} (counting from 1): not a Gaia designation ('Gaia DR3 <source_id>')",
                 path=path,
                 extension=extension,
                 column=designation,
@@ -398,7 +398,7 @@ def _floats(column, name, path, extension, rows):
         if isinstance(bad, bytes | np.bytes_):
             bad = bad.decode("latin-1")
         raise InputError(
-            f"row {_row(rows, row)}: not a number",
+            f"row {_row(rows, row)} (counting from 1): not a number",
             path=path,
             extension=extension,
             column=name,
@@ -462,7 +462,7 @@ def _refuse_missing_values(result, path, extension, rows):
         if bad.any():
             raise InputError(
                 f"{int(bad.sum())} row(s) with a missing or non-finite value, "
-                f"first at row {_row(rows, int(np.flatnonzero(bad)[0]))}",
+                f"first at row {_row(rows, int(np.flatnonzero(bad)[0]))} (counting from 1)",
                 path=path,
                 extension=extension,
                 column=name,
@@ -506,7 +506,7 @@ def _refuse_implausible_epochs(result, path, extension, rows):
     else:
         hint = ""
     raise InputError(
-        f"row {row}: not a Julian year from {EPOCH_RANGE[0]:.0f} to {EPOCH_RANGE[1]:.0f}{hint} "
+        f"row {row} (counting from 1): not a Julian year from {EPOCH_RANGE[0]:.0f} to {EPOCH_RANGE[1]:.0f}{hint} "
         "(ref_epoch is in Julian years: 2015.5 in DR2, 2016.0 in EDR3 and DR3)",
         path=path,
         extension=extension,
