@@ -112,7 +112,8 @@ def _sniff(path):
     if b"\x00" not in head and b"," in first:
         return "csv"
     raise InputError(
-        "not a Gaia table: neither FITS, VOTable, ECSV nor comma-separated text",
+        "not a Gaia table: neither FITS, VOTable, ECSV nor comma-separated text (the archive "
+        "and VizieR both deliver these: choose FITS, VOTable or CSV when downloading)",
         path=path,
         value=head[:40].decode("latin-1"),
     )

@@ -43,8 +43,14 @@ def resample(edges_in, density_in, edges_out):
     edges_in = np.asarray(edges_in, float)
     edges_out = np.asarray(edges_out, float)
     density_in = np.ma.filled(np.ma.asarray(density_in, float), np.nan)
-    if np.any(np.diff(edges_in) <= 0) or np.any(np.diff(edges_out) <= 0):
-        raise ValueError("bin edges must increase")
+    for name, edges in (("input", edges_in), ("output", edges_out)):
+        bad = np.flatnonzero(~(np.diff(edges) > 0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{name} bin edges must increase: edge {i + 1} ({edges[i + 1]}) is not above "
+                f"edge {i} ({edges[i]}), counting from 0"
+            )
     if density_in.shape != (edges_in.size - 1,):
         raise ValueError(
             f"need one density per input bin: {edges_in.size - 1}, got shape {density_in.shape}"

@@ -302,8 +302,13 @@ class TemplateSource(Source):
             raise ValueError("template wavelengths must be finite and positive, in one dimension")
         order = np.argsort(frequency)
         self._log_frequency = np.log(frequency.value[order])
-        if np.any(np.diff(self._log_frequency) <= 0):
-            raise ValueError("template wavelengths must be distinct")
+        repeated = np.flatnonzero(np.diff(self._log_frequency) <= 0)
+        if repeated.size:
+            first, second = sorted(int(k) for k in order[repeated[0] : repeated[0] + 2])
+            raise ValueError(
+                f"template wavelengths must be distinct: samples {first} and {second} "
+                f"(counting from 0) are both {wavelength[first]}"
+            )
         density = np.ma.filled(np.ma.asarray(luminosity_density), np.nan)
         density = u.Quantity(density, getattr(luminosity_density, "unit", None)).to(u.W / u.Hz)
         if density.shape != frequency.shape:
