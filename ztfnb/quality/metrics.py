@@ -38,6 +38,7 @@ displacement, prior → solution); this module matches, measures an exposure
 and tabulates.
 """
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,9 +270,13 @@ def _solution_headers(catalog, path, notes):
         )
     if any(is_partial(block) for block in blocks):
         blocks = merge_header_blocks(blocks, [e.header for e in catalog.extensions], path)
+        wcs_cards = re.compile(r"(CTYPE|CRVAL|CRPIX|CD|PC|CDELT|CROTA|PV)\d")
+        if any(wcs_cards.match(key) for block in blocks for key in block):
+            what = "a partial WCS (as SCAMP's instrument priors)"
+        else:
+            what = "no WCS keyword (comments or other keywords only)"
         notes.append(
-            f"{Path(path).name}: a partial WCS (as SCAMP's instrument priors): merged with "
-            "the catalogue's headers, as SCAMP does"
+            f"{Path(path).name}: {what}: merged with the catalogue's headers, as SCAMP does"
         )
     check_wcs_keywords(blocks, path)
     return [tpv_in_cd_form(block) for block in blocks]  # read as SCAMP reads them
