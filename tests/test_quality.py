@@ -560,8 +560,8 @@ def _pc_form(block, rotation=False):
 @needs_scamp
 @pytest.mark.scamp
 def test_a_tpv_prior_with_pc_and_cdelt_is_read_as_scamp_reads_it(solved_night, tmp_path):
-    # TPV acts on CD·(p − CRPIX); wcslib applies it before CDELT, so astropy read such a
-    # block arcminutes off and every quadrant was flagged (found by a probe with its own files)
+    # TPV acts on CD·(p − CRPIX); astropy (wcslib) read such a block tens of degrees off,
+    # and every quadrant was flagged (found by a probe with its own files)
     from ztfnb.io.headers import tpv_in_cd_form
 
     _, report = solved_night

@@ -217,10 +217,12 @@ def tpv_in_cd_form(header):
 
     TPV's polynomial acts on the intermediate world coordinates in degrees,
     ``CD · (p − CRPIX)`` (NOAO's definition; SCAMP converts ``PC``/``CDELT``
-    and ``CDELT``/``CROTA`` to ``CD`` on reading). wcslib applies it before
-    ``CDELT``, so the same block written with ``PC`` and ``CDELT`` ≠ 1 is read
-    by astropy as another, wrong mapping (arcminutes off). Headers that are
-    not TPV, or already use ``CD``, are returned unchanged.
+    and ``CDELT``/``CROTA`` to ``CD`` on reading). wcslib, through astropy,
+    reads the same block written with ``PC`` and ``CDELT`` ≠ 1 as another
+    mapping, as if the polynomial came before ``CDELT`` (measured: tens of
+    degrees off for a ZTF quadrant; the same block as TAN without PV is read
+    right). Headers that are not TPV, or already use ``CD``, are returned
+    unchanged.
 
     Parameters
     ----------
