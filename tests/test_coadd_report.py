@@ -67,3 +67,14 @@ def test_the_spoiled_corners_and_most_others_have_stars_enough_to_judge(report):
     for row in report.spoiled:
         assert judged[f"rc{int(row['rcid']):02d}:{int(row['corner'])}"], regions
     assert sum(judged.values()) >= 0.75 * len(judged), regions[["region", "n_stars", "verdict"]]
+
+
+def test_the_key_numbers_for_the_report_index_count_what_the_tables_show(report):
+    import json
+
+    numbers = json.loads((report.output_dir / "summary.json").read_text())
+    table = report.agreement
+    assert numbers["quadrant_solutions"] == len(table) == 6
+    assert numbers["spoiled"] == numbers["flagged"] == numbers["spoiled_and_flagged"] == 1
+    assert numbers["doubled_corners_all"] == sum(len(c) for c in _doubled(report, "all").values())
+    assert numbers["doubled_corners_flagged_left_out"] == 0

@@ -34,6 +34,7 @@ from ztfnb.imagefiles import without_weight_maps
 from ztfnb.io import read_gaia
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.headers import read_header_blocks
+from ztfnb.io.summary import write_summary
 from ztfnb.prior import fit_prior
 from ztfnb.prior.file import read_prior, write_prior
 from ztfnb.project import project_path
@@ -375,6 +376,18 @@ def coadd_report(
         )
     }
     agreement = _agreement(quadrants, spoiled, doubling, accuracy)
+    doubled = {w: int(np.sum(np.asarray(d.regions["doubled"], bool))) for w, d in doubling.items()}
+    write_summary(  # the report index's key numbers
+        output_dir,
+        {
+            "quadrant_solutions": len(quadrants),
+            "spoiled": int(np.sum(agreement["spoiled"])),
+            "flagged": int(np.sum(agreement["flagged"])),
+            "spoiled_and_flagged": int(np.sum(agreement["spoiled"] & agreement["flagged"])),
+            "doubled_corners_all": doubled["all"],
+            "doubled_corners_flagged_left_out": doubled["flagged left out"],
+        },
+    )
     return CoaddReport(
         night_dir, output_dir, images, quadrants, spoiled, coadds, doubling, agreement, footprints
     )
