@@ -373,6 +373,17 @@ def test_a_template_with_a_masked_sample_spoils_only_the_channels_over_it():
     assert np.allclose(got["continuum"][~nan], want["continuum"][~nan], rtol=1e-12, atol=0)
 
 
+def test_a_template_with_a_negative_sample_is_refused_naming_it():
+    # a sky-subtracted template may dip below zero; a luminosity density cannot
+    wavelength = np.geomspace(5, 1000, 50) * u.um
+    density = np.full(50, 1e25) * u.W / u.Hz
+    density[[17, 30]] = -1e22 * u.W / u.Hz
+    with pytest.raises(
+        ValueError, match=r"sample 17 \(counting from 0; .* um\) is negative .* 2 sample"
+    ):
+        TemplateSource(wavelength, density, 1.0)
+
+
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [

@@ -285,8 +285,8 @@ class TemplateSource(Source):
     Raises
     ------
     ValueError
-        Wavelengths that are not finite, positive and distinct, or arrays of
-        different lengths.
+        Wavelengths that are not finite, positive and distinct, a negative
+        luminosity density, or arrays of different lengths.
 
     Notes
     -----
@@ -324,6 +324,14 @@ class TemplateSource(Source):
                 "them will be NaN",
                 BadSampleWarning,
                 stacklevel=2,
+            )
+        negative = np.flatnonzero(density.value < 0)
+        if negative.size:  # a luminosity density is never negative: a sky-subtracted template?
+            i = int(negative[0])
+            raise ValueError(
+                f"template sample {i} (counting from 0; {wavelength[i].to_value(u.um):.4g} um) "
+                f"is negative ({density[i]:.3g}), as {negative.size} sample(s) are: a luminosity "
+                "density cannot be; mask them (NaN) or clip them to 0"
             )
         self._density = density.value[order]
         self._lines = None if lines is None else _checked_lines(lines)
