@@ -537,6 +537,24 @@ def test_solve_refuses_unknown_settings_and_a_missing_prior_before_any_work(
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+#: A quadrant's corners and centre, pixels (1-based).
+CORNERS_AND_CENTRE = np.array([[1, 1], [3072, 1], [1, 3080], [3072, 3080], [1536, 1540]], float)
+
+
+def _as_scamp_reads(report, heads, name, tmp_path):
+    """The header blocks the real SCAMP reads from ``heads/<name>.ahead`` (SOLVE_ASTROM N writes them)."""
+    work = tmp_path / "scamp"
+    work.mkdir()
+    shutil.copy(report.solved_dir / f"{name}.ldac", work)
+    shutil.copy(heads / f"{name}.ahead", work)
+    run = run_scamp(
+        work / f"{name}.ldac",
+        report.solved_dir / f"{name}.gaia.ldac",
+        {"SOLVE_ASTROM": "N", "MATCH": "N"},
+    )
+    return read_header_blocks(run.head)
+
+
 def _pc_form(block, rotation=False):
     """The same TPV block with its matrix as CDELT and PC (or CDELT and CROTA2)."""
     block = block.copy()
@@ -580,20 +598,10 @@ def test_a_tpv_prior_with_pc_and_cdelt_is_read_as_scamp_reads_it(solved_night, t
     assert list(quadrants["flag"]) == list(full["flag"])
 
     # oracle: the real SCAMP reads the PC form (SOLVE_ASTROM N writes back what it read)
-    work = tmp_path / "scamp"
-    work.mkdir()
-    shutil.copy(report.solved_dir / f"{name}.ldac", work)
-    shutil.copy(heads / f"{name}.ahead", work)
-    run = run_scamp(
-        work / f"{name}.ldac",
-        report.solved_dir / f"{name}.gaia.ldac",
-        {"SOLVE_ASTROM": "N", "MATCH": "N"},
-    )
-    pixels = np.array([[1, 1], [3072, 1], [1, 3080], [3072, 3080], [1536, 1540]], float)
     ours = [tpv_in_cd_form(b) for b in read_header_blocks(heads / f"{name}.ahead")]
-    for mine, scamps in zip(ours, read_header_blocks(run.head), strict=True):
-        a = WCS(mine).all_pix2world(pixels, 1)
-        b = WCS(scamps).all_pix2world(pixels, 1)
+    for mine, scamps in zip(ours, _as_scamp_reads(report, heads, name, tmp_path), strict=True):
+        a = WCS(mine).all_pix2world(CORNERS_AND_CENTRE, 1)
+        b = WCS(scamps).all_pix2world(CORNERS_AND_CENTRE, 1)
         assert np.max(np.abs(a - b)) * 3600 < 1e-3  # arcsec
     # and CDELT with CROTA2, the older convention, the same way (against the CD it encodes)
     rotated = _pc_form(blocks[5], rotation=True)
@@ -639,15 +647,6 @@ def test_a_partial_prior_is_merged_as_scamp_merges_it(solved_night, tmp_path):
 
     # oracle: the prior SCAMP itself reads from the same files (SOLVE_ASTROM N writes it out)
     name = names[0]
-    work = tmp_path / "scamp"
-    work.mkdir()
-    shutil.copy(report.solved_dir / f"{name}.ldac", work)
-    shutil.copy(heads / f"{name}.ahead", work)
-    run = run_scamp(
-        work / f"{name}.ldac",
-        report.solved_dir / f"{name}.gaia.ldac",
-        {"SOLVE_ASTROM": "N", "MATCH": "N"},
-    )
     from ztfnb.io.headers import merge_header_blocks
 
     ours = merge_header_blocks(
@@ -655,8 +654,8 @@ def test_a_partial_prior_is_merged_as_scamp_merges_it(solved_night, tmp_path):
         [e.header for e in catalogs[0].extensions],
         heads / f"{name}.ahead",
     )
-    pixels = np.array([[1, 1], [3072, 1], [1, 3080], [3072, 3080], [1536, 1540]], float)
-    for mine, scamps in zip(ours, read_header_blocks(run.head), strict=True):
+    pixels = CORNERS_AND_CENTRE
+    for mine, scamps in zip(ours, _as_scamp_reads(report, heads, name, tmp_path), strict=True):
         assert not any(key.startswith("PV") for key in scamps)
         scamps["CTYPE1"], scamps["CTYPE2"] = (
             "RA---TAN",
