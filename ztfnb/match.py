@@ -135,9 +135,8 @@ def usable_detections(objects, config=None, columns=None):
     radius = columns.sizes(objects)
     if radius is not None and keep.sum() >= 10:
         # the stellar locus among the brightest: a quarter when there are enough (stars
-        # stand out most there; near the S/N cut a group of faint detections of one size,
-        # which SExtractor's radius for a fraction other than ½ makes, can outscore
-        # them), else half
+        # stand out most there; nearer the S/N cut, a real catalogue's quarter-flux radius
+        # showed a pile of faint detections at one size that outscored them), else half
         level = 75 if keep.sum() >= 40 else 50
         bright = keep & (snr >= np.percentile(snr[keep], level))
         # the stellar locus, not the median size: galaxies may outnumber stars
