@@ -51,7 +51,6 @@ from ztfnb.io.errors import InputError, no_such_file
 from ztfnb.io.headers import (
     check_wcs_keywords,
     read_header_blocks,
-    tpv_in_cd_form,
     write_header_blocks,
 )
 from ztfnb.plainfits import plain_copy
@@ -177,11 +176,6 @@ def _stage(image, heads, work, flagged):
     return path, len(kept), excluded, weight is not None, footprint
 
 
-def _solution_blocks(head):
-    """A ``.head``'s blocks, TPV in ``CD`` form as SCAMP writes it (SWarp and astropy then agree)."""
-    return [tpv_in_cd_form(block) for block in read_header_blocks(head)]
-
-
 def _solution(image, heads, extensions):
     """The solution's blocks for an image's extensions, the file holding them, the exposure's name.
 
@@ -194,7 +188,7 @@ def _solution(image, heads, extensions):
     name = image_name(image)
     own = head = heads / f"{name}.head"
     if head.is_file():
-        blocks = _solution_blocks(head)
+        blocks = read_header_blocks(head)
         if len(blocks) != len(extensions):
             raise InputError(
                 f"{len(blocks)} header block(s) for the {len(extensions)} image extension(s) "
@@ -217,7 +211,7 @@ def _solution(image, heads, extensions):
                     "says which of its blocks is which RCID, is not beside it",
                     path=image,
                 )
-            blocks = _solution_blocks(head)
+            blocks = read_header_blocks(head)
             said = [block.get("RCID") for block in read_header_blocks(ahead)]
             if len(said) != len(blocks) or rcid not in said:
                 raise InputError(

@@ -16,6 +16,7 @@ from ztfnb.io.errors import InputError, no_such_file, shown
 
 __all__ = [
     "check_wcs_keywords",
+    "has_wcs_keywords",
     "is_partial",
     "merge_header_blocks",
     "read_header_blocks",
@@ -33,7 +34,8 @@ def read_header_blocks(path):
     line ends), so that a multi-byte UTF-8 character in a comment cannot shift
     them. COMMENT and HISTORY cards are dropped; other text outside plain
     ASCII is kept as ``?`` in comments and string values, and is an error in
-    a number.
+    a number. A TPV block written with ``PC``/``CDELT`` (or ``CDELT``/``CROTA2``)
+    is returned in ``CD`` form, as SCAMP reads it (`tpv_in_cd_form`).
 
     Parameters
     ----------
@@ -103,7 +105,7 @@ def read_header_blocks(path):
         raise InputError("no header cards", path=path)
     for index, header in enumerate(headers):
         _check_cards(header, path, index + 1)
-    return headers
+    return [tpv_in_cd_form(header) for header in headers]
 
 
 def _check_cards(header, path, block):
@@ -199,6 +201,17 @@ _MATRIX_FAMILIES = {
     "CD": re.compile(r"CD\d_\d$"),
     "PC": re.compile(r"(PC\d_\d|CDELT\d|CROTA\d)$"),
 }
+
+
+def has_wcs_keywords(header):
+    """Whether a header block sets any part of a celestial WCS (``CTYPE``, ``CRVAL``, ``CRPIX``,
+    a matrix in either convention, ``PV``), as against comments or other keywords only."""
+    return any(
+        key.startswith(("CTYPE", "PV"))
+        or key in _WCS_NUMBERS
+        or any(pattern.match(key) for pattern in _MATRIX_FAMILIES.values())
+        for key in header
+    )
 
 
 def is_partial(header):
@@ -311,7 +324,7 @@ def merge_header_blocks(blocks, base_headers, path):
                         del header[key]
         for card in block.cards:
             header[card.keyword] = (card.value, card.comment)
-        merged.append(header)
+        merged.append(tpv_in_cd_form(header))  # a PC/CDELT block merged into a TPV header
     return merged
 
 

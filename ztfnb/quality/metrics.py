@@ -38,7 +38,6 @@ displacement, prior → solution); this module matches, measures an exposure
 and tabulates.
 """
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,10 +51,10 @@ from ztfnb.camera import N_QUADRANTS, NAXIS1, NAXIS2, ccdid_qid
 from ztfnb.io.errors import InputError
 from ztfnb.io.headers import (
     check_wcs_keywords,
+    has_wcs_keywords,
     is_partial,
     merge_header_blocks,
     read_header_blocks,
-    tpv_in_cd_form,
 )
 from ztfnb.match import MatchConfig, match_catalog, usable_detections
 from ztfnb.quality.priorshape import _PROBES, SCALE_GRID, _corner_displacements, pixel_scale_change
@@ -269,17 +268,16 @@ def _solution_headers(catalog, path, notes):
             path=path,
         )
     if any(is_partial(block) for block in blocks):
-        blocks = merge_header_blocks(blocks, [e.header for e in catalog.extensions], path)
-        wcs_cards = re.compile(r"(CTYPE|CRVAL|CRPIX|CD|PC|CDELT|CROTA|PV)\d")
-        if any(wcs_cards.match(key) for block in blocks for key in block):
+        if any(has_wcs_keywords(block) for block in blocks):
             what = "a partial WCS (as SCAMP's instrument priors)"
         else:
             what = "no WCS keyword (comments or other keywords only)"
+        blocks = merge_header_blocks(blocks, [e.header for e in catalog.extensions], path)
         notes.append(
             f"{Path(path).name}: {what}: merged with the catalogue's headers, as SCAMP does"
         )
     check_wcs_keywords(blocks, path)
-    return [tpv_in_cd_form(block) for block in blocks]  # read as SCAMP reads them
+    return blocks
 
 
 def exposure_metrics(catalog, gaia, head, ahead=None, xml=None, config=None):
