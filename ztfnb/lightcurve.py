@@ -16,7 +16,7 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.table import QTable
 from astropy.time import Time, TimeDelta
 
-from ztfnb.io.errors import InputError, refuse_rows
+from ztfnb.io.errors import InputError, refuse_rows, row_name
 from ztfnb.timecorr import _C, _location, _source_vectors, observatory_positions
 
 __all__ = [
@@ -208,7 +208,7 @@ def _times(table, column, time_format, time_scale, source):
     if np.any(implausible):
         first = int(np.flatnonzero(implausible)[0])
         raise InputError(
-            f"read as {time_format!r}, row {first + 1} (counting from 1) falls in the year {years[first]:.0f}: "
+            f"read as {time_format!r}, {row_name(first)} falls in the year {years[first]:.0f}: "
             "give the right time format",
             path=source,
             column=column,

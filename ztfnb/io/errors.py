@@ -2,7 +2,7 @@
 
 from ztfnb.quantity import shown  # one home for how a message echoes a value
 
-__all__ = ["InputError", "no_such_file", "refuse_rows", "shown"]
+__all__ = ["InputError", "no_such_file", "refuse_rows", "row_name", "shown"]
 
 
 class InputError(ValueError):
@@ -59,6 +59,12 @@ def no_such_file(path, what="file"):
     return InputError(f"no such {what}", path=path)
 
 
+def row_name(index):
+    """How a message names a table's row ``index`` (from 0): counted from 1, as FITS, fv and
+    TOPCAT number rows, and saying so."""
+    return f"row {int(index) + 1} (counting from 1)"
+
+
 def refuse_rows(bad, what, *, path=None, extension=None, column=None, values=None, why=""):
     """Raise `InputError` if any row is bad, counting them and naming the first.
 
@@ -86,7 +92,7 @@ def refuse_rows(bad, what, *, path=None, extension=None, column=None, values=Non
         item = np.asarray(values)[row]
         value = item.item() if hasattr(item, "item") else item
     raise InputError(
-        f"{int(bad.sum())} {what}, first at row {row + 1} (counting from 1){why}",
+        f"{int(bad.sum())} {what}, first at {row_name(row)}{why}",
         path=path,
         extension=extension,
         column=column,

@@ -61,7 +61,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.io.errors import InputError, no_such_file, refuse_rows
+from ztfnb.io.errors import InputError, no_such_file, refuse_rows, row_name
 from ztfnb.io.gaiafiles import GAIA_COLUMNS, VIZIER_NAMES, column_names, read_table
 
 __all__ = [
@@ -284,8 +284,8 @@ def _find(table, name):
 
 
 def _row(rows, row):
-    """The file's number of the table's row ``row``, counting from 1 as FITS and TOPCAT do."""
-    return (row if rows is None else int(rows[row])) + 1
+    """How a message names the table's row ``row``: the file's row (`row_name`), for a block of it too."""
+    return row_name(row if rows is None else int(rows[row]))
 
 
 def _gaia_columns(table, naming, path, extension, rows):
@@ -342,7 +342,7 @@ def _source_ids(table, found, path, extension, rows):
         match = _DESIGNATION.match(str(text))
         if match is None:
             raise InputError(
-                f"row {_row(rows, row)} (counting from 1): not a Gaia designation ('Gaia DR3 <source_id>')",
+                f"{_row(rows, row)}: not a Gaia designation ('Gaia DR3 <source_id>')",
                 path=path,
                 extension=extension,
                 column=designation,
@@ -398,7 +398,7 @@ def _floats(column, name, path, extension, rows):
         if isinstance(bad, bytes | np.bytes_):
             bad = bad.decode("latin-1")
         raise InputError(
-            f"row {_row(rows, row)} (counting from 1): not a number",
+            f"{_row(rows, row)}: not a number",
             path=path,
             extension=extension,
             column=name,
@@ -462,7 +462,7 @@ def _refuse_missing_values(result, path, extension, rows):
         if bad.any():
             raise InputError(
                 f"{int(bad.sum())} row(s) with a missing or non-finite value, "
-                f"first at row {_row(rows, int(np.flatnonzero(bad)[0]))} (counting from 1)",
+                f"first at {_row(rows, int(np.flatnonzero(bad)[0]))}",
                 path=path,
                 extension=extension,
                 column=name,
@@ -506,7 +506,7 @@ def _refuse_implausible_epochs(result, path, extension, rows):
     else:
         hint = ""
     raise InputError(
-        f"row {row} (counting from 1): not a Julian year from {EPOCH_RANGE[0]:.0f} to {EPOCH_RANGE[1]:.0f}{hint} "
+        f"{row}: not a Julian year from {EPOCH_RANGE[0]:.0f} to {EPOCH_RANGE[1]:.0f}{hint} "
         "(ref_epoch is in Julian years: 2015.5 in DR2, 2016.0 in EDR3 and DR3)",
         path=path,
         extension=extension,
