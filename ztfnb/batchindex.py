@@ -12,6 +12,7 @@ import numpy as np
 from astropy.table import Table
 
 from ztfnb.io.atomic import atomic_path
+from ztfnb.io.summary import read_summary
 from ztfnb.manifest import Manifest
 from ztfnb.reportindex import index_page, report_files, write_page
 
@@ -36,16 +37,6 @@ def _pending(run):
     return {"name": run.name, "status": "pending", "error": "", "duration_s": np.nan}
 
 
-def _summary(folder):
-    try:
-        values = json.loads((Path(folder) / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if not isinstance(values, dict):
-        return {}
-    return {k: v for k, v in values.items() if isinstance(v, int | float | str | bool)}
-
-
 def _record(run, row, parameter_names):
     """One line of the index: the batch's columns, the run's parameters, then its key numbers.
 
@@ -59,7 +50,7 @@ def _record(run, row, parameter_names):
     for key, value in run.parameters.items():
         record[f"param.{key}" if key in COLUMNS else key] = value
     taken = set(COLUMNS) | set(parameter_names)
-    for key, value in _summary(run.folder).items():
+    for key, value in read_summary(run.folder).items():
         record[f"summary.{key}" if key in taken else key] = value
     return record
 

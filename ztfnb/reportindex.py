@@ -11,16 +11,16 @@ without opening every report.
 """
 
 import html
-import json
 from pathlib import Path
 
 from ztfnb.io.atomic import atomic_path
-from ztfnb.manifest import MANIFEST, Manifest
+from ztfnb.io.summary import SUMMARY, read_summary
+from ztfnb.manifest import LOG, MANIFEST, Manifest
 
 __all__ = ["index_page", "key_numbers", "report_files", "write_page", "write_reports_index"]
 
 #: A report's own files, linked by name; the rest of its folder are its outputs.
-_OWN = {"manifest.json": "manifest", "run.log": "log", "summary.json": "summary"}
+_OWN = {MANIFEST: "manifest", LOG: "log", SUMMARY: "summary"}
 _STYLE = (
     "body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}"
     "td,th{padding:3px 10px;vertical-align:top;border-bottom:1px solid #ddd;text-align:left}"
@@ -34,15 +34,9 @@ def key_numbers(folder, limit=6):
 
     Numbers are shown to 4 significant digits; at most ``limit`` are listed.
     """
-    try:
-        values = json.loads((Path(folder) / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    if not isinstance(values, dict):
-        return []
     lines = []
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+    for name, value in read_summary(folder).items():
+        if isinstance(value, bool):
             continue
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         lines.append(f"{name} {shown}")
