@@ -197,11 +197,12 @@ def checked_exposures(paths):
         for path in source.files:
             if path.suffix.lower() == ".hdr":  # the archive's text headers are checked when read
                 continue
-            if check_layout(path, "catalogue") is None:  # compressed: checked by reading it whole
+            spans = check_layout(path, "catalogue")
+            if spans is None:  # compressed: checked by reading it whole
                 with open_checked(path, "catalogue", allow=CATALOGUE_WARNINGS):
                     pass
             if not source.per_quadrant:  # a Gaia table or an image caught up in a glob
-                check_ldac_layout(path)
+                check_ldac_layout(path, spans)
     return sources
 
 

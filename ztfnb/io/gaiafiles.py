@@ -42,6 +42,7 @@ __all__ = [
     "VIZIER_NAMES",
     "column_names",
     "fits_gaia_table",
+    "is_gaia_table",
     "read_table",
     "table_of_hdu",
 ]
@@ -236,6 +237,11 @@ def _choose(tables, missing):
     """The first complete table; the only one when just one (its check names what it lacks)."""
     complete = [index for index, _ in tables if not missing[index]]
     return complete[0] if complete else (tables[0][0] if len(tables) == 1 else None)
+
+
+def is_gaia_table(colnames):
+    """Whether columns hold every required Gaia column (the archive's names or VizieR's)."""
+    return not _missing_columns(colnames)
 
 
 def column_names(colnames):

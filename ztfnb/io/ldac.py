@@ -74,6 +74,7 @@ from astropy.table import Table
 from ztfnb.io.atomic import atomic_path
 from ztfnb.io.errors import InputError, refuse_rows
 from ztfnb.io.fitscheck import CATALOGUE_WARNINGS, open_checked
+from ztfnb.io.gaiafiles import is_gaia_table
 from ztfnb.io.ldac_cards import LayoutError, cards_from_rows, header_from_cards
 
 __all__ = [
@@ -344,17 +345,10 @@ def _layout(hdul, path):
         return headers, objects
     names = [hdu.name for hdu in hdul]
     upper = {n.upper() for n in others + names}
-    columns = {
-        name.lower()
-        for hdu in hdul[1:]
-        if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)
-        for name in hdu.columns.names
-    }
-    if {"source_id", "ra", "dec"} <= columns:
-        raise InputError(
-            "a Gaia table (source_id, ra, dec), not a SExtractor catalogue: give it with --gaia",
-            path=path,
-        )
+    # recognised as the --gaia reader recognises it (the archive's names or VizieR's)
+    tables = [hdu for hdu in hdul if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)]
+    if any(is_gaia_table(hdu.columns.names) for hdu in tables):
+        raise InputError("a Gaia table, not a SExtractor catalogue: give it with --gaia", path=path)
     hint = ""
     if "FIELDS" in upper:
         hint = "; its OBJECTS/FIELDS tables (ldactools layout) carry no image header"
@@ -371,18 +365,29 @@ def _layout(hdul, path):
     )
 
 
-def check_ldac_layout(path):
+def check_ldac_layout(path, spans=None):
     """Refuse, from its headers alone, a file that is no FITS_LDAC catalogue (see `read_ldac`).
 
     Cheap (no table data is read), so a command can check every catalogue it
     is given before any work: a Gaia table or an image caught up in a glob is
     named at once, not when its turn comes.
 
+    Parameters
+    ----------
+    path : path-like
+    spans : list of `~ztfnb.io.fitscheck.HduSpan`, optional
+        The file's layout when already read (`~ztfnb.io.fitscheck.check_layout`):
+        a file with an ``LDAC_IMHEAD`` among its ``EXTNAME`` is not opened again.
+
     Raises
     ------
     InputError
         As `read_ldac` for a file without an image-header table.
     """
+    for span in spans or ():
+        name = re.match(r"\s*'([^']*)'", span.cards.get("EXTNAME", ""))
+        if name and _HEADER_NAME.match(name[1].strip().upper()):
+            return
     # the caller has checked the file's structure (`ztfnb.io.fitscheck.check_layout`): here
     # only the headers are parsed, through a memory map, no table read
     with warnings.catch_warnings(), fits.open(path, memmap=True) as hdul:
