@@ -20,6 +20,7 @@ __all__ = [
     "Weather",
     "airmass",
     "filter_band",
+    "has_weather",
     "observed_frame",
     "weather_from_header",
     "weather_note",
@@ -82,6 +83,11 @@ class Weather:
 WEATHER_KEYS = ("PRESSURE", "TEMPTURE", "OUTTEMP", "HUMIDITY", "OUTRELHU")
 
 
+def has_weather(header):
+    """Whether a header carries any of the weather keys `weather_from_header` reads."""
+    return any(header.get(key) is not None for key in WEATHER_KEYS)
+
+
 def weather_note(header, default=None):
     """What a log should say when a header carries no weather, or ``""`` when it does.
 
@@ -89,7 +95,7 @@ def weather_note(header, default=None):
     atmosphere, `Weather`), which a user should know: 1 % in pressure is
     1 % in the refraction constant (≈ 2 ppm of scale at the zenith).
     """
-    if any(header.get(key) is not None for key in WEATHER_KEYS):
+    if has_weather(header):
         return ""
     weather = default or Weather()
     return (

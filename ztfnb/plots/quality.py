@@ -40,15 +40,20 @@ _LABELS = {
 }
 
 
+#: Badness below the verdict's bar in a map without reds (its darkest fifth cut, so that the
+#: rcid labels stay readable), flagged quadrants in red.
+_BADNESS_COLOURS = ListedColormap(colormaps["YlGnBu"](np.linspace(0.0, 0.8, 256))).with_extremes(
+    over="C3"
+)
+
+
 def plot_metric_focal_plane(values, metric, exposure, highlight=None):
     """One exposure's quadrants coloured by a metric; the selected quadrant outlined."""
     figure, ax = new_axes(6.5, 6)
     if metric == "badness":
         # the verdict's own scale, 0 to its bar at 1, and flagged quadrants in red beyond it:
         # limits from the values would draw a good 0.9 as dark as a flagged 5
-        # (a map without reds, its darkest fifth cut so the rcid labels stay readable)
-        good = ListedColormap(colormaps["YlGnBu"](np.linspace(0.0, 0.8, 256)))
-        style = {"cmap": good.with_extremes(over="C3"), "vmin": 0.0, "vmax": 1.0}
+        style = {"cmap": _BADNESS_COLOURS, "vmin": 0.0, "vmax": 1.0}
     else:
         style = {"cmap": "viridis"}
     draw_focal_plane(ax, values=values, label=_LABELS.get(metric, metric), **style)

@@ -37,7 +37,7 @@ from ztfnb.quality.refraction import (
     refraction_constants,
 )
 from ztfnb.quality.verdict import _config, verdict
-from ztfnb.site import WEATHER_KEYS
+from ztfnb.site import has_weather
 
 __all__ = ["ExposureQuality", "judge_night", "measure_exposure", "night_metrics"]
 
@@ -147,7 +147,7 @@ def measure_exposure(catalog, gaia, heads_dir, metrics_config=None):
         "telescope_airmass": float(catalog.header.get("AIRMASS", np.nan)),
         "a_predicted": a,
         "b_predicted": b,
-        "weather_in_header": any(key in catalog.header for key in WEATHER_KEYS),
+        "weather_in_header": has_weather(catalog.header),
     }
     head = heads_dir / f"{catalog.name}.head"
     if not head.is_file():
